@@ -1,0 +1,62 @@
+"""Actions that pass a conversation to the clinic team, or close an offer to do so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.replies import say
+from bot.service import get_service
+
+
+class ActionRequestHuman(Action):
+    """The client asked for a person: record the request and say how the team will reply."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        service = get_service()
+        offer = tracker.get_slot("handoff_offer") or {}
+        message = offer.get("message") or tracker.latest_message.get("text")
+        service.request_handoff(
+            tracker.sender_id, message, offer.get("level", "question"), offer.get("topic")
+        )
+        say(dispatcher, "handoff.recorded")
+        return [SlotSet("handoff_offer", None)]
+
+
+class ActionAffirm(Action):
+    """ "Yes": accept a pending offer to pass the question on, if there is one."""
+
+    def name(self) -> str:
+        return "action_affirm"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if tracker.get_slot("handoff_offer"):
+            return await ActionRequestHuman().run(dispatcher, tracker, domain)
+        say(dispatcher, "anything_else")
+        return []
+
+
+class ActionDeny(Action):
+    """ "No": decline a pending offer, if there is one."""
+
+    def name(self) -> str:
+        return "action_deny"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if tracker.get_slot("handoff_offer"):
+            say(dispatcher, "handoff.declined")
+            return [SlotSet("handoff_offer", None)]
+        say(dispatcher, "anything_else")
+        return []

@@ -1,0 +1,34 @@
+"""Sending replies: every text comes from the clinic's KB and goes out under its key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.advisor import RESPONSE_NO_GUIDANCE, Answer
+from bot.service import get_service
+
+
+def say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
+    """Send the KB phrase `key` (its key travels with the message as `response_key`)."""
+    dispatcher.utter_message(text=get_service().phrase(key, **values), response_key=key)
+
+
+def send_answer(
+    dispatcher: CollectingDispatcher, answer: Answer, question: str | None
+) -> list[dict[str, Any]]:
+    """Send an answer; record it (topic, level, entry, KB version) in the conversation."""
+    buttons = []
+    if answer.response == RESPONSE_NO_GUIDANCE:
+        service = get_service()
+        buttons = [
+            {"title": service.phrase("handoff.offer_yes"), "payload": "/affirm"},
+            {"title": service.phrase("handoff.offer_no"), "payload": "/deny"},
+        ]
+    dispatcher.utter_message(text=answer.reply, buttons=buttons, response_key=answer.response)
+    offer = None
+    if answer.escalation == "question":
+        offer = {"message": question, "topic": answer.topic, "level": answer.escalation}
+    return [SlotSet("last_answer", answer.as_record()), SlotSet("handoff_offer", offer)]

@@ -1,0 +1,85 @@
+"""Actions that learn the client's treatment date: the date form and a stated date."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.replies import say, send_answer
+from bot.service import DateSaved, NeedsDate, get_service
+
+DATE_FORMAT = "%a %d %b %Y"
+
+
+def _confirm(dispatcher: CollectingDispatcher, saved: DateSaved) -> None:
+    say(
+        dispatcher,
+        "date.saved",
+        treatment_date=saved.treatment_date.strftime(DATE_FORMAT),
+        day=saved.day,
+    )
+
+
+class ValidateTreatmentDateForm(FormValidationAction):
+    """Parse the client's answer to "when was your treatment?" and store it."""
+
+    def name(self) -> str:
+        return "validate_treatment_date_form"
+
+    async def validate_treatment_date(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict[str, Any]:
+        pending = tracker.get_slot("pending_question") or {}
+        if pending.get("message_id") and pending["message_id"] == tracker.latest_message.get(
+            "message_id"
+        ):
+            # The form opened on the question itself: that is not an answer; let it ask.
+            return {"treatment_date": None, "date_problem": None}
+        outcome = get_service().save_treatment_date(tracker.sender_id, str(slot_value or ""))
+        if isinstance(outcome, DateSaved):
+            _confirm(dispatcher, outcome)
+            return {"treatment_date": outcome.treatment_date.isoformat(), "date_problem": None}
+        return {"treatment_date": None, "date_problem": outcome.problem}
+
+
+class ActionAskTreatmentDate(Action):
+    """Ask for the treatment date, saying what was wrong with the last answer if anything."""
+
+    def name(self) -> str:
+        return "action_ask_treatment_date"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        problem = tracker.get_slot("date_problem")
+        say(dispatcher, f"date.{problem}" if problem else "date.ask")
+        return []
+
+
+class ActionSetTreatmentDate(Action):
+    """The client told us their treatment date unprompted: store it, then answer what waits."""
+
+    def name(self) -> str:
+        return "action_set_treatment_date"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        service = get_service()
+        text = tracker.latest_message.get("text") or ""
+        outcome = service.save_treatment_date(tracker.sender_id, text)
+        if not isinstance(outcome, DateSaved):
+            say(dispatcher, f"date.{outcome.problem}")
+            return [SlotSet("date_problem", outcome.problem)]
+        _confirm(dispatcher, outcome)
+        events: list[dict[str, Any]] = [SlotSet("date_problem", None)]
+        pending = tracker.get_slot("pending_question")
+        if pending:
+            answer = service.answer_question(tracker.sender_id, pending["intent"], pending["text"])
+            events.append(SlotSet("pending_question", None))
+            if not isinstance(answer, NeedsDate):
+                events += send_answer(dispatcher, answer, pending["text"])
+        return events

@@ -1,0 +1,236 @@
+"""Answer aftercare questions from the clinic's knowledge base for a given treatment day.
+
+Pure: it takes a loaded `Clinic` snapshot and returns `Answer`s (reply text, status, level,
+which KB entry answered and its version). All client-facing text comes from the KB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from bot.kb.model import Clinic, RedFlag, Topic, Window, level_rank
+
+# What kind of reply an answer is (tests and channels key on these, never on wording).
+RESPONSE_ANSWER = "kb_answer"
+RESPONSE_SUMMARY = "kb_summary"
+RESPONSE_NO_GUIDANCE = "kb_no_guidance"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One reply the bot gives, with what it was based on."""
+
+    response: str
+    reply: str
+    topic: str | None
+    status: str | None
+    escalation: str
+    entry: str | None
+    kb_version: str
+    day: int | None
+
+    def as_record(self) -> dict:
+        """A JSON-ready record of the answer (stored with the conversation)."""
+        return asdict(self)
+
+
+class Advisor:
+    """Answers questions from one consistent clinic snapshot."""
+
+    def __init__(self, clinic: Clinic):
+        self.clinic = clinic
+        self.kb = clinic.kb
+        self._values = clinic.settings.placeholders()
+
+    def knows(self, topic_key: str) -> bool:
+        """Whether the clinic's KB covers this topic."""
+        return self.kb.topic(topic_key) is not None
+
+    def needs_day(self, topic_key: str) -> bool:
+        """Whether answering this topic needs the client's treatment day."""
+        topic = self.kb.topic(topic_key)
+        return topic is not None and topic.needs_day
+
+    def kind_or_default(self, kind: str | None) -> str:
+        """The treatment kind to use: the client's, else the clinic's default."""
+        return kind if kind in self.kb.kinds else self.clinic.settings.default_treatment_kind
+
+    def answer(
+        self,
+        topic_key: str,
+        day: int | None,
+        kind: str | None = None,
+        signs: frozenset[str] = frozenset(),
+    ) -> Answer:
+        """The clinic's answer to `topic_key` on treatment day `day` (None if unknown).
+
+        `signs` are red-flag signs seen in the client's message (e.g. "worsening"); a matching
+        red flag raises the level above the day window's.
+        """
+        topic = self.kb.topic(topic_key)
+        if topic is None:
+            return self.no_guidance(topic_key)
+        kind = self.kind_or_default(kind)
+        if topic.needs_day and day is None:
+            raise ValueError(f"topic {topic_key!r} needs the treatment day")
+        if day is not None and day < 0 and topic.needs_day:
+            window = topic.window_on(day, kind)
+            if window is None:
+                return self._compose(
+                    topic, None, day, self._fill(self.kb.phrase("before_treatment")), "none", None
+                )
+        effective = self._effective_day(topic, day, kind)
+        window = (
+            topic.window_on(effective, kind) if effective is not None else topic.window_on(0, kind)
+        )
+        if window is None:  # validation guarantees coverage from day 0; negative days may be open
+            return self._compose(
+                topic, None, day, self._fill(self.kb.phrase("before_treatment")), "none", None
+            )
+        flags = self._red_flags(topic, effective, signs)
+        level = max([window.level, *(f.level for f in flags)], key=level_rank)
+        body = " ".join(self._fill(f.answer) for f in flags) if flags else self._fill(window.answer)
+        entry = self._entry(topic, window, kind) + "".join(f"+{f.sign}" for f in flags)
+        return self._compose(topic, window, day if topic.needs_day else None, body, level, entry)
+
+    def no_guidance(self, topic_key: str | None = None) -> Answer:
+        """The honest reply for a question the KB does not cover (level `question`)."""
+        return Answer(
+            response=RESPONSE_NO_GUIDANCE,
+            reply=self._fill(self.kb.phrase("no_guidance")),
+            topic=None,
+            status=None,
+            escalation="question",
+            entry=None,
+            kb_version=self.kb.version,
+            day=None,
+        )
+
+    def day_summary(self, day: int, kind: str | None = None) -> Answer:
+        """What is allowed, what needs care, what is not yet, and what to watch for today."""
+        kind = self.kind_or_default(kind)
+        groups: dict[str, list[str]] = {"allowed": [], "caution": [], "not_yet": []}
+        watch: list[str] = []
+        for topic in self.kb.topics.values():
+            effective = self._effective_day(topic, day, kind)
+            if topic.type == "activity" and effective is not None:
+                window = topic.window_on(effective, kind)
+                if window is not None and window.status in groups:
+                    groups[window.status].append(topic.label)
+            elif topic.type == "symptom" and effective is not None:
+                window = topic.window_on(effective, kind)
+                flagged = any(f.days.contains(effective) for f in topic.red_flags)
+                if flagged or (
+                    window is not None and level_rank(window.level) >= level_rank("urgent")
+                ):
+                    watch.append(topic.label)
+        separator = self.kb.phrase("summary.item_separator")
+        parts = [self._fill(self.kb.phrase("summary.header"), day_label=self._day_label(day))]
+        for status in ("allowed", "caution", "not_yet"):
+            if groups[status]:
+                parts.append(
+                    self._fill(
+                        self.kb.phrase(f"summary.{status}"), items=separator.join(groups[status])
+                    )
+                )
+        if watch:
+            parts.append(
+                self._fill(self.kb.phrase("summary.watch_for"), items=separator.join(watch))
+            )
+        return Answer(
+            response=RESPONSE_SUMMARY,
+            reply="\n".join(parts),
+            topic=None,
+            status=None,
+            escalation="none",
+            entry=f"summary@{day}",
+            kb_version=self.kb.version,
+            day=day,
+        )
+
+    def _effective_day(self, topic: Topic, day: int | None, kind: str) -> int | None:
+        """The day to look up: a kind without its own windows shifts the default ones."""
+        if day is None or kind in topic.by_kind:
+            return day
+        shifts = self.kb.kinds.get(kind)
+        if shifts is None or day < 0:
+            return day
+        shift = (
+            shifts.activity_shift
+            if topic.type == "activity"
+            else shifts.symptom_shift
+            if topic.type == "symptom"
+            else 0
+        )
+        return max(day - shift, 0) if day >= 0 else day
+
+    @staticmethod
+    def _red_flags(topic: Topic, day: int | None, signs: frozenset[str]) -> list[RedFlag]:
+        if not signs:
+            return []
+        flags = [
+            f for f in topic.red_flags if f.sign in signs and (day is None or f.days.contains(day))
+        ]
+        return sorted(flags, key=lambda f: -level_rank(f.level))
+
+    @staticmethod
+    def _entry(topic: Topic, window: Window, kind: str) -> str:
+        prefix = f"{kind}:" if kind in topic.by_kind else ""
+        return f"{topic.key}@{prefix}{window.days.text}"
+
+    def _day_label(self, day: int) -> str:
+        key = (
+            "day_label.treatment_day"
+            if day == 0
+            else "day_label.before"
+            if day < 0
+            else "day_label.day"
+        )
+        return self._fill(self.kb.phrase(key), day=day)
+
+    def _compose(
+        self,
+        topic: Topic,
+        window: Window | None,
+        day: int | None,
+        body: str,
+        level: str,
+        entry: str | None,
+    ) -> Answer:
+        parts = []
+        if level == "emergency":
+            parts.append(self._fill(self.kb.phrase("notice.emergency")))
+        parts.append(f"{self._day_label(day)} {body}" if day is not None else body)
+        if level in ("question", "urgent"):
+            parts.append(self._fill(self.kb.phrase(f"notice.{level}")))
+        if topic.type == "activity":
+            status = window.status if window else None
+        elif topic.type == "symptom":
+            status = (
+                None
+                if window is None
+                else "expected"
+                if level == "none"
+                else "question"
+                if level == "question"
+                else "red_flag"
+            )
+        else:
+            status = None
+        return Answer(
+            response=RESPONSE_ANSWER,
+            reply="\n".join(parts),
+            topic=topic.key,
+            status=status,
+            escalation=level,
+            entry=entry,
+            kb_version=self.kb.version,
+            day=day,
+        )
+
+    def phrase(self, key: str, **extra: object) -> str:
+        """A KB phrase with the clinic's values (and `extra`) filled in."""
+        return self._fill(self.kb.phrase(key), **extra)
+
+    def _fill(self, template: str, **extra: object) -> str:
+        return template.format(**self._values, **extra)

@@ -1,0 +1,183 @@
+"""Immutable model of a loaded, validated clinic knowledge base.
+
+Every number of the protocol (day windows, levels) lives in the YAML; these classes only
+hold what was loaded and answer one question each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+
+ACTIVITY_STATUSES = ("not_yet", "caution", "allowed")
+LEVELS = ("none", "question", "urgent", "emergency")
+TOPIC_TYPES = ("activity", "symptom", "general")
+TREATMENT_KINDS = ("cosmetic", "medical", "deep")
+# Signs that a red flag rule can be conditioned on (detected in client messages).
+RED_FLAG_SIGNS = (
+    "worsening",
+    "spreading",
+    "severe",
+    "not_improving",
+    "wont_stop",
+    "pus",
+    "rash",
+    "airway",
+    "feeling_unwell",
+)
+
+
+def level_rank(level: str) -> int:
+    """Order of escalation levels: none < question < urgent < emergency."""
+    return LEVELS.index(level)
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Inclusive range of treatment days; None means unbounded on that side."""
+
+    start: int | None
+    end: int | None
+    text: str
+
+    def contains(self, day: int) -> bool:
+        """Whether `day` lies in this range."""
+        return (self.start is None or day >= self.start) and (self.end is None or day <= self.end)
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an entry was written: file and line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Window:
+    """The clinic's guidance for one topic over one day range."""
+
+    days: DayRange
+    answer: str
+    sources: tuple[str, ...]
+    where: Where
+    status: str | None = None  # activities: not_yet / caution / allowed
+    expected: bool | None = None  # symptoms: expected on these days?
+    level: str = "none"  # escalation level when this window answers
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    """A symptom sign that raises the level whatever the day window says."""
+
+    sign: str
+    days: DayRange
+    level: str
+    answer: str
+    sources: tuple[str, ...]
+    where: Where
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One protocol topic (an NLU intent of the same name)."""
+
+    key: str
+    type: str
+    label: str
+    where: Where
+    windows: tuple[Window, ...] = ()
+    by_kind: dict[str, tuple[Window, ...]] = field(default_factory=dict)
+    red_flags: tuple[RedFlag, ...] = ()
+
+    @property
+    def needs_day(self) -> bool:
+        """Whether the answer depends on the treatment day."""
+        all_windows = list(self.windows) + [w for ws in self.by_kind.values() for w in ws]
+        return any(w.days.start is not None or w.days.end is not None for w in all_windows)
+
+    def windows_for(self, kind: str) -> tuple[Window, ...]:
+        """The windows that apply to a treatment kind (its override, or the default)."""
+        return self.by_kind.get(kind, self.windows)
+
+    def window_on(self, day: int, kind: str) -> Window | None:
+        """The window covering `day` for `kind`, or None if the day is not covered."""
+        for window in self.windows_for(kind):
+            if window.days.contains(day):
+                return window
+        return None
+
+
+@dataclass(frozen=True)
+class TreatmentKind:
+    """A treatment kind and how its healing shifts the default day windows."""
+
+    key: str
+    label: str
+    activity_shift: int
+    symptom_shift: int
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """Opening hours per weekday (0 = Monday); None when closed."""
+
+    days: tuple[tuple[time, time] | None, ...]
+    text: str
+
+    def is_open(self, weekday: int, at: time) -> bool:
+        """Whether the clinic is open on `weekday` at `at` (clinic local time)."""
+        span = self.days[weekday]
+        return span is not None and span[0] <= at < span[1]
+
+
+@dataclass(frozen=True)
+class ClinicSettings:
+    """The clinic's own settings from `clinic/settings.yml`."""
+
+    name: str
+    phone: str
+    emergency_number: str
+    time_zone: str
+    date_order: str  # "DMY" or "MDY"
+    default_treatment_kind: str
+    opening_hours: OpeningHours
+
+    def placeholders(self) -> dict[str, str]:
+        """Values that answer texts may use as {placeholders}."""
+        return {
+            "clinic_name": self.name,
+            "clinic_phone": self.phone,
+            "emergency_number": self.emergency_number,
+            "opening_hours": self.opening_hours.text,
+        }
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """All topics, phrases and treatment kinds of one validated KB version."""
+
+    version: str
+    topics: dict[str, Topic]
+    kinds: dict[str, TreatmentKind]
+    sources: dict[str, str]
+    phrases: dict[str, str]
+
+    def topic(self, key: str) -> Topic | None:
+        """The topic with this key, if the clinic wrote one."""
+        return self.topics.get(key)
+
+    def phrase(self, key: str) -> str:
+        """A client-facing phrase by dotted key (validated present at load)."""
+        return self.phrases[key]
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """A consistent snapshot of the clinic's settings and knowledge base."""
+
+    settings: ClinicSettings
+    kb: KnowledgeBase

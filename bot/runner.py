@@ -1,0 +1,92 @@
+"""`aftercare run`: start everything the bot needs on localhost and say where to chat."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.harness import ActionServerProcess, HarnessError
+from bot.settings import Settings
+from bot.training import model_path, train
+
+
+def _wait_http(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise HarnessError(f"process stopped before answering {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise HarnessError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> int:
+    """Train if needed, start the action server and Rasa, and supervise them until Ctrl-C."""
+    from bot.service import AftercareService
+
+    AftercareService(settings).clinic()  # a broken KB stops here, with file and line
+    train(settings.project_dir, settings.models_dir)
+    (settings.project_dir / "var").mkdir(exist_ok=True)
+    actions = ActionServerProcess(settings, port=action_port)
+    rasa_cmd = [
+        str(Path(sys.executable).with_name("rasa")),
+        "run",
+        "--model",
+        str(model_path(settings.models_dir)),
+        "--interface",
+        "127.0.0.1",
+        "--port",
+        str(rasa_port),
+        "--credentials",
+        "credentials.yml",
+        "--endpoints",
+        "endpoints.yml",
+    ]
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    rasa: subprocess.Popen | None = None
+    try:
+        actions.start()
+        print(f"Action server: http://127.0.0.1:{action_port}", flush=True)
+        rasa = subprocess.Popen(rasa_cmd, cwd=settings.project_dir, env=env)
+        _wait_http(f"http://127.0.0.1:{rasa_port}/", rasa, timeout=180)
+        print(
+            "\nAftercare Assistant is running.\n"
+            f"  Chat in a terminal:  make chat   (or .venv/bin/aftercare chat)\n"
+            f"  REST channel:        POST http://127.0.0.1:{rasa_port}/webhooks/rest/webhook\n"
+            '                       {"sender": "client-1", "message": "can I wear makeup?"}\n'
+            f"  Clinic answers:      {settings.clinic_dir}/knowledge/*.yml (edits apply on the next message)\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        while True:
+            for name, proc in (("action server", actions.process), ("Rasa", rasa)):
+                if proc is not None and proc.poll() is not None:
+                    print(
+                        f"The {name} stopped (exit {proc.returncode}); stopping.", file=sys.stderr
+                    )
+                    return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nStopping...")
+        return 0
+    except HarnessError as exc:
+        print(f"Could not start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if rasa is not None and rasa.poll() is None:
+            rasa.send_signal(signal.SIGINT)
+            try:
+                rasa.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                rasa.kill()
+        actions.stop()

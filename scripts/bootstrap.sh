@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build .venv on Python 3.10 from the pinned lock file; re-install when the lock changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python() {
+  local candidate
+  for candidate in "${AFTERCARE_PYTHON:-}" python3.10 \
+      "$(command -v pyenv >/dev/null 2>&1 && echo "$(pyenv root)/versions/3.10.13/bin/python3.10")" \
+      "$HOME"/.pyenv/versions/3.10.*/bin/python3.10 /usr/local/bin/python3.10 /usr/bin/python3.10; do
+    [ -n "$candidate" ] || continue
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+      echo "$candidate"; return 0
+    fi
+  done
+  return 1
+}
+
+stamp=.venv/.aftercare-installed
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+
+if ! PY=$(find_python); then
+  cat >&2 <<'MSG'
+Python 3.10 is required (Rasa 3.6 runs on Python 3.8-3.10 only) and was not found.
+Install it, then run this command again:
+  - with pyenv:   pyenv install 3.10.13
+  - on Debian/Ubuntu:  apt-get install python3.10 python3.10-venv   (deadsnakes PPA on Ubuntu)
+Or point AFTERCARE_PYTHON at a Python 3.10 interpreter.
+MSG
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then
+  echo "Creating .venv with $PY"
+  rm -rf .venv
+  "$PY" -m venv .venv
+fi
+echo "Installing pinned dependencies into .venv (first time: a few minutes)..."
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "pip==24.2"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+.venv/bin/python -m pip check
+echo "$want" > "$stamp"
+echo "Environment ready: .venv ($(.venv/bin/python --version))"

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every test, in the order that fails fastest. Called by `make test` (and so by .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false
+V=.venv/bin
+mkdir -p results
+
+echo "== lint (ruff)"
+$V/ruff check .
+
+echo "== clinic knowledge base"
+$V/aftercare kb check
+
+echo "== rasa data validate (warnings fail)"
+$V/rasa data validate --fail-on-warnings --quiet 2>&1 | grep -v -E "DeprecationWarning|declare_namespace|pkg_resources|MovedIn20Warning|declarative_base|xla_computation|^\s*$" || true
+$V/rasa data validate --fail-on-warnings --quiet >/dev/null 2>&1
+
+echo "== train the model if its training data changed"
+$V/aftercare train
+
+echo "== Rasa test stories"
+$V/rasa test core --model models/aftercare.tar.gz --stories tests/stories --out results/core --fail-on-prediction-errors --quiet >results/core.log 2>&1 || { tail -40 results/core.log; cat results/core/failed_test_stories.yml 2>/dev/null; exit 1; }
+echo "story tests passed (results/core)"
+
+echo "== NLU evaluation (cross-validation; report in results/nlu)"
+$V/python scripts/nlu_eval.py
+
+echo "== pytest (unit, action and end-to-end tests)"
+$V/pytest
