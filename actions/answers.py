@@ -27,7 +27,9 @@ class ActionAnswer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        intent = tracker.get_intent_of_latest_message() or "nlu_fallback"
+        # Not get_intent_of_latest_message(): it skips nlu_fallback and returns the runner-up,
+        # which would answer a guess. A low-confidence message must get "no guidance".
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "nlu_fallback"
         text = tracker.latest_message.get("text") or ""
         outcome = get_service().answer_question(tracker.sender_id, intent, text)
         if isinstance(outcome, NeedsDate):

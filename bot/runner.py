@@ -52,7 +52,12 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         "--endpoints",
         "endpoints.yml",
     ]
-    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    env = {
+        "AFTERCARE_TRACKER_DB": str(settings.project_dir / "var" / "rasa_tracker.db"),
+        **os.environ,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "AFTERCARE_ACTION_URL": actions.url,
+    }
     rasa: subprocess.Popen | None = None
     try:
         actions.start()

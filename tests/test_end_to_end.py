@@ -1,0 +1,172 @@
+"""End to end: the trained model, the real action server and Rasa's REST channel on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.harness import free_port
+from bot.kb.loader import load_clinic
+from bot.settings import PROJECT_DIR
+from bot.training import model_path, train
+from tests.conftest import edit
+
+pytestmark = pytest.mark.integration
+AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The project's model, trained first if the training data changed."""
+    models = PROJECT_DIR / "models"
+    train(PROJECT_DIR, models)
+    return model_path(models)
+
+
+def ask(lines: list[str], env: dict[str, str]) -> list[dict]:
+    result = subprocess.run(
+        [AFTERCARE, "ask", "--jsonl"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=PROJECT_DIR,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_ask_jsonl_answers_every_line_in_order(trained_model, clinic_dir):
+    questions = [
+        {"text": "can I wear makeup?", "day": 4},
+        {"text": "is oozing normal?", "day": 4},
+        {"text": "is oozing normal?", "day": 0},
+        {"text": "when can i go back to the gym", "day": None},
+        {"text": "what can I do today?", "day": 2},
+        {"text": "my face is really swollen, is that normal on day 1?", "day": 3},
+        {"text": "whats the capital of france", "day": 3},
+    ]
+    lines = [json.dumps(q) for q in questions]
+    lines.insert(3, "this is not json")
+    out = ask(lines, {"AFTERCARE_CLINIC_DIR": str(clinic_dir)})
+    assert len(out) == len(lines)
+    assert out[3] == {"line": 4, "error": "not JSON: Expecting value"}
+    rows = out[:3] + out[4:]
+    assert [r["text"] for r in rows] == [q["text"] for q in questions]
+    fields = {"text", "intent", "confidence", "topic", "status", "escalation", "reply", "kb_version", "entry"}
+    assert all(fields <= set(r) for r in rows)
+    makeup, oozing4, oozing0, gym, summary, swelling, france = rows
+    assert (makeup["topic"], makeup["status"], makeup["escalation"], makeup["entry"]) == ("makeup", "allowed", "none", "makeup@4-6")
+    assert (oozing4["topic"], oozing4["status"], oozing4["escalation"]) == ("oozing", "red_flag", "urgent")
+    assert (oozing0["status"], oozing0["escalation"]) == ("expected", "none")
+    assert gym["intent"] == "exercise" and gym["topic"] is None and gym["responses"] == ["date.ask"]
+    assert summary["intent"] == "day_summary" and summary["entry"] == "summary@2"
+    assert (swelling["topic"], swelling["status"], swelling["answered_day"]) == ("swelling", "expected", 1)
+    assert (france["topic"], france["escalation"]) == (None, "question")
+    version = load_clinic(clinic_dir).kb.version
+    assert {r["kb_version"] for r in rows} == {version}
+    assert makeup["reply"].endswith(load_clinic(clinic_dir).kb.topic("makeup").window_on(4, "medical").answer)
+
+
+class RunningBot:
+    """`aftercare run` on free loopback ports, talking over the REST channel."""
+
+    def __init__(self, env: dict[str, str]):
+        self.port, self.action_port = free_port(), free_port()
+        self.env = {**os.environ, **env}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [AFTERCARE, "run", "--port", str(self.port), "--action-port", str(self.action_port)],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 240
+        seen = []
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            seen.append(line)
+            if "Aftercare Assistant is running" in line:
+                return
+            if not line and self.process.poll() is not None:
+                break
+        raise AssertionError("bot did not start:\n" + "".join(seen[-40:]))
+
+    def say(self, text: str, sender: str = "client-42") -> list[str]:
+        response = httpx.post(
+            f"http://127.0.0.1:{self.port}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return [m.get("text", "") for m in response.json()]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(trained_model, clinic_dir, tmp_path):
+    env = {
+        "AFTERCARE_CLINIC_DIR": str(clinic_dir),
+        "AFTERCARE_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "AFTERCARE_TRACKER_DB": str(tmp_path / "tracker.db"),
+    }
+    kb = load_clinic(clinic_dir).kb
+    makeup_day4 = kb.topic("makeup").window_on(4, "medical").answer
+    oozing_day4 = kb.topic("oozing").window_on(4, "medical").answer
+    bot = RunningBot(env)
+    bot.start()
+    try:
+        assert bot.say("hi")
+        confirmation = " ".join(bot.say("my treatment was 4 days ago"))
+        assert "day 4" in confirmation
+        makeup = " ".join(bot.say("can I wear makeup?"))
+        assert makeup_day4 in makeup
+        oozing = " ".join(bot.say("is oozing normal?"))
+        assert oozing_day4 in oozing and "020 7946 0321" in oozing  # the urgent notice, with the clinic's phone
+
+        edit(clinic_dir / "knowledge" / "activities_skincare.yml", "Yes, you can wear makeup again.", "Good news: makeup is fine again.")
+        edited = " ".join(bot.say("can I wear makeup?"))
+        assert "Good news: makeup is fine again." in edited and makeup_day4 not in edited
+    finally:
+        assert bot.stop() == 0
+
+    restarted = RunningBot(env)
+    restarted.start()
+    try:
+        again = " ".join(restarted.say("can i wear makeup"))
+        assert "Good news: makeup is fine again." in again  # the date survived the restart: no date question
+    finally:
+        restarted.stop()
+
+
+def test_bot_refuses_to_start_with_a_broken_kb(clinic_dir, trained_model):
+    edit(clinic_dir / "knowledge" / "symptoms.yml", "        level: urgent\n", "        level: critical\n")
+    result = subprocess.run(
+        [AFTERCARE, "run", "--port", str(free_port()), "--action-port", str(free_port())],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "AFTERCARE_CLINIC_DIR": str(clinic_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "clinic/knowledge/symptoms.yml:" in result.stderr and "critical" in result.stderr

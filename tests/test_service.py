@@ -1,0 +1,87 @@
+"""The aftercare service: stored treatment dates, day mentions, the pending question."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from bot.advisor import Answer
+from bot.service import AftercareService, DateNotUnderstood, DateSaved, NeedsDate
+from tests.conftest import NOW
+
+
+def test_question_without_a_known_date_needs_the_date(service):
+    outcome = service.answer_question("c1", "makeup", "can i wear makeup?", NOW)
+    assert outcome == NeedsDate("makeup", "can i wear makeup?")
+
+
+def test_general_question_is_answered_without_a_date(service):
+    outcome = service.answer_question("c1", "results", "when will i see results", NOW)
+    assert isinstance(outcome, Answer) and outcome.topic == "results"
+
+
+def test_treatment_date_is_stored_and_used(service):
+    saved = service.save_treatment_date("c1", "4 days ago", NOW)
+    assert saved == DateSaved(date(2026, 11, 17), 4)
+    answer = service.answer_question("c1", "oozing", "is oozing normal?", NOW)
+    assert (answer.day, answer.escalation) == (4, "urgent")
+
+
+def test_treatment_date_survives_a_restart(service, settings):
+    service.save_treatment_date("c1", "yesterday", NOW)
+    restarted = AftercareService(settings)
+    assert restarted.current_day("c1", NOW) == 1
+
+
+def test_day_in_the_question_answers_for_that_day_without_overwriting(service):
+    service.save_treatment_date("c1", "1 day ago", NOW)
+    answer = service.answer_question("c1", "oozing", "is oozing normal on day 4?", NOW)
+    assert answer.day == 4 and answer.escalation == "urgent"
+    assert service.current_day("c1", NOW) == 1
+
+
+def test_day_in_the_question_works_without_a_stored_date(service):
+    answer = service.answer_question("c2", "makeup", "can i wear makeup 48 hours after", NOW)
+    assert (answer.day, answer.status) == (2, "not_yet")
+    assert service.current_day("c2", NOW) is None
+
+
+def test_tomorrow_is_relative_to_the_stored_day(service):
+    service.save_treatment_date("c1", "2 days ago", NOW)
+    answer = service.answer_question("c1", "makeup", "can I wear makeup tomorrow?", NOW)
+    assert (answer.day, answer.status) == (3, "caution")
+
+
+def test_tomorrow_without_a_stored_date_asks_for_it(service):
+    assert isinstance(service.answer_question("c3", "makeup", "makeup tomorrow?", NOW), NeedsDate)
+
+
+def test_day_summary_needs_and_uses_the_day(service):
+    assert isinstance(service.answer_question("c1", "day_summary", "what can i do today", NOW), NeedsDate)
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    assert service.answer_question("c1", "day_summary", "what can i do today", NOW).entry == "summary@3"
+
+
+def test_out_of_scope_and_fallback_get_no_guidance(service):
+    for intent in ("out_of_scope", "nlu_fallback"):
+        answer = service.answer_question("c1", intent, "what's the capital of france", NOW)
+        assert (answer.topic, answer.escalation) == (None, "question")
+
+
+def test_future_and_unclear_dates_are_not_stored(service):
+    assert service.save_treatment_date("c1", "tomorrow", NOW) == DateNotUnderstood("future")
+    assert service.save_treatment_date("c1", "purple", NOW) == DateNotUnderstood("unclear")
+    assert service.current_day("c1", NOW) is None
+
+
+def test_yesterday_is_computed_in_the_clinic_time_zone(service):
+    # 00:30 on 21 Nov in London is still 20 Nov in New York, but the clinic is in London.
+    just_after_midnight = datetime(2026, 11, 21, 0, 30, tzinfo=timezone.utc)
+    saved = service.save_treatment_date("c1", "yesterday", just_after_midnight)
+    assert saved.treatment_date == date(2026, 11, 20)
+
+
+def test_handoff_request_is_stored_with_the_day(service):
+    service.save_treatment_date("c1", "2 days ago")
+    record = service.request_handoff("c1", "can I get botox next week?", topic="other_treatment")
+    assert (record.level, record.status, record.day, record.topic) == ("question", "open", 2, "other_treatment")
+    assert [e.id for e in service.escalations.list()] == [record.id]
