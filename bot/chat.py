@@ -37,9 +37,19 @@ def _lines():
         yield line
 
 
+def _is_up(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def chat(settings: Settings, url: str | None, sender: str) -> int:
     """Run the terminal chat until EOF, Ctrl-C or /quit."""
     bot: LocalBot | None = None
+    if url is None and _is_up(settings.rasa_url):
+        url = settings.rasa_url
+        print(f"Using the running bot at {url}", file=sys.stderr)
     if url is None:
         print("Loading the model and the action server (a few seconds)...", file=sys.stderr)
         bot = LocalBot(settings)
