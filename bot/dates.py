@@ -72,10 +72,13 @@ class DateAnswer:
 def _normalise(text: str) -> str:
     text = text.lower().replace("’", "'")
     text = re.sub(r"\b(yday|yest|ystrdy|yesterdy|yesteday|yesturday)\b", "yesterday", text)
-    text = re.sub(r"\b(tdy|2day)\b", "today", text)
+    # "2day" is text-speak for today, unless it's a count ("2day ago", "2day after").
+    text = re.sub(
+        r"\btdy\b|\b2day\b(?!\s*(?:ago|back|before|after|post|since|later)\b)", "today", text
+    )
     text = re.sub(r"\b(tmrw|tmr|tomoz|2moro|2morrow)\b", "tomorrow", text)
-    text = re.sub(r"\b(hrs?)\b", "hours", text)
-    text = re.sub(r"\b(wks?)\b", "weeks", text)
+    text = re.sub(r"(?:\b|(?<=\d))hrs?\b", "hours", text)  # also "48hrs"
+    text = re.sub(r"(?:\b|(?<=\d))wks?\b", "weeks", text)
     return " ".join(text.split())
 
 
@@ -101,11 +104,9 @@ def _month_day(month: int, day: int, year: int | None, today: date) -> DateAnswe
         found = _safe_date(year, month, day)
         return _checked(found, today) if found else None
     found = _safe_date(today.year, month, day)
-    if found is None:
-        return None
-    if found > today:
+    if found is None or found > today:
         # "18/12" said in January means last December; within a week ahead it's a slip.
-        if (found - today).days <= 7:
+        if found is not None and (found - today).days <= 7:
             return DateAnswer(None, "future")
         found = _safe_date(today.year - 1, month, day)
         if found is None:
@@ -127,7 +128,22 @@ def parse_treatment_date(text: str, today: date, date_order: str = "DMY") -> Dat
         return _checked(today - timedelta(days=2), today)
     if re.search(r"\byesterday\b|\blast night\b", t):
         return _checked(today - timedelta(days=1), today)
-    same_day = r"\b(today|tonight|this (morning|afternoon|evening)|earlier|just now|just had|few hours ago|an hour ago)\b"
+    # An explicit day count wins over "today" ("today is day 3", "a week ago today").
+    match = re.search(rf"\bday\s*{_NUM}\b|\b(\d{{1,2}})(?:st|nd|rd|th) day\b(?! of)", t)
+    if match and not re.search(r"\bday\s*\d+\s*(of|/|-)", t):
+        amount = to_int(match.group(1) or match.group(2))
+        if amount is not None:
+            return _checked(today - timedelta(days=amount), today)
+    for word, amount in ORDINALS.items():
+        if re.search(rf"\b{word} day\b(?! of)", t):
+            return _checked(today - timedelta(days=amount), today)
+    if re.search(r"\b(a|one) week ago\b|\ba week (ago )?today\b|\blast week today\b", t):
+        return _checked(today - timedelta(days=7), today)
+    if re.search(r"\b(a|one) fortnight ago\b", t):
+        return _checked(today - timedelta(days=14), today)
+    same_day = (
+        r"\b(today|tonight|this (morning|afternoon|evening)|just now|few hours ago|an hour ago)\b"
+    )
     if re.search(same_day, t) and not re.search(rf"\b{_NUM}\s+(days?|weeks?)\b", t):
         return DateAnswer(today)
 
@@ -140,7 +156,7 @@ def parse_treatment_date(text: str, today: date, date_order: str = "DMY") -> Dat
             return _checked(today - timedelta(days=hours // 24), today)
 
     match = re.search(
-        rf"\b{_NUM}\s*(days?|d|weeks?|months?)\s*(ago|back|before|since|post|in|out)\b", t
+        rf"\b{_NUM}\s*(?:of\s+)?(days?|d|weeks?|months?)\s*(ago|back|before|since|post|in|out)\b", t
     ) or re.search(rf"^(?:about |around |like |maybe |roughly )?{_NUM}\s*(days?|weeks?)$", t)
     if match:
         amount = to_int(match.group(1))
@@ -150,23 +166,14 @@ def parse_treatment_date(text: str, today: date, date_order: str = "DMY") -> Dat
                 return DateAnswer(None, "unclear")
             days = amount * 7 if unit.startswith("week") else amount
             return _checked(today - timedelta(days=days), today)
-    if re.search(r"\b(a|one) week ago\b|\ba week (ago )?today\b|\blast week today\b", t):
-        return _checked(today - timedelta(days=7), today)
-
-    match = re.search(rf"\bday\s*{_NUM}\b|\b(\d{{1,2}})(?:st|nd|rd|th) day\b", t)
-    if match and not re.search(r"\bday\s*\d+\s*(of|/|-)", t):
-        amount = to_int(match.group(1) or match.group(2))
-        if amount is not None:
-            return _checked(today - timedelta(days=amount), today)
-    for word, amount in ORDINALS.items():
-        if re.search(rf"\b{word} day\b", t):
-            return _checked(today - timedelta(days=amount), today)
 
     match = re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", t)
     if match:
         found = _safe_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
         return _checked(found, today) if found else DateAnswer(None, "unclear")
-    match = re.search(r"\b(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2}|\d{4}))?\b", t)
+    match = re.search(
+        r"(?<!\bat )\b(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2}|\d{4}))?\b(?!\s*(?:am|pm)\b)", t
+    )
     if match:
         first, second = int(match.group(1)), int(match.group(2))
         year = int(match.group(3)) if match.group(3) else None
@@ -185,8 +192,7 @@ def parse_treatment_date(text: str, today: date, date_order: str = "DMY") -> Dat
             int(match.group(3)) if match.group(3) else None,
             today,
         )
-        if answer:
-            return answer
+        return answer or DateAnswer(None, "unclear")
     match = re.search(rf"\b({_MONTH})\.?\s+(?:the\s+)?{_ORD}\b(?:\s*,?\s*(\d{{4}}))?", t)
     if match:
         answer = _month_day(
@@ -195,12 +201,20 @@ def parse_treatment_date(text: str, today: date, date_order: str = "DMY") -> Dat
             int(match.group(3)) if match.group(3) else None,
             today,
         )
-        if answer:
-            return answer
+        return answer or DateAnswer(None, "unclear")
 
-    match = re.search(rf"\b(last|this past|past|on|this)?\s*({_WEEKDAY})\b", t)
-    if match:
+    for match in re.finditer(rf"\b(last|this past|past|on|this)?\s*({_WEEKDAY})\b", t):
+        if (
+            match.group(2) in ("sun", "sat")
+            and not match.group(1)
+            and t.strip(" .!?") != match.group(2)
+            and not re.match(r" (morning|afternoon|evening|night)\b", t[match.end() :])
+        ):
+            continue  # "in the sun", "sat with ice"; but "sat", "on sun", "sat morning" are days
         weekday = WEEKDAYS[match.group(2)]
+        if re.search(r"\blast week\b", t):
+            # "tuesday last week": that day of the previous Monday-to-Sunday week.
+            return _checked(today - timedelta(days=today.weekday() + 7 - weekday), today)
         back = (today.weekday() - weekday) % 7
         if back == 0:
             back = 0 if match.group(1) == "this" else 7
@@ -217,4 +231,7 @@ def parse_treatment_date(text: str, today: date, date_order: str = "DMY") -> Dat
             found = _safe_date(previous.year, previous.month, day)
         return _checked(found, today) if found else DateAnswer(None, "unclear")
 
+    # Vaguer same-day words count only when nothing more specific was said ("just had it on monday").
+    if re.search(r"\b(earlier|just had)\b", t) and not re.search(r"\b(weeks?|months?)\b", t):
+        return DateAnswer(today)
     return DateAnswer(None, "unclear")

@@ -13,7 +13,7 @@ from bot.dates import _normalise
 from bot.numbers import NUMBER_PATTERN, ORDINALS, to_int
 
 _NUM = rf"(\d{{1,3}}|{NUMBER_PATTERN})"
-_AFTER = r"(?:after|post|since|later|in|out|from|following|of)"
+_AFTER = r"(?:after|post|since|later|in|out|from(?! now| today)|following|of)"
 _TREATMENT = r"(?:treatment|needling|microneedling|micro needling|the pen|dermapen|derma ?roller|session|procedure|facial|appointment|it done|had it)"
 
 
@@ -36,6 +36,12 @@ class DayMention:
 def find_day_mention(text: str) -> DayMention | None:
     """The day a question is about, if the client stated one."""
     t = _normalise(text)
+    # How often is not when: "twice a day after treatment", "every day after".
+    t = re.sub(
+        rf"\b(?:(?:once|twice|times|each|per)\s+(?:a\s+)?|every\s+(?:other\s+|{_NUM}\s+)?)(?:days?|weeks?)\b",
+        " ",
+        t,
+    )
     match = re.search(rf"\bday\s*{_NUM}\b(?!\s*(?:/|-|\.)\s*\d)", t) or re.search(
         r"\b(\d{1,2})(?:st|nd|rd|th)\s+day\b", t
     )
@@ -53,7 +59,7 @@ def find_day_mention(text: str) -> DayMention | None:
         value = to_int(match.group(1))
         if value is not None:
             return DayMention(day=value // 24)
-    match = re.search(rf"\b{_NUM}\s*(days?|weeks?)\s*{_AFTER}\b", t) or re.search(
+    match = re.search(rf"\b{_NUM}\s*(?:of\s+)?(days?|weeks?)\s*{_AFTER}\b", t) or re.search(
         rf"\bafter\s+{_NUM}\s*(days?|weeks?)\b", t
     )
     if match:
@@ -69,18 +75,20 @@ def find_day_mention(text: str) -> DayMention | None:
         t,
     ):
         return DayMention(day=0)
-    match = re.search(rf"\b{_NUM}\s*(days?|weeks?)\s*ago\b", t)
+    match = re.search(rf"\b{_NUM}\s*(?:of\s+)?(days?|weeks?)\s*ago\b", t)
     if match and re.search(rf"\b{_TREATMENT}\b", t):
         value = to_int(match.group(1))
         if value is not None:
             return DayMention(day=value * 7 if match.group(2).startswith("week") else value)
+    if re.search(r"\b(day after tomorrow)\b", t):
+        return DayMention(offset=2)
     if re.search(r"\btomorrow\b", t):
         return DayMention(offset=1)
-    match = re.search(rf"\bin\s+{_NUM}\s*days?\b", t)
+    match = re.search(rf"\bin\s+{_NUM}\s*(days?|weeks?)\b", t) or re.search(
+        rf"\b{_NUM}\s*(days?|weeks?)\s+from\s+(?:now|today)\b", t
+    )
     if match:
         value = to_int(match.group(1))
         if value is not None:
-            return DayMention(offset=value)
-    if re.search(r"\b(day after tomorrow)\b", t):
-        return DayMention(offset=2)
+            return DayMention(offset=value * 7 if match.group(2).startswith("week") else value)
     return None

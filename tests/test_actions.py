@@ -9,14 +9,29 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answers import ActionAnswer, ActionAnswerPending
 from actions.handoff import ActionAffirm, ActionDeny, ActionRequestHuman
-from actions.treatment_date import ActionAskTreatmentDate, ActionSetTreatmentDate, ValidateTreatmentDateForm
+from actions.treatment_date import (
+    ActionAskTreatmentDate,
+    ActionSetTreatmentDate,
+    ValidateTreatmentDateForm,
+)
 
 
-def tracker(text: str, intent: str, slots: dict | None = None, sender: str = "client-1", message_id: str = "m1") -> Tracker:
+def tracker(
+    text: str,
+    intent: str,
+    slots: dict | None = None,
+    sender: str = "client-1",
+    message_id: str = "m1",
+) -> Tracker:
     return Tracker(
         sender_id=sender,
         slots=slots or {},
-        latest_message={"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": [], "message_id": message_id},
+        latest_message={
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.9},
+            "entities": [],
+            "message_id": message_id,
+        },
         events=[],
         paused=False,
         followup_action=None,
@@ -28,7 +43,10 @@ def tracker(text: str, intent: str, slots: dict | None = None, sender: str = "cl
 def run(action, track: Tracker):
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, track, {}))
-    return dispatcher.messages, {e["name"] if e["event"] == "slot" else e["event"]: e.get("value", e.get("name")) for e in events}
+    return dispatcher.messages, {
+        e["name"] if e["event"] == "slot" else e["event"]: e.get("value", e.get("name"))
+        for e in events
+    }
 
 
 def keys(messages) -> list[str]:
@@ -39,34 +57,56 @@ def test_question_without_date_opens_the_date_form_silently(service):
     messages, events = run(ActionAnswer(), tracker("can i wear makeup?", "makeup"))
     assert messages == []
     assert events["active_loop"] == "treatment_date_form"
-    assert events["pending_question"] == {"intent": "makeup", "text": "can i wear makeup?", "message_id": "m1"}
+    assert events["pending_question"] == {
+        "intent": "makeup",
+        "text": "can i wear makeup?",
+        "message_id": "m1",
+    }
     assert events["requested_slot"] == "treatment_date"
 
 
 def test_date_form_does_not_take_the_question_as_the_answer(service):
     pending = {"intent": "makeup", "text": "can i wear makeup?", "message_id": "m1"}
     result = asyncio.run(
-        ValidateTreatmentDateForm().validate_treatment_date("can i wear makeup?", CollectingDispatcher(), tracker("can i wear makeup?", "makeup", {"pending_question": pending}), {})
+        ValidateTreatmentDateForm().validate_treatment_date(
+            "can i wear makeup?",
+            CollectingDispatcher(),
+            tracker("can i wear makeup?", "makeup", {"pending_question": pending}),
+            {},
+        )
     )
     assert result == {"treatment_date": None, "date_problem": None}
 
 
 def test_date_form_stores_a_natural_date_and_confirms(service):
     dispatcher = CollectingDispatcher()
-    track = tracker("4 days ago", "give_treatment_date", {"pending_question": {"intent": "makeup", "text": "x", "message_id": "m0"}})
-    result = asyncio.run(ValidateTreatmentDateForm().validate_treatment_date("4 days ago", dispatcher, track, {}))
+    track = tracker(
+        "4 days ago",
+        "give_treatment_date",
+        {"pending_question": {"intent": "makeup", "text": "x", "message_id": "m0"}},
+    )
+    result = asyncio.run(
+        ValidateTreatmentDateForm().validate_treatment_date("4 days ago", dispatcher, track, {})
+    )
     assert result["date_problem"] is None and result["treatment_date"]
     assert keys(dispatcher.messages) == ["date.saved"]
     assert service.current_day("client-1") == 4
 
 
 def test_date_form_rejects_nonsense_and_says_why(service):
-    result = asyncio.run(ValidateTreatmentDateForm().validate_treatment_date("purple", CollectingDispatcher(), tracker("purple", "out_of_scope"), {}))
+    result = asyncio.run(
+        ValidateTreatmentDateForm().validate_treatment_date(
+            "purple", CollectingDispatcher(), tracker("purple", "out_of_scope"), {}
+        )
+    )
     assert result == {"treatment_date": None, "date_problem": "unclear"}
 
 
 def test_date_question_is_reworded_after_a_problem(service):
-    messages, _ = run(ActionAskTreatmentDate(), tracker("next week", "give_treatment_date", {"date_problem": "future"}))
+    messages, _ = run(
+        ActionAskTreatmentDate(),
+        tracker("next week", "give_treatment_date", {"date_problem": "future"}),
+    )
     assert keys(messages) == ["date.future"]
     messages, _ = run(ActionAskTreatmentDate(), tracker("can i swim", "swimming"))
     assert keys(messages) == ["date.ask"]
@@ -75,9 +115,15 @@ def test_date_question_is_reworded_after_a_problem(service):
 def test_pending_question_is_answered_once_the_date_is_known(service):
     service.save_treatment_date("client-1", "4 days ago")
     pending = {"intent": "oozing", "text": "is oozing normal?", "message_id": "m1"}
-    messages, events = run(ActionAnswerPending(), tracker("4 days ago", "give_treatment_date", {"pending_question": pending}))
+    messages, events = run(
+        ActionAnswerPending(),
+        tracker("4 days ago", "give_treatment_date", {"pending_question": pending}),
+    )
     assert keys(messages) == ["kb_answer"]
-    assert events["last_answer"]["topic"] == "oozing" and events["last_answer"]["escalation"] == "urgent"
+    assert (
+        events["last_answer"]["topic"] == "oozing"
+        and events["last_answer"]["escalation"] == "urgent"
+    )
     assert events["pending_question"] is None
 
 
@@ -85,7 +131,10 @@ def test_oozing_on_day_4_escalates(service):
     service.save_treatment_date("client-1", "4 days ago")
     messages, events = run(ActionAnswer(), tracker("is oozing normal?", "oozing"))
     assert keys(messages) == ["kb_answer"]
-    assert (events["last_answer"]["status"], events["last_answer"]["escalation"]) == ("red_flag", "urgent")
+    assert (events["last_answer"]["status"], events["last_answer"]["escalation"]) == (
+        "red_flag",
+        "urgent",
+    )
 
 
 def test_answer_records_entry_and_kb_version(service):
@@ -103,12 +152,22 @@ def test_out_of_scope_offers_to_pass_it_on(service):
 
 
 def test_yes_to_the_offer_records_an_escalation(service):
-    offer = {"message": "can I get botox next week?", "topic": "other_treatment", "level": "question"}
-    messages, events = run(ActionAffirm(), tracker("yes please", "affirm", {"handoff_offer": offer}))
+    offer = {
+        "message": "can I get botox next week?",
+        "topic": "other_treatment",
+        "level": "question",
+    }
+    messages, events = run(
+        ActionAffirm(), tracker("yes please", "affirm", {"handoff_offer": offer})
+    )
     assert keys(messages) == ["handoff.recorded"]
     assert events["handoff_offer"] is None
     (record,) = service.escalations.list()
-    assert (record.message, record.topic, record.level) == ("can I get botox next week?", "other_treatment", "question")
+    assert (record.message, record.topic, record.level) == (
+        "can I get botox next week?",
+        "other_treatment",
+        "question",
+    )
 
 
 def test_no_to_the_offer_records_nothing(service):
@@ -130,13 +189,18 @@ def test_asking_for_a_person_records_an_escalation(service):
 
 def test_stated_date_is_stored_and_the_waiting_question_answered(service):
     pending = {"intent": "exercise", "text": "can i go to the gym", "message_id": "m0"}
-    messages, events = run(ActionSetTreatmentDate(), tracker("had it done yesterday", "give_treatment_date", {"pending_question": pending}))
+    messages, events = run(
+        ActionSetTreatmentDate(),
+        tracker("had it done yesterday", "give_treatment_date", {"pending_question": pending}),
+    )
     assert keys(messages) == ["date.saved", "kb_answer"]
     assert events["last_answer"]["topic"] == "exercise" and events["last_answer"]["day"] == 1
 
 
 def test_stated_date_in_the_future_is_rejected(service):
-    messages, events = run(ActionSetTreatmentDate(), tracker("my treatment is tomorrow", "give_treatment_date"))
+    messages, events = run(
+        ActionSetTreatmentDate(), tracker("my treatment is tomorrow", "give_treatment_date")
+    )
     assert keys(messages) == ["date.future"] and events["date_problem"] == "future"
     assert service.current_day("client-1") is None
 
@@ -144,6 +208,9 @@ def test_stated_date_in_the_future_is_rejected(service):
 def test_low_confidence_message_gets_no_guidance_not_the_runner_up(service):
     service.save_treatment_date("client-1", "4 days ago")
     track = tracker("hmm so what about the thing", "nlu_fallback")
-    track.latest_message["intent_ranking"] = [{"name": "nlu_fallback", "confidence": 0.2}, {"name": "makeup", "confidence": 0.15}]
+    track.latest_message["intent_ranking"] = [
+        {"name": "nlu_fallback", "confidence": 0.2},
+        {"name": "makeup", "confidence": 0.15},
+    ]
     messages, events = run(ActionAnswer(), track)
     assert keys(messages) == ["kb_no_guidance"] and events["last_answer"]["topic"] is None

@@ -11,18 +11,31 @@ from tests.conftest import edit
 
 @pytest.mark.parametrize(
     ("day", "status", "entry"),
-    [(0, "not_yet", "makeup@0-2"), (2, "not_yet", "makeup@0-2"), (3, "caution", "makeup@3"), (4, "allowed", "makeup@4-6"), (30, "allowed", "makeup@7+")],
+    [
+        (0, "not_yet", "makeup@0-2"),
+        (2, "not_yet", "makeup@0-2"),
+        (3, "caution", "makeup@3"),
+        (4, "allowed", "makeup@4-6"),
+        (30, "allowed", "makeup@7+"),
+    ],
 )
 def test_makeup_status_follows_the_day_windows(advisor, day, status, entry):
     answer = advisor.answer("makeup", day)
-    assert (answer.status, answer.entry, answer.escalation, answer.day) == (status, entry, "none", day)
+    assert (answer.status, answer.entry, answer.escalation, answer.day) == (
+        status,
+        entry,
+        "none",
+        day,
+    )
     assert answer.response == RESPONSE_ANSWER
 
 
 def test_every_day_dependent_answer_says_its_day(advisor, clinic):
     label = clinic.kb.phrase("day_label.day").format(day=4)
     assert advisor.answer("exercise", 4).reply.startswith(label)
-    assert advisor.answer("exercise", 0).reply.startswith(clinic.kb.phrase("day_label.treatment_day").format(day=0))
+    assert advisor.answer("exercise", 0).reply.startswith(
+        clinic.kb.phrase("day_label.treatment_day").format(day=0)
+    )
 
 
 def test_oozing_on_day_4_is_an_urgent_red_flag(advisor, clinic):
@@ -66,7 +79,9 @@ def test_airway_signs_put_the_emergency_notice_first(advisor, clinic):
     answer = advisor.answer("swelling", 1, signs=frozenset({"airway"}))
     assert answer.escalation == "emergency"
     first_line = answer.reply.splitlines()[0]
-    assert first_line == clinic.kb.phrase("notice.emergency").format(**clinic.settings.placeholders())
+    assert first_line == clinic.kb.phrase("notice.emergency").format(
+        **clinic.settings.placeholders()
+    )
     assert clinic.settings.emergency_number in first_line
 
 
@@ -88,7 +103,12 @@ def test_unknown_kind_uses_the_clinic_default(advisor, clinic):
 
 def test_general_topics_need_no_day(advisor):
     answer = advisor.answer("results", None)
-    assert (answer.topic, answer.day, answer.status, answer.escalation) == ("results", None, None, "none")
+    assert (answer.topic, answer.day, answer.status, answer.escalation) == (
+        "results",
+        None,
+        None,
+        "none",
+    )
     assert not advisor.needs_day("results") and advisor.needs_day("makeup")
 
 
@@ -109,13 +129,19 @@ def test_day_needing_topic_without_day_is_a_programming_error(advisor):
 
 def test_before_treatment_gets_the_before_phrase(advisor, clinic):
     answer = advisor.answer("makeup", -2)
-    assert answer.entry is None and clinic.kb.phrase("before_treatment").split(",")[0] in answer.reply
+    assert (
+        answer.entry is None and clinic.kb.phrase("before_treatment").split(",")[0] in answer.reply
+    )
     assert advisor.answer("next_treatment", -3).entry == "next_treatment@before"
 
 
 def test_unknown_topic_gets_no_guidance_at_question_level(advisor, clinic):
     answer = advisor.no_guidance()
-    assert (answer.response, answer.topic, answer.escalation) == (RESPONSE_NO_GUIDANCE, None, "question")
+    assert (answer.response, answer.topic, answer.escalation) == (
+        RESPONSE_NO_GUIDANCE,
+        None,
+        "question",
+    )
     assert clinic.settings.phone in answer.reply
     assert advisor.answer("laser_hair_removal", 3).response == RESPONSE_NO_GUIDANCE
 
@@ -126,8 +152,16 @@ def test_day_summary_groups_activities_by_status(advisor, clinic):
     day7 = advisor.day_summary(7)
     assert day2.response == RESPONSE_SUMMARY and day2.entry == "summary@2"
     makeup = kb.topic("makeup").label
-    not_yet_line = next(line for line in day2.reply.splitlines() if line.startswith(kb.phrase("summary.not_yet").split("{")[0]))
-    allowed_line = next(line for line in day7.reply.splitlines() if line.startswith(kb.phrase("summary.allowed").split("{")[0]))
+    not_yet_line = next(
+        line
+        for line in day2.reply.splitlines()
+        if line.startswith(kb.phrase("summary.not_yet").split("{")[0])
+    )
+    allowed_line = next(
+        line
+        for line in day7.reply.splitlines()
+        if line.startswith(kb.phrase("summary.allowed").split("{")[0])
+    )
     assert makeup in not_yet_line and makeup in allowed_line
     assert kb.topic("oozing").label in day2.reply
 
@@ -137,7 +171,11 @@ def test_answers_record_the_kb_version(advisor, clinic):
 
 
 def test_a_clinic_edit_changes_the_answer_without_code(clinic_dir, known_topics):
-    edit(clinic_dir / "knowledge" / "activities_lifestyle.yml", "      - days: 0-2\n        status: not_yet\n        answer: \"Not yet. Pools", "      - days: 0-2\n        status: caution\n        answer: \"Only with goggles. Pools")
+    edit(
+        clinic_dir / "knowledge" / "activities_lifestyle.yml",
+        '      - days: 0-2\n        status: not_yet\n        answer: "Not yet. Pools',
+        '      - days: 0-2\n        status: caution\n        answer: "Only with goggles. Pools',
+    )
     advisor = Advisor(load_clinic(clinic_dir, known_topics))
     answer = advisor.answer("swimming", 1)
     assert answer.status == "caution" and "Only with goggles" in answer.reply

@@ -62,19 +62,44 @@ def test_ask_jsonl_answers_every_line_in_order(trained_model, clinic_dir):
     assert out[3] == {"line": 4, "error": "not JSON: Expecting value"}
     rows = out[:3] + out[4:]
     assert [r["text"] for r in rows] == [q["text"] for q in questions]
-    fields = {"text", "intent", "confidence", "topic", "status", "escalation", "reply", "kb_version", "entry"}
+    fields = {
+        "text",
+        "intent",
+        "confidence",
+        "topic",
+        "status",
+        "escalation",
+        "reply",
+        "kb_version",
+        "entry",
+    }
     assert all(fields <= set(r) for r in rows)
     makeup, oozing4, oozing0, gym, summary, swelling, france = rows
-    assert (makeup["topic"], makeup["status"], makeup["escalation"], makeup["entry"]) == ("makeup", "allowed", "none", "makeup@4-6")
-    assert (oozing4["topic"], oozing4["status"], oozing4["escalation"]) == ("oozing", "red_flag", "urgent")
+    assert (makeup["topic"], makeup["status"], makeup["escalation"], makeup["entry"]) == (
+        "makeup",
+        "allowed",
+        "none",
+        "makeup@4-6",
+    )
+    assert (oozing4["topic"], oozing4["status"], oozing4["escalation"]) == (
+        "oozing",
+        "red_flag",
+        "urgent",
+    )
     assert (oozing0["status"], oozing0["escalation"]) == ("expected", "none")
     assert gym["intent"] == "exercise" and gym["topic"] is None and gym["responses"] == ["date.ask"]
     assert summary["intent"] == "day_summary" and summary["entry"] == "summary@2"
-    assert (swelling["topic"], swelling["status"], swelling["answered_day"]) == ("swelling", "expected", 1)
+    assert (swelling["topic"], swelling["status"], swelling["answered_day"]) == (
+        "swelling",
+        "expected",
+        1,
+    )
     assert (france["topic"], france["escalation"]) == (None, "question")
     version = load_clinic(clinic_dir).kb.version
     assert {r["kb_version"] for r in rows} == {version}
-    assert makeup["reply"].endswith(load_clinic(clinic_dir).kb.topic("makeup").window_on(4, "medical").answer)
+    assert makeup["reply"].endswith(
+        load_clinic(clinic_dir).kb.topic("makeup").window_on(4, "medical").answer
+    )
 
 
 class RunningBot:
@@ -123,7 +148,9 @@ class RunningBot:
                 self.process.kill()
 
 
-def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(trained_model, clinic_dir, tmp_path):
+def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(
+    trained_model, clinic_dir, tmp_path
+):
     env = {
         "AFTERCARE_CLINIC_DIR": str(clinic_dir),
         "AFTERCARE_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
@@ -141,9 +168,15 @@ def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(trained_mo
         makeup = " ".join(bot.say("can I wear makeup?"))
         assert makeup_day4 in makeup
         oozing = " ".join(bot.say("is oozing normal?"))
-        assert oozing_day4 in oozing and "020 7946 0321" in oozing  # the urgent notice, with the clinic's phone
+        assert (
+            oozing_day4 in oozing and "020 7946 0321" in oozing
+        )  # the urgent notice, with the clinic's phone
 
-        edit(clinic_dir / "knowledge" / "activities_skincare.yml", "Yes, you can wear makeup again.", "Good news: makeup is fine again.")
+        edit(
+            clinic_dir / "knowledge" / "activities_skincare.yml",
+            "Yes, you can wear makeup again.",
+            "Good news: makeup is fine again.",
+        )
         edited = " ".join(bot.say("can I wear makeup?"))
         assert "Good news: makeup is fine again." in edited and makeup_day4 not in edited
     finally:
@@ -153,13 +186,19 @@ def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(trained_mo
     restarted.start()
     try:
         again = " ".join(restarted.say("can i wear makeup"))
-        assert "Good news: makeup is fine again." in again  # the date survived the restart: no date question
+        assert (
+            "Good news: makeup is fine again." in again
+        )  # the date survived the restart: no date question
     finally:
         restarted.stop()
 
 
 def test_bot_refuses_to_start_with_a_broken_kb(clinic_dir, trained_model):
-    edit(clinic_dir / "knowledge" / "symptoms.yml", "        level: urgent\n", "        level: critical\n")
+    edit(
+        clinic_dir / "knowledge" / "symptoms.yml",
+        "        level: urgent\n",
+        "        level: critical\n",
+    )
     result = subprocess.run(
         [AFTERCARE, "run", "--port", str(free_port()), "--action-port", str(free_port())],
         cwd=PROJECT_DIR,

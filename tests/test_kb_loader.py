@@ -51,7 +51,11 @@ def test_every_window_cites_a_known_source(clinic):
 
 def test_version_changes_when_a_file_changes(clinic_dir, known_topics):
     before = load_clinic(clinic_dir, known_topics).kb.version
-    edit(clinic_dir / "knowledge" / "general.yml", "Many people notice a glow", "Most people notice a glow")
+    edit(
+        clinic_dir / "knowledge" / "general.yml",
+        "Many people notice a glow",
+        "Most people notice a glow",
+    )
     after = load_clinic(clinic_dir, known_topics).kb.version
     assert before != after and before.split("+")[0] == after.split("+")[0]
 
@@ -72,7 +76,7 @@ def test_bad_day_ranges_are_rejected(text):
 
 def test_yaml_syntax_error_names_file_and_line(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "symptoms.yml"
-    target = line_of(path, "label: \"any oozing or weeping\"")
+    target = line_of(path, 'label: "any oozing or weeping"')
     lines = path.read_text().splitlines()
     lines[target - 1] = '    label: "any oozing or weeping'
     path.write_text("\n".join(lines) + "\n")
@@ -84,10 +88,15 @@ def test_yaml_syntax_error_names_file_and_line(clinic_dir, known_topics):
 
 def test_duplicate_topic_key_is_reported_with_its_line(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "general.yml"
-    path.write_text(path.read_text() + "\n  results:\n    type: general\n    answer: again\n    sources: [s000]\n")
+    path.write_text(
+        path.read_text()
+        + "\n  results:\n    type: general\n    answer: again\n    sources: [s000]\n"
+    )
     (error,) = errors_of(clinic_dir, known_topics)
     assert "duplicate key 'results'" in error
-    assert error.startswith(f"clinic/knowledge/general.yml:{len(path.read_text().splitlines()) - 3}:")
+    assert error.startswith(
+        f"clinic/knowledge/general.yml:{len(path.read_text().splitlines()) - 3}:"
+    )
 
 
 def test_unknown_key_names_file_line_and_allowed_keys(clinic_dir, known_topics):
@@ -95,7 +104,10 @@ def test_unknown_key_names_file_line_and_allowed_keys(clinic_dir, known_topics):
     edit(path, "        status: caution\n", "        statuss: caution\n")
     errors = errors_of(clinic_dir, known_topics)
     line = line_of(path, "statuss: caution")
-    assert any(e.startswith(f"clinic/knowledge/activities_skincare.yml:{line}: unknown key 'statuss'") for e in errors), errors
+    assert any(
+        e.startswith(f"clinic/knowledge/activities_skincare.yml:{line}: unknown key 'statuss'")
+        for e in errors
+    ), errors
     assert any("missing 'status'" in e for e in errors)
 
 
@@ -103,26 +115,42 @@ def test_unknown_topic_is_rejected(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "general.yml"
     edit(path, "  results:\n", "  resluts:\n")
     errors = errors_of(clinic_dir, known_topics)
-    assert any(f"general.yml:{line_of(path, 'resluts:')}: unknown topic 'resluts'" in e for e in errors)
+    assert any(
+        f"general.yml:{line_of(path, 'resluts:')}: unknown topic 'resluts'" in e for e in errors
+    )
 
 
 def test_overlapping_day_ranges_are_rejected(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "activities_skincare.yml"
-    edit(path, "      - days: 4-6\n        status: allowed", "      - days: 3-6\n        status: allowed")
+    edit(
+        path,
+        "      - days: 4-6\n        status: allowed",
+        "      - days: 3-6\n        status: allowed",
+    )
     errors = errors_of(clinic_dir, known_topics)
     assert any("topic 'makeup': days 3-6 overlap days 3" in e for e in errors), errors
 
 
 def test_missing_day_range_is_rejected(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "activities_skincare.yml"
-    edit(path, "      - days: 4-6\n        status: allowed", "      - days: 5-6\n        status: allowed")
+    edit(
+        path,
+        "      - days: 4-6\n        status: allowed",
+        "      - days: 5-6\n        status: allowed",
+    )
     errors = errors_of(clinic_dir, known_topics)
-    assert any(e.endswith("topic 'makeup': days 4 are not covered by any window") for e in errors), errors
+    assert any(
+        e.endswith("topic 'makeup': days 4 are not covered by any window") for e in errors
+    ), errors
 
 
 def test_open_ended_last_window_is_required(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "activities_lifestyle.yml"
-    edit(path, "      - days: 3+\n        status: allowed\n        answer: \"Yes, you can exercise", "      - days: 3-30\n        status: allowed\n        answer: \"Yes, you can exercise")
+    edit(
+        path,
+        '      - days: 3+\n        status: allowed\n        answer: "Yes, you can exercise',
+        '      - days: 3-30\n        status: allowed\n        answer: "Yes, you can exercise',
+    )
     errors = errors_of(clinic_dir, known_topics)
     assert any("days after 30 are not covered" in e for e in errors), errors
 
@@ -131,14 +159,21 @@ def test_level_that_does_not_exist_is_rejected(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "symptoms.yml"
     edit(path, "        level: urgent\n", "        level: critical\n")
     errors = errors_of(clinic_dir, known_topics)
-    assert any("level 'critical' does not exist; use one of none, question, urgent, emergency" in e for e in errors)
+    assert any(
+        "level 'critical' does not exist; use one of none, question, urgent, emergency" in e
+        for e in errors
+    )
 
 
 def test_status_that_does_not_exist_is_rejected(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "activities_skincare.yml"
     edit(path, "status: caution", "status: maybe")
     errors = errors_of(clinic_dir, known_topics)
-    assert any(f"activities_skincare.yml:{line_of(path, 'status: maybe')}:" in e and "status 'maybe' does not exist" in e for e in errors)
+    assert any(
+        f"activities_skincare.yml:{line_of(path, 'status: maybe')}:" in e
+        and "status 'maybe' does not exist" in e
+        for e in errors
+    )
 
 
 def test_missing_answer_is_rejected(clinic_dir, known_topics):
@@ -146,21 +181,31 @@ def test_missing_answer_is_rejected(clinic_dir, known_topics):
     text = path.read_text()
     start = text.index("  results:")
     end = text.index("  pre_treatment:")
-    path.write_text(text[:start] + "  results:\n    type: general\n    sources: [s000]\n\n" + text[end:])
+    path.write_text(
+        text[:start] + "  results:\n    type: general\n    sources: [s000]\n\n" + text[end:]
+    )
     errors = errors_of(clinic_dir, known_topics)
     assert any("missing 'answer' in topic 'results'" in e for e in errors), errors
 
 
 def test_unexpected_symptom_without_level_is_rejected(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "symptoms.yml"
-    edit(path, "        expected: false\n        level: question\n        answer: \"Bruising", "        expected: false\n        answer: \"Bruising")
+    edit(
+        path,
+        '        expected: false\n        level: question\n        answer: "Bruising',
+        '        expected: false\n        answer: "Bruising',
+    )
     errors = errors_of(clinic_dir, known_topics)
     assert any("needs a level" in e for e in errors), errors
 
 
 def test_expected_symptom_with_a_level_is_rejected(clinic_dir, known_topics):
     path = clinic_dir / "knowledge" / "symptoms.yml"
-    edit(path, "      - days: 0\n        expected: true\n", "      - days: 0\n        expected: true\n        level: urgent\n")
+    edit(
+        path,
+        "      - days: 0\n        expected: true\n",
+        "      - days: 0\n        expected: true\n        level: urgent\n",
+    )
     errors = errors_of(clinic_dir, known_topics)
     assert any("an expected symptom has level none" in e for e in errors), errors
 
@@ -196,7 +241,9 @@ def test_bad_time_zone_is_rejected(clinic_dir, known_topics):
     path = clinic_dir / "settings.yml"
     edit(path, "Europe/London", "Europe/Londn")
     (error,) = errors_of(clinic_dir, known_topics)
-    assert error.startswith(f"clinic/settings.yml:{line_of(path, 'Europe/Londn')}: unknown time zone")
+    assert error.startswith(
+        f"clinic/settings.yml:{line_of(path, 'Europe/Londn')}: unknown time zone"
+    )
 
 
 def test_bad_opening_hours_are_rejected(clinic_dir, known_topics):
@@ -212,10 +259,16 @@ def test_unknown_treatment_kind_in_by_kind_is_rejected(clinic_dir, known_topics)
 
 
 def test_all_errors_are_reported_at_once(clinic_dir, known_topics):
-    edit(clinic_dir / "knowledge" / "symptoms.yml", "        level: urgent\n", "        level: critical\n")
+    edit(
+        clinic_dir / "knowledge" / "symptoms.yml",
+        "        level: urgent\n",
+        "        level: critical\n",
+    )
     edit(clinic_dir / "knowledge" / "activities_skincare.yml", "status: caution", "status: maybe")
     errors = errors_of(clinic_dir, known_topics)
-    assert any("symptoms.yml" in e for e in errors) and any("activities_skincare.yml" in e for e in errors)
+    assert any("symptoms.yml" in e for e in errors) and any(
+        "activities_skincare.yml" in e for e in errors
+    )
 
 
 def test_missing_settings_file_is_reported(clinic_dir, known_topics):
@@ -225,4 +278,7 @@ def test_missing_settings_file_is_reported(clinic_dir, known_topics):
 
 
 def test_shipped_folder_is_untouched_by_these_tests():
-    assert "status: maybe" not in (SHIPPED_CLINIC / "knowledge" / "activities_skincare.yml").read_text()
+    assert (
+        "status: maybe"
+        not in (SHIPPED_CLINIC / "knowledge" / "activities_skincare.yml").read_text()
+    )

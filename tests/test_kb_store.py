@@ -33,7 +33,9 @@ def test_unchanged_files_are_not_reloaded(clinic_dir, known_topics):
     assert store.current() is store.current()
 
 
-def test_invalid_edit_keeps_the_last_good_kb_and_logs_file_and_line(clinic_dir, known_topics, caplog):
+def test_invalid_edit_keeps_the_last_good_kb_and_logs_file_and_line(
+    clinic_dir, known_topics, caplog
+):
     store = ClinicStore(clinic_dir, known_topics)
     good = store.current()
     path = clinic_dir / "knowledge" / "symptoms.yml"

@@ -56,9 +56,14 @@ def test_tomorrow_without_a_stored_date_asks_for_it(service):
 
 
 def test_day_summary_needs_and_uses_the_day(service):
-    assert isinstance(service.answer_question("c1", "day_summary", "what can i do today", NOW), NeedsDate)
+    assert isinstance(
+        service.answer_question("c1", "day_summary", "what can i do today", NOW), NeedsDate
+    )
     service.save_treatment_date("c1", "3 days ago", NOW)
-    assert service.answer_question("c1", "day_summary", "what can i do today", NOW).entry == "summary@3"
+    assert (
+        service.answer_question("c1", "day_summary", "what can i do today", NOW).entry
+        == "summary@3"
+    )
 
 
 def test_out_of_scope_and_fallback_get_no_guidance(service):
@@ -83,5 +88,10 @@ def test_yesterday_is_computed_in_the_clinic_time_zone(service):
 def test_handoff_request_is_stored_with_the_day(service):
     service.save_treatment_date("c1", "2 days ago")
     record = service.request_handoff("c1", "can I get botox next week?", topic="other_treatment")
-    assert (record.level, record.status, record.day, record.topic) == ("question", "open", 2, "other_treatment")
+    assert (record.level, record.status, record.day, record.topic) == (
+        "question",
+        "open",
+        2,
+        "other_treatment",
+    )
     assert [e.id for e in service.escalations.list()] == [record.id]
