@@ -59,6 +59,11 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         "AFTERCARE_ACTION_URL": actions.url,
     }
     rasa: subprocess.Popen | None = None
+
+    def _terminate(signum, frame):  # SIGTERM: stop children like Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         actions.start()
         print(f"Action server: http://127.0.0.1:{action_port}", flush=True)

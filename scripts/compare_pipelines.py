@@ -553,6 +553,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.ERROR)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from rasa.utils.log_utils import configure_structlog
+
+    # Without this Rasa's structlog prints a debug line per parsed message, which would
+    # end up inside the timed loop.
+    configure_structlog(logging.WARNING)
 
     names = args.candidates or available_candidates()
     unknown = [n for n in names if not (PIPELINES_DIR / f"{n}.yml").exists()]
