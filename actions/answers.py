@@ -8,14 +8,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.replies import say, send_answer
+from actions.replies import context_topic, say, send_answer
 from bot.service import NeedsDate, get_service
 
 DATE_FORM = "treatment_date_form"
 
 
 class ActionAnswer(Action):
-    """Answer the question the client just asked (a topic, the day summary, or no guidance).
+    """Screen the message for red flags, then answer what was asked (a topic, the day summary,
+    small talk, or no guidance).
 
     If it needs the treatment date and none is known, ask for it (opening the date form) and
     keep the question to answer as soon as the date is given.
@@ -31,7 +32,7 @@ class ActionAnswer(Action):
         # which would answer a guess. A low-confidence message must get "no guidance".
         intent = (tracker.latest_message.get("intent") or {}).get("name") or "nlu_fallback"
         text = tracker.latest_message.get("text") or ""
-        outcome = get_service().answer_question(tracker.sender_id, intent, text)
+        outcome = get_service().respond(tracker.sender_id, intent, text, context_topic(tracker))
         if isinstance(outcome, NeedsDate):
             # Open the date form; it asks (once) and keeps this question for afterwards.
             pending = {
@@ -70,3 +71,18 @@ class ActionAnswerPending(Action):
             say(dispatcher, "date.ask")
             return events
         return events + send_answer(dispatcher, outcome, pending["text"])
+
+
+class ActionEscalationUpdate(Action):
+    """Tell the client what happened to their escalation (run by the alert worker via Rasa)."""
+
+    def name(self) -> str:
+        return "action_escalation_update"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        update = tracker.get_slot("escalation_update")
+        if update in ("acknowledged", "deadline_passed"):
+            say(dispatcher, f"escalation.{update}")
+        return [SlotSet("escalation_update", None)]

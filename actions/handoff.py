@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.replies import say
+from actions.replies import say, screen_first
 from bot.service import get_service
 
 
@@ -21,6 +21,9 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        red_flag = screen_first(dispatcher, tracker)
+        if red_flag is not None:  # already escalated and alerted
+            return red_flag
         service = get_service()
         offer = tracker.get_slot("handoff_offer") or {}
         message = offer.get("message") or tracker.latest_message.get("text")
@@ -55,6 +58,9 @@ class ActionDeny(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        red_flag = screen_first(dispatcher, tracker)
+        if red_flag is not None:  # "no, but now my lips are swelling"
+            return red_flag
         if tracker.get_slot("handoff_offer"):
             say(dispatcher, "handoff.declined")
             return [SlotSet("handoff_offer", None)]

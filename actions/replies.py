@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -14,6 +15,12 @@ from bot.service import get_service
 def say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
     """Send the KB phrase `key` (its key travels with the message as `response_key`)."""
     dispatcher.utter_message(text=get_service().phrase(key, **values), response_key=key)
+
+
+def context_topic(tracker: Tracker) -> str | None:
+    """The topic the conversation was last answered about (gives "it's getting worse" a subject)."""
+    last = tracker.get_slot("last_answer") or {}
+    return last.get("topic")
 
 
 def send_answer(
@@ -32,3 +39,15 @@ def send_answer(
     if answer.escalation == "question":
         offer = {"message": question, "topic": answer.topic, "level": answer.escalation}
     return [SlotSet("last_answer", answer.as_record()), SlotSet("handoff_offer", offer)]
+
+
+def screen_first(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]] | None:
+    """Screen the latest message for red flags; if it has one, reply and return the events."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name") or "nlu_fallback"
+    text = tracker.latest_message.get("text") or ""
+    red_flag, _ = get_service().screen_message(
+        tracker.sender_id, intent, text, context_topic(tracker)
+    )
+    if red_flag is None:
+        return None
+    return send_answer(dispatcher, red_flag, text)

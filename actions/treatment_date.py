@@ -8,7 +8,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.replies import say, send_answer
+from actions.replies import context_topic, say, screen_first, send_answer
 from bot.service import DateSaved, NeedsDate, get_service
 
 DATE_FORMAT = "%a %d %b %Y"
@@ -39,6 +39,7 @@ class ValidateTreatmentDateForm(FormValidationAction):
             # The form opened on the question itself: that is not an answer; let it ask.
             return {"treatment_date": None, "date_problem": None}
         outcome = get_service().save_treatment_date(tracker.sender_id, str(slot_value or ""))
+        screen_first(dispatcher, tracker)  # "yesterday, and now there's pus" is still screened
         if isinstance(outcome, DateSaved):
             _confirm(dispatcher, outcome)
             return {"treatment_date": outcome.treatment_date.isoformat(), "date_problem": None}
@@ -71,14 +72,17 @@ class ActionSetTreatmentDate(Action):
         service = get_service()
         text = tracker.latest_message.get("text") or ""
         outcome = service.save_treatment_date(tracker.sender_id, text)
+        red_flag_events = screen_first(dispatcher, tracker) or []
         if not isinstance(outcome, DateSaved):
             say(dispatcher, f"date.{outcome.problem}")
-            return [SlotSet("date_problem", outcome.problem)]
+            return [*red_flag_events, SlotSet("date_problem", outcome.problem)]
         _confirm(dispatcher, outcome)
-        events: list[dict[str, Any]] = [SlotSet("date_problem", None)]
+        events: list[dict[str, Any]] = [*red_flag_events, SlotSet("date_problem", None)]
         pending = tracker.get_slot("pending_question")
         if pending:
-            answer = service.answer_question(tracker.sender_id, pending["intent"], pending["text"])
+            answer = service.respond(
+                tracker.sender_id, pending["intent"], pending["text"], context_topic(tracker)
+            )
             events.append(SlotSet("pending_question", None))
             if not isinstance(answer, NeedsDate):
                 events += send_answer(dispatcher, answer, pending["text"])

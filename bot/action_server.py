@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"The clinic knowledge base has errors; not starting:\n{exc}", file=sys.stderr)
         return 2
     logging.getLogger(__name__).info("Knowledge base %s is valid", clinic.kb.version)
+    from bot.service import get_service
+
+    get_service().warm_up()  # spaCy and the word lists load before the first client message
 
     from rasa_sdk.endpoint import create_app  # heavy: only when actually serving
 

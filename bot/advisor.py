@@ -14,6 +14,7 @@ from bot.kb.model import Clinic, RedFlag, Topic, Window, level_rank
 RESPONSE_ANSWER = "kb_answer"
 RESPONSE_SUMMARY = "kb_summary"
 RESPONSE_NO_GUIDANCE = "kb_no_guidance"
+RESPONSE_RED_FLAG = "red_flag"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Answer:
     entry: str | None
     kb_version: str
     day: int | None
+    body: str = ""  # the day label and the guidance, without notices
 
     def as_record(self) -> dict:
         """A JSON-ready record of the answer (stored with the conversation)."""
@@ -200,7 +202,8 @@ class Advisor:
         parts = []
         if level == "emergency":
             parts.append(self._fill(self.kb.phrase("notice.emergency")))
-        parts.append(f"{self._day_label(day)} {body}" if day is not None else body)
+        body = f"{self._day_label(day)} {body}" if day is not None else body
+        parts.append(body)
         if level in ("question", "urgent"):
             parts.append(self._fill(self.kb.phrase(f"notice.{level}")))
         if topic.type == "activity":
@@ -226,6 +229,31 @@ class Advisor:
             entry=entry,
             kb_version=self.kb.version,
             day=day,
+            body=body,
+        )
+
+    def red_flag_reply(
+        self, flagged: list[Answer], level: str, next_steps: str, emergency: bool
+    ) -> Answer:
+        """One reply for a red-flag message: emergency first, each finding, then what happens next."""
+        parts = []
+        if emergency or level == "emergency":
+            parts.append(self._fill(self.kb.phrase("notice.emergency")))
+        parts.extend(dict.fromkeys(a.body for a in flagged))
+        if level in ("question", "urgent"):
+            parts.append(self._fill(self.kb.phrase(f"notice.{level}")))
+        parts.append(next_steps)
+        first = flagged[0] if flagged else None
+        return Answer(
+            response=RESPONSE_RED_FLAG,
+            reply="\n".join(p for p in parts if p),
+            topic=first.topic if first else None,
+            status="red_flag" if level in ("urgent", "emergency") else "question",
+            escalation=level,
+            entry=" ".join(a.entry for a in flagged if a.entry) or None,
+            kb_version=self.kb.version,
+            day=first.day if first else None,
+            body="\n".join(a.body for a in flagged),
         )
 
     def phrase(self, key: str, **extra: object) -> str:

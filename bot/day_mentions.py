@@ -42,6 +42,10 @@ def find_day_mention(text: str) -> DayMention | None:
         " ",
         t,
     )
+    # "no better than day 3", "since day 2": a past day for comparison, not the day asked about.
+    t = re.sub(
+        rf"\b(?:since|than|as|like|from|until|till|til|before)\s+(?:on\s+)?day\s*{_NUM}\b", " ", t
+    )
     match = re.search(rf"\bday\s*{_NUM}\b(?!\s*(?:/|-|\.)\s*\d)", t) or re.search(
         r"\b(\d{1,2})(?:st|nd|rd|th)\s+day\b", t
     )

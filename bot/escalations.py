@@ -1,21 +1,37 @@
-"""Escalations: a client's concern that the clinic team must follow up, stored first.
+"""Escalations and their transactional outbox.
 
-Every hand-off (a question passed to the team, a red flag) becomes a row before anything
-else happens, so nothing depends on a notification having been sent.
+An escalation (client, treatment, day, message, level, symptoms, time, status) is stored in
+the same transaction as one outbox row per alert channel, before anything is sent. A worker
+(`bot.alerts.worker`) delivers the outbox rows, retrying with backoff until each is delivered
+exactly once; rows survive restarts, so a crash delays an alert but never drops it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, select
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import sessionmaker
 
 from bot.days import now_utc
 from bot.db import Base
 
 STATUSES = ("open", "acknowledged", "resolved")
+CLIENT_CHANNEL = "client"  # notices back to the client (via Rasa), delivered like alerts
 
 
 class EscalationRow(Base):
@@ -25,12 +41,44 @@ class EscalationRow(Base):
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     sender_id = Column(String(128), nullable=False, index=True)
+    client_name = Column(String(128), nullable=True)
+    treatment_date = Column(Date, nullable=True)
+    treatment_kind = Column(String(32), nullable=True)
+    day = Column(Integer, nullable=True)
     level = Column(String(16), nullable=False)
     topic = Column(String(64), nullable=True)
-    day = Column(Integer, nullable=True)
+    symptoms = Column(Text, nullable=False, default="[]")
     message = Column(Text, nullable=True)
-    status = Column(String(16), nullable=False, default="open")
+    status = Column(String(16), nullable=False, default="open", index=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    deadline_at = Column(DateTime(timezone=True), nullable=True)
+    acknowledged_at = Column(DateTime(timezone=True), nullable=True)
+    acknowledged_by = Column(String(128), nullable=True)
+    resolved_at = Column(DateTime(timezone=True), nullable=True)
+    realerted_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class OutboxRow(Base):
+    """One delivery to do: an escalation's alert (or re-alert, or client notice) on one channel."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "channel", "purpose", name="uq_outbox_delivery"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    escalation_id = Column(
+        Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    channel = Column(String(32), nullable=False)
+    purpose = Column(String(32), nullable=False)  # alert, realert, ack_notice, deadline_notice
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    lease_until = Column(DateTime(timezone=True), nullable=True)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    delivered_at = Column(DateTime(timezone=True), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -39,31 +87,120 @@ class Escalation:
 
     id: int
     sender_id: str
+    client_name: str | None
+    treatment_date: date | None
+    treatment_kind: str | None
+    day: int | None
     level: str
     topic: str | None
-    day: int | None
+    symptoms: list[str]
     message: str | None
     status: str
     created_at: datetime
+    deadline_at: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outbox row claimed for delivery, with its escalation."""
+
+    id: int
+    channel: str
+    purpose: str
+    attempts: int
+    escalation: Escalation
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    from datetime import timezone
+
+    return moment.replace(tzinfo=timezone.utc)
+
+
+def _to_escalation(row: EscalationRow) -> Escalation:
+    return Escalation(
+        row.id,
+        row.sender_id,
+        row.client_name,
+        row.treatment_date,
+        row.treatment_kind,
+        row.day,
+        row.level,
+        row.topic,
+        json.loads(row.symptoms or "[]"),
+        row.message,
+        row.status,
+        _aware(row.created_at),
+        _aware(row.deadline_at),
+        _aware(row.acknowledged_at),
+        row.acknowledged_by,
+        _aware(row.resolved_at),
+    )
 
 
 class EscalationRepository:
-    """Stores and lists escalations; one session per call."""
+    """Escalations and their outbox; one session (one transaction) per call."""
 
     def __init__(self, sessions: sessionmaker):
         self._sessions = sessions
 
     def create(
-        self, sender_id: str, level: str, message: str | None, topic: str | None, day: int | None
+        self,
+        sender_id: str,
+        level: str,
+        message: str | None,
+        topic: str | None,
+        day: int | None,
+        channels: list[str] = (),
+        symptoms: list[str] = (),
+        treatment_date: date | None = None,
+        treatment_kind: str | None = None,
+        client_name: str | None = None,
+        deadline_minutes: int | None = None,
+        now: datetime | None = None,
     ) -> Escalation:
-        """Record an escalation for the clinic team."""
+        """Store an escalation and its alert deliveries in one transaction."""
+        now = now or now_utc()
         with self._sessions.begin() as session:
             row = EscalationRow(
-                sender_id=sender_id, level=level, message=message, topic=topic, day=day
+                sender_id=sender_id,
+                client_name=client_name,
+                treatment_date=treatment_date,
+                treatment_kind=treatment_kind,
+                day=day,
+                level=level,
+                topic=topic,
+                symptoms=json.dumps(list(symptoms)),
+                message=message,
+                created_at=now,
+                deadline_at=now + timedelta(minutes=deadline_minutes) if deadline_minutes else None,
             )
             session.add(row)
             session.flush()
+            for channel in channels:
+                session.add(
+                    OutboxRow(
+                        escalation_id=row.id,
+                        channel=channel,
+                        purpose="alert",
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+            session.flush()
             return _to_escalation(row)
+
+    def get(self, escalation_id: int) -> Escalation | None:
+        """One escalation by id."""
+        with self._sessions() as session:
+            row = session.get(EscalationRow, escalation_id)
+            return _to_escalation(row) if row else None
 
     def list(self, status: str | None = "open") -> list[Escalation]:
         """Escalations, newest first, optionally only those with `status`."""
@@ -73,15 +210,147 @@ class EscalationRepository:
                 query = query.where(EscalationRow.status == status)
             return [_to_escalation(row) for row in session.execute(query).scalars()]
 
+    def deliveries(self, escalation_id: int) -> list[dict]:
+        """The outbox rows of an escalation (for `escalations show`)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(OutboxRow)
+                .where(OutboxRow.escalation_id == escalation_id)
+                .order_by(OutboxRow.id)
+            ).scalars()
+            return [
+                {
+                    "channel": r.channel,
+                    "purpose": r.purpose,
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "last_error": r.last_error,
+                    "delivered_at": _aware(r.delivered_at),
+                }
+                for r in rows
+            ]
 
-def _to_escalation(row: EscalationRow) -> Escalation:
-    return Escalation(
-        row.id,
-        row.sender_id,
-        row.level,
-        row.topic,
-        row.day,
-        row.message,
-        row.status,
-        row.created_at,
-    )
+    def acknowledge(self, escalation_id: int, by: str, now: datetime | None = None) -> bool:
+        """Mark as acknowledged and queue the client's notice; False if not open."""
+        now = now or now_utc()
+        with self._sessions.begin() as session:
+            row = session.get(EscalationRow, escalation_id)
+            if row is None or row.status != "open":
+                return False
+            row.status, row.acknowledged_at, row.acknowledged_by = "acknowledged", now, by
+            session.add(
+                OutboxRow(
+                    escalation_id=row.id,
+                    channel=CLIENT_CHANNEL,
+                    purpose="ack_notice",
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+            return True
+
+    def resolve(self, escalation_id: int, now: datetime | None = None) -> bool:
+        """Mark as resolved; False if unknown or already resolved."""
+        with self._sessions.begin() as session:
+            row = session.get(EscalationRow, escalation_id)
+            if row is None or row.status == "resolved":
+                return False
+            row.status, row.resolved_at = "resolved", now or now_utc()
+            return True
+
+    def realert_overdue(self, channels: list[str], now: datetime | None = None) -> list[int]:
+        """Urgent or emergency escalations nobody acknowledged by their deadline: queue a
+        re-alert on every channel and the client's fallback instructions (once)."""
+        now = now or now_utc()
+        done = []
+        with self._sessions.begin() as session:
+            rows = session.execute(
+                select(EscalationRow).where(
+                    EscalationRow.status == "open",
+                    EscalationRow.deadline_at.is_not(None),
+                    EscalationRow.deadline_at <= now,
+                    EscalationRow.realerted_at.is_(None),
+                )
+            ).scalars()
+            for row in rows:
+                row.realerted_at = now
+                for channel in channels:
+                    session.add(
+                        OutboxRow(
+                            escalation_id=row.id,
+                            channel=channel,
+                            purpose="realert",
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                    )
+                session.add(
+                    OutboxRow(
+                        escalation_id=row.id,
+                        channel=CLIENT_CHANNEL,
+                        purpose="deadline_notice",
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+                done.append(row.id)
+        return done
+
+    def claim_due(
+        self, now: datetime | None = None, lease_seconds: int = 60, limit: int = 20
+    ) -> list[Delivery]:
+        """Pending deliveries whose time has come, leased so no other worker sends them too."""
+        now = now or now_utc()
+        claimed = []
+        with self._sessions.begin() as session:
+            ids = (
+                session.execute(
+                    select(OutboxRow.id)
+                    .where(
+                        OutboxRow.status == "pending",
+                        OutboxRow.next_attempt_at <= now,
+                        or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                    )
+                    .order_by(OutboxRow.id)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            for outbox_id in ids:
+                result = session.execute(
+                    update(OutboxRow)
+                    .where(
+                        OutboxRow.id == outbox_id,
+                        or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                    )
+                    .values(lease_until=now + timedelta(seconds=lease_seconds))
+                )
+                if result.rowcount == 1:
+                    row = session.get(OutboxRow, outbox_id)
+                    escalation = _to_escalation(session.get(EscalationRow, row.escalation_id))
+                    claimed.append(
+                        Delivery(row.id, row.channel, row.purpose, row.attempts, escalation)
+                    )
+        return claimed
+
+    def delivered(self, outbox_id: int, now: datetime | None = None) -> None:
+        """Record a successful delivery (it is never sent again)."""
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            row.status, row.delivered_at, row.lease_until = "delivered", now or now_utc(), None
+            row.attempts += 1
+
+    def failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt; it is retried at `retry_at`."""
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            row.attempts += 1
+            row.last_error, row.next_attempt_at, row.lease_until = error[:2000], retry_at, None
+
+    def pending_count(self) -> int:
+        """How many deliveries are still to do."""
+        with self._sessions() as session:
+            return len(
+                session.execute(select(OutboxRow.id).where(OutboxRow.status == "pending")).all()
+            )

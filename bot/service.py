@@ -7,22 +7,27 @@ date parser and the advisor. Built once per process, lazily (`get_service`).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from bot.advisor import Advisor, Answer
+from bot.advisor import RESPONSE_RED_FLAG, Advisor, Answer
 from bot.dates import parse_treatment_date
 from bot.day_mentions import find_day_mention
-from bot.days import local_today, treatment_day
+from bot.days import local_today, now_utc, treatment_day
 from bot.db import session_factory
 from bot.escalations import Escalation, EscalationRepository
 from bot.intents import UNANSWERABLE_INTENTS, topic_intents
-from bot.kb.model import Clinic
+from bot.kb.model import Clinic, level_rank
 from bot.kb.store import ClinicStore
+from bot.screening.screener import Screener
 from bot.settings import Settings
 from bot.treatments import TreatmentRepository
+from bot.triage import Triage, assess
 
 DAY_SUMMARY = "day_summary"
+SMALL_TALK = frozenset({"greet", "thanks", "goodbye"})
+RESPONSE_SMALL_TALK = "small_talk"
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ class AftercareService:
     def __init__(self, settings: Settings, store: ClinicStore | None = None):
         self.settings = settings
         self.store = store or ClinicStore(settings.clinic_dir, topic_intents(settings.domain_file))
+        self._screener_lock = threading.Lock()
+        self._screener_for = None
+        self._screener_cache: Screener | None = None
         sessions = session_factory(settings.database_url)
         self.treatments = TreatmentRepository(sessions)
         self.escalations = EscalationRepository(sessions)
@@ -73,12 +81,198 @@ class AftercareService:
             return None
         return treatment_day(treatment.treatment_date, self.clinic().settings.time_zone, now)
 
+    def warm_up(self) -> None:
+        """Load the KB, the screener and its word lists now, not on the first message."""
+        self._screener(self.clinic()).warm_up()
+
+    def _screener(self, clinic: Clinic) -> Screener:
+        """The screener for the current lexicon (rebuilt when the clinic edits it)."""
+        with self._screener_lock:
+            if self._screener_for is not clinic.lexicon:
+                self._screener_cache = Screener(clinic.lexicon)
+                self._screener_for = clinic.lexicon
+            return self._screener_cache
+
+    def _day_and_kind(
+        self, sender_id: str, text: str, now: datetime | None
+    ) -> tuple[int | None, str | None]:
+        treatment = self.treatments.get(sender_id)
+        today_day = self.current_day(sender_id, now)
+        mention = find_day_mention(text or "")
+        day = mention.resolve(today_day) if mention else today_day
+        return day, (treatment.kind if treatment else None)
+
+    def _candidate_days(
+        self, sender_id: str, text: str, now: datetime | None
+    ) -> tuple[list[int | None], str | None]:
+        """Days a message may be about: the one it states and today's (both are assessed)."""
+        day, kind = self._day_and_kind(sender_id, text, now)
+        today_day = self.current_day(sender_id, now)
+        days = [day] if today_day is None or today_day == day else [day, today_day]
+        return days, kind
+
+    def screen_message(
+        self,
+        sender_id: str,
+        intent: str,
+        text: str,
+        context_topic: str | None = None,
+        now: datetime | None = None,
+    ) -> tuple[Answer | None, Triage]:
+        """Screen any client message for red flags, whatever NLU said.
+
+        Returns the red-flag reply (urgent/emergency: the escalation is stored and staff alerts
+        queued before this returns; question-level: the team is offered) or None, and the triage.
+        """
+        clinic = self.clinic()
+        advisor = Advisor(clinic)
+        days, kind = self._candidate_days(sender_id, text, now)
+        symptom_topics = {k for k, t in clinic.kb.topics.items() if t.type == "symptom"}
+        intent_topic = intent if intent in symptom_topics else None
+        screening = self._screener(clinic).screen(
+            text or "", symptom_question=intent_topic is not None
+        )
+        context_topic = context_topic if context_topic in symptom_topics else None
+        # A story may name a past day ("five days in") while today is later: between the two
+        # readings, the safer (higher) level wins.
+        triages = [assess(screening, advisor, d, kind, intent_topic, context_topic) for d in days]
+        triage = max(triages, key=lambda t: level_rank(t.level))
+        day = triage.findings[0].answer.day if triage.findings else days[0]
+        if triage.level in ("urgent", "emergency"):
+            answer = advisor.red_flag_reply(
+                [f.answer for f in triage.flagged],
+                triage.level,
+                self._next_steps(advisor, triage.level, now),
+                bool(triage.emergency),
+            )
+            self.escalate(
+                sender_id, text, answer.escalation, answer.topic, day, triage.symptoms, now
+            )
+            return answer, triage
+        if (
+            triage.level == "question"
+            and (triage.unplaced or not triage.flagged)
+            and not triage.waiting_for_day
+        ):
+            answer = Answer(
+                RESPONSE_RED_FLAG,
+                advisor.phrase("escalation.unplaced"),
+                None,
+                "question",
+                "question",
+                None,
+                clinic.kb.version,
+                day,
+            )
+            return answer, triage
+        return None, triage
+
+    def respond(
+        self,
+        sender_id: str,
+        intent: str,
+        text: str,
+        context_topic: str | None = None,
+        now: datetime | None = None,
+    ) -> Answer | NeedsDate:
+        """Screen the message, then answer its question: what every client message gets."""
+        red_flag, triage = self.screen_message(sender_id, intent, text, context_topic, now)
+        if red_flag is not None:
+            return red_flag
+        if triage.waiting_for_day:
+            return NeedsDate(intent, text)
+        found = {f.topic for f in triage.findings}
+        if triage.flagged and intent not in found:
+            # A symptom for the team wins over an unrelated question ("can I exfoliate, it's
+            # still peeling on day 12").
+            advisor = Advisor(self.clinic())
+            return advisor.red_flag_reply(
+                [f.answer for f in triage.flagged], triage.level, "", False
+            )
+        if triage.findings and (intent in UNANSWERABLE_INTENTS or intent in SMALL_TALK):
+            return triage.findings[0].answer  # NLU was unsure, but the symptom is clear
+        answer = self.answer_question(sender_id, intent, text, now)
+        if isinstance(answer, NeedsDate):
+            return answer
+        if answer.topic in triage.inactive_topics and answer.topic not in found:
+            return replace(
+                answer, escalation="none"
+            )  # "no oozing", "what if it oozes": guidance only
+        if level_rank(answer.escalation) >= level_rank("urgent") and not triage.hypothetical_cue:
+            # NLU recognised a red-flag symptom the lexicon did not: err to safety.
+            day, _ = self._day_and_kind(sender_id, text, now)
+            self.escalate(
+                sender_id, text, answer.escalation, answer.topic, day, [answer.topic], now
+            )
+            answer = replace(
+                answer,
+                reply=answer.reply
+                + "\n"
+                + self._next_steps(Advisor(self.clinic()), answer.escalation, now),
+            )
+        return answer
+
+    def _next_steps(self, advisor: Advisor, level: str, now: datetime | None) -> str:
+        """What happens next: who contacts the client and when, from the opening hours."""
+        if level == "emergency":
+            return advisor.phrase("escalation.emergency")
+        settings = self.clinic().settings
+        local = (now or now_utc()).astimezone(ZoneInfo(settings.time_zone))
+        if settings.opening_hours.is_open(local.weekday(), local.time()):
+            return advisor.phrase(
+                "escalation.urgent_open", response_minutes=settings.response_minutes
+            )
+        opening = settings.opening_hours.next_opening(local)
+        when = opening.strftime("%A %H:%M") if opening else settings.opening_hours.text
+        return advisor.phrase("escalation.urgent_closed", next_opening=when)
+
+    def escalate(
+        self,
+        sender_id: str,
+        message: str | None,
+        level: str,
+        topic: str | None,
+        day: int | None,
+        symptoms: list[str],
+        now: datetime | None = None,
+    ) -> Escalation:
+        """Store the escalation and queue an alert on every configured channel (one transaction)."""
+        settings = self.clinic().settings
+        treatment = self.treatments.get(sender_id)
+        return self.escalations.create(
+            sender_id,
+            level,
+            message,
+            topic,
+            day,
+            channels=settings.alerts.names(),
+            symptoms=symptoms,
+            treatment_date=treatment.treatment_date if treatment else None,
+            treatment_kind=(treatment.kind if treatment else None)
+            or settings.default_treatment_kind,
+            deadline_minutes=settings.ack_deadline_minutes
+            if level in ("urgent", "emergency")
+            else None,
+            now=now,
+        )
+
     def answer_question(
         self, sender_id: str, intent: str, text: str, now: datetime | None = None
     ) -> Answer | NeedsDate:
         """Answer a topic question (or the day summary) for the day it is about."""
         clinic = self.clinic()
         advisor = Advisor(clinic)
+        if intent in SMALL_TALK:
+            return Answer(
+                RESPONSE_SMALL_TALK,
+                advisor.phrase(f"chat.{intent}"),
+                None,
+                None,
+                "none",
+                None,
+                clinic.kb.version,
+                None,
+            )
         if intent in UNANSWERABLE_INTENTS or (intent != DAY_SUMMARY and not advisor.knows(intent)):
             return advisor.no_guidance(intent)
         treatment = self.treatments.get(sender_id)

@@ -26,5 +26,8 @@ echo "story tests passed (results/core)"
 echo "== NLU evaluation (cross-validation; report in results/nlu)"
 $V/python scripts/nlu_eval.py
 
+echo "== red flags (recall must be 100%, false alarms at most 3%)"
+$V/python scripts/red_flag_eval.py
+
 echo "== pytest (unit, action and end-to-end tests)"
 $V/pytest

@@ -20,9 +20,11 @@ from bot.kb.model import (
     LEVELS,
     RED_FLAG_SIGNS,
     TOPIC_TYPES,
+    AlertChannels,
     Clinic,
     ClinicSettings,
     DayRange,
+    EmailAlerts,
     KnowledgeBase,
     OpeningHours,
     RedFlag,
@@ -31,9 +33,11 @@ from bot.kb.model import (
     Where,
     Window,
 )
+from bot.screening.lexicon import parse_lexicon
 from bot.yamlsrc import LineDict, LineList, SourceError, load_yaml
 
 META_FILE = "kb.yml"
+SCREENING_FILE = "screening.yml"
 PHRASES_FILE = "phrases.yml"
 CLINIC_PLACEHOLDERS = {"clinic_name", "clinic_phone", "emergency_number", "opening_hours"}
 # Phrases every KB must define, with the extra placeholders each may use.
@@ -62,6 +66,15 @@ REQUIRED_PHRASES: dict[str, set[str]] = {
     "handoff.offer_yes": set(),
     "handoff.offer_no": set(),
     "anything_else": set(),
+    "escalation.urgent_open": {"response_minutes"},
+    "escalation.urgent_closed": {"next_opening"},
+    "escalation.emergency": set(),
+    "escalation.unplaced": set(),
+    "escalation.acknowledged": set(),
+    "chat.greet": set(),
+    "chat.thanks": set(),
+    "chat.goodbye": set(),
+    "escalation.deadline_passed": set(),
 }
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)|(\+))?\s*$")
@@ -112,6 +125,10 @@ def load_clinic(clinic_dir: Path, known_topics: Iterable[str] | None = None) -> 
     if not settings_path.is_file():
         raise KnowledgeBaseError([SourceError(str(settings_path), 0, "file is missing")])
     raw_settings = read(settings_path)
+    screening_path = clinic_dir / SCREENING_FILE
+    if not screening_path.is_file():
+        errs.add(_display(screening_path, clinic_dir), 0, "file is missing")
+    raw_screening = read(screening_path) if screening_path.is_file() else None
     meta_path, phrases_path = kb_dir / META_FILE, kb_dir / PHRASES_FILE
     for required in (meta_path, phrases_path):
         if not required.is_file():
@@ -134,6 +151,10 @@ def load_clinic(clinic_dir: Path, known_topics: Iterable[str] | None = None) -> 
     topics: dict[str, Topic] = {}
     for path, doc in topic_docs:
         _parse_topic_file(doc, _display(path, clinic_dir), kinds, sources, known, topics, errs)
+    symptom_topics = {k for k, t in topics.items() if t.type == "symptom"}
+    lexicon = parse_lexicon(
+        raw_screening, _display(screening_path, clinic_dir), symptom_topics, errs
+    )
     if errs.errors:
         raise KnowledgeBaseError(errs.errors)
     kb = KnowledgeBase(
@@ -143,14 +164,18 @@ def load_clinic(clinic_dir: Path, known_topics: Iterable[str] | None = None) -> 
         sources=sources,
         phrases=phrases,
     )
-    assert settings is not None  # no errors means settings parsed
-    return Clinic(settings=settings, kb=kb)
+    assert settings is not None and lexicon is not None  # no errors means both parsed
+    return Clinic(settings=settings, kb=kb, lexicon=lexicon)
 
 
 def clinic_files(clinic_dir: Path) -> list[Path]:
     """Every file whose change means the clinic data must be reloaded."""
     clinic_dir = Path(clinic_dir)
-    return [clinic_dir / "settings.yml", *sorted((clinic_dir / "knowledge").glob("*.yml"))]
+    return [
+        clinic_dir / "settings.yml",
+        clinic_dir / SCREENING_FILE,
+        *sorted((clinic_dir / "knowledge").glob("*.yml")),
+    ]
 
 
 def _display(path: Path, clinic_dir: Path) -> str:
@@ -341,7 +366,14 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
         "default_treatment_kind",
         "opening_hours",
     }
-    _check_keys(node, required | {"date_order"}, required, file, "clinic settings", errs)
+    _check_keys(
+        node,
+        required | {"date_order", "escalation", "alerts"},
+        required,
+        file,
+        "clinic settings",
+        errs,
+    )
     values = {
         k: _text(node, k, file, "clinic settings", errs) for k in required - {"opening_hours"}
     }
@@ -370,6 +402,28 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
         if "opening_hours" in node
         else None
     )
+    response_minutes, deadline_minutes = 30, 30
+    if "escalation" in node:
+        en = _mapping(node["escalation"], file, node.line_of("escalation"), "escalation", errs)
+        if en is not None:
+            _check_keys(
+                en, {"response_minutes", "ack_deadline_minutes"}, set(), file, "escalation", errs
+            )
+            for key in ("response_minutes", "ack_deadline_minutes"):
+                value = en.get(key, 30)
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    errs.add(
+                        file,
+                        en.line_of(key),
+                        f"escalation.{key} must be a whole number of minutes above 0",
+                    )
+            response_minutes = en.get("response_minutes", 30)
+            deadline_minutes = en.get("ack_deadline_minutes", 30)
+    alerts = (
+        _parse_alerts(node.get("alerts"), file, node.line_of("alerts"), errs)
+        if "alerts" in node
+        else AlertChannels()
+    )
     if any(v is None for v in values.values()) or hours is None:
         return None
     return ClinicSettings(
@@ -380,7 +434,76 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
         date_order=order,
         default_treatment_kind=values["default_treatment_kind"],
         opening_hours=hours,
+        response_minutes=response_minutes,
+        ack_deadline_minutes=deadline_minutes,
+        alerts=alerts,
     )
+
+
+def _parse_alerts(raw: Any, file: str, line: int, errs: _Collector) -> AlertChannels:
+    """Staff alert channels: telegram_staff, email, webhook (secrets only from the environment)."""
+    if raw is None:
+        return AlertChannels()
+    node = _mapping(raw, file, line, "alerts", errs)
+    if node is None:
+        return AlertChannels()
+    _check_keys(node, {"telegram_staff", "email", "webhook"}, set(), file, "alerts", errs)
+    chat_id = url = None
+    email = None
+    if node.get("telegram_staff") is not None:
+        tn = _mapping(
+            node["telegram_staff"],
+            file,
+            node.line_of("telegram_staff"),
+            "alerts.telegram_staff",
+            errs,
+        )
+        if tn is not None:
+            _check_keys(tn, {"chat_id"}, {"chat_id"}, file, "alerts.telegram_staff", errs)
+            chat_id = str(tn.get("chat_id", "")).strip() or None
+    if node.get("email") is not None:
+        mn = _mapping(node["email"], file, node.line_of("email"), "alerts.email", errs)
+        if mn is not None:
+            keys = {"to", "from", "smtp_host", "smtp_port", "starttls"}
+            _check_keys(mn, keys, {"to", "from", "smtp_host"}, file, "alerts.email", errs)
+            to = mn.get("to")
+            recipients = [to] if isinstance(to, str) else to
+            if not isinstance(recipients, list) or not all(
+                isinstance(r, str) and "@" in r for r in recipients
+            ):
+                errs.add(
+                    file,
+                    mn.line_of("to"),
+                    "alerts.email.to must be an e-mail address or a list of them",
+                )
+                recipients = []
+            port = mn.get("smtp_port", 25)
+            if isinstance(port, bool) or not isinstance(port, int):
+                errs.add(
+                    file, mn.line_of("smtp_port"), "alerts.email.smtp_port must be a port number"
+                )
+                port = 25
+            if recipients and "from" in mn and "smtp_host" in mn:
+                email = EmailAlerts(
+                    tuple(recipients),
+                    str(mn["from"]),
+                    str(mn["smtp_host"]),
+                    port,
+                    bool(mn.get("starttls", False)),
+                )
+    if node.get("webhook") is not None:
+        wn = _mapping(node["webhook"], file, node.line_of("webhook"), "alerts.webhook", errs)
+        if wn is not None:
+            _check_keys(wn, {"url"}, {"url"}, file, "alerts.webhook", errs)
+            url = str(wn.get("url", "")).strip()
+            if url and not url.startswith(("http://", "https://")):
+                errs.add(
+                    file,
+                    wn.line_of("url"),
+                    "alerts.webhook.url must start with http:// or https://",
+                )
+                url = None
+    return AlertChannels(chat_id, email, url or None)
 
 
 def _flatten(node: LineDict, prefix: str = "") -> Iterable[tuple[str, Any, int]]:

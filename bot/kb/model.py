@@ -7,7 +7,11 @@ hold what was loaded and answer one question each.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.screening.lexicon import Lexicon
 
 ACTIVITY_STATUSES = ("not_yet", "caution", "allowed")
 LEVELS = ("none", "question", "urgent", "emergency")
@@ -133,6 +137,50 @@ class OpeningHours:
         span = self.days[weekday]
         return span is not None and span[0] <= at < span[1]
 
+    def next_opening(self, now: datetime) -> datetime | None:
+        """The next time the clinic opens after `now` (a clinic-local datetime)."""
+        for ahead in range(0, 8):
+            day = now.date() + timedelta(days=ahead)
+            span = self.days[day.weekday()]
+            if span is None:
+                continue
+            opening = datetime.combine(day, span[0], tzinfo=now.tzinfo)
+            if opening > now:
+                return opening
+        return None
+
+
+@dataclass(frozen=True)
+class EmailAlerts:
+    """Staff alerts by e-mail (SMTP). Credentials come from the environment."""
+
+    to: tuple[str, ...]
+    sender: str
+    host: str
+    port: int
+    starttls: bool
+
+
+@dataclass(frozen=True)
+class AlertChannels:
+    """Where staff alerts go; None means the channel is not used."""
+
+    telegram_chat_id: str | None = None
+    email: EmailAlerts | None = None
+    webhook_url: str | None = None
+
+    def names(self) -> list[str]:
+        """The configured channel names."""
+        return [
+            n
+            for n, on in (
+                ("telegram", self.telegram_chat_id),
+                ("email", self.email),
+                ("webhook", self.webhook_url),
+            )
+            if on
+        ]
+
 
 @dataclass(frozen=True)
 class ClinicSettings:
@@ -145,6 +193,9 @@ class ClinicSettings:
     date_order: str  # "DMY" or "MDY"
     default_treatment_kind: str
     opening_hours: OpeningHours
+    response_minutes: int = 30
+    ack_deadline_minutes: int = 30
+    alerts: AlertChannels = field(default_factory=AlertChannels)
 
     def placeholders(self) -> dict[str, str]:
         """Values that answer texts may use as {placeholders}."""
@@ -177,7 +228,8 @@ class KnowledgeBase:
 
 @dataclass(frozen=True)
 class Clinic:
-    """A consistent snapshot of the clinic's settings and knowledge base."""
+    """A consistent snapshot of the clinic's settings, knowledge base and screening lexicon."""
 
     settings: ClinicSettings
     kb: KnowledgeBase
+    lexicon: Lexicon

@@ -1,0 +1,151 @@
+"""Delivery channels: Telegram staff chat, e-mail (SMTP), JSON webhook, client notices.
+
+Each `send` raises on failure; the worker retries with backoff. Secrets come only from the
+environment, through `Settings.require`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import smtplib
+from email.message import EmailMessage
+from typing import Protocol
+
+import httpx
+
+from bot.alerts.message import alert_payload, alert_subject, alert_text
+from bot.escalations import Delivery
+from bot.kb.model import EmailAlerts
+
+ACK_PREFIX = "ack:"
+
+
+class Channel(Protocol):
+    """Something that can deliver an outbox row."""
+
+    name: str
+
+    async def send(self, delivery: Delivery) -> None:
+        """Deliver, or raise."""
+
+
+class TelegramStaffChannel:
+    """Alerts to the clinic's staff chat, with an Acknowledge button (python-telegram-bot)."""
+
+    name = "telegram"
+
+    def __init__(self, token: str, chat_id: str, base_url: str | None = None):
+        from telegram import Bot
+
+        self.chat_id = chat_id
+        kwargs = {}
+        if base_url:
+            kwargs = {
+                "base_url": f"{base_url.rstrip('/')}/bot",
+                "base_file_url": f"{base_url.rstrip('/')}/file/bot",
+            }
+        self.bot = Bot(token, **kwargs)
+
+    async def send(self, delivery: Delivery) -> None:
+        from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+        button = InlineKeyboardButton(
+            "Acknowledge", callback_data=f"{ACK_PREFIX}{delivery.escalation.id}"
+        )
+        await self.bot.send_message(
+            self.chat_id, alert_text(delivery), reply_markup=InlineKeyboardMarkup([[button]])
+        )
+
+
+class EmailChannel:
+    """Alerts by e-mail through an SMTP server."""
+
+    name = "email"
+
+    def __init__(
+        self,
+        config: EmailAlerts,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10,
+    ):
+        self.config = config
+        self.username, self.password = username, password
+        self.timeout = timeout
+
+    def _send_sync(self, delivery: Delivery) -> None:
+        message = EmailMessage()
+        message["Subject"] = alert_subject(delivery)
+        message["From"] = self.config.sender
+        message["To"] = ", ".join(self.config.to)
+        # Stable id: a mail server or client can drop a duplicate of the same delivery.
+        message["Message-ID"] = (
+            f"<aftercare-escalation-{delivery.escalation.id}-{delivery.purpose}@{self.config.sender.split('@')[-1]}>"
+        )
+        message.set_content(alert_text(delivery))
+        with smtplib.SMTP(self.config.host, self.config.port, timeout=self.timeout) as smtp:
+            if self.config.starttls:
+                smtp.starttls()
+            if self.username and self.password:
+                smtp.login(self.username, self.password)
+            smtp.send_message(message)
+
+    async def send(self, delivery: Delivery) -> None:
+        await asyncio.to_thread(self._send_sync, delivery)
+
+
+class WebhookChannel:
+    """Alerts as JSON to a URL (Slack, Teams, pagers), signed when a secret is set."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, secret: str | None = None, timeout: float = 10):
+        self.url, self.secret, self.timeout = url, secret, timeout
+
+    async def send(self, delivery: Delivery) -> None:
+        body = json.dumps(alert_payload(delivery)).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"aftercare-escalation-{delivery.escalation.id}-{delivery.purpose}",
+        }
+        if self.secret:
+            headers["X-Aftercare-Signature"] = (
+                "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+            )
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            response = await client.post(self.url, content=body, headers=headers)
+        if response.status_code >= 300:
+            raise RuntimeError(f"webhook answered HTTP {response.status_code}")
+
+
+class ClientNoticeChannel:
+    """Tells the client about their escalation (seen by staff; deadline passed) through Rasa.
+
+    Sets the `escalation_update` slot and runs `action_escalation_update` in the client's
+    conversation, on the channel they last used (Rasa's HTTP API, `--enable-api`).
+    """
+
+    name = "client"
+
+    def __init__(self, rasa_url: str, timeout: float = 15):
+        self.rasa_url, self.timeout = rasa_url.rstrip("/"), timeout
+
+    async def send(self, delivery: Delivery) -> None:
+        update = {"ack_notice": "acknowledged", "deadline_notice": "deadline_passed"}[
+            delivery.purpose
+        ]
+        conversation = f"{self.rasa_url}/conversations/{delivery.escalation.sender_id}"
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            response = await client.post(
+                f"{conversation}/tracker/events",
+                json=[{"event": "slot", "name": "escalation_update", "value": update}],
+            )
+            response.raise_for_status()
+            response = await client.post(
+                f"{conversation}/execute?output_channel=latest",
+                json={"name": "action_escalation_update"},
+            )
+            response.raise_for_status()

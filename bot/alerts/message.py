@@ -1,0 +1,49 @@
+"""What a staff alert says: client, day, level, message, symptoms. No links, no data leaks."""
+
+from __future__ import annotations
+
+from bot.escalations import Delivery
+
+TITLES = {"alert": "Aftercare alert", "realert": "NOT ACKNOWLEDGED - aftercare alert"}
+
+
+def alert_subject(delivery: Delivery) -> str:
+    """A one-line subject (e-mail) or heading (chat)."""
+    e = delivery.escalation
+    day = "day unknown" if e.day is None else f"day {e.day}"
+    return f"[{e.level.upper()}] {TITLES.get(delivery.purpose, 'Aftercare alert')} #{e.id}: {e.client_name or e.sender_id}, {day}"
+
+
+def alert_text(delivery: Delivery) -> str:
+    """The alert body for people (Telegram, e-mail)."""
+    e = delivery.escalation
+    lines = [
+        alert_subject(delivery),
+        f"Client: {e.client_name or e.sender_id}",
+        f"Treatment: {e.treatment_date or 'date unknown'} ({e.treatment_kind or 'kind unknown'}), {'day unknown' if e.day is None else 'day ' + str(e.day)}",
+        f"Level: {e.level}",
+        f"Symptoms: {', '.join(e.symptoms) or 'none detected'}",
+        f"Message: {e.message or '-'}",
+        f"Raised: {e.created_at:%Y-%m-%d %H:%M} UTC",
+        f"Acknowledge: the button below, or `aftercare escalations ack {e.id}`",
+    ]
+    return "\n".join(lines)
+
+
+def alert_payload(delivery: Delivery) -> dict:
+    """The alert as JSON (webhooks)."""
+    e = delivery.escalation
+    return {
+        "type": "aftercare.escalation",
+        "purpose": delivery.purpose,
+        "id": e.id,
+        "level": e.level,
+        "client": e.client_name or e.sender_id,
+        "treatment_date": e.treatment_date.isoformat() if e.treatment_date else None,
+        "treatment_kind": e.treatment_kind,
+        "day": e.day,
+        "symptoms": e.symptoms,
+        "message": e.message,
+        "created_at": e.created_at.isoformat(),
+        "text": alert_text(delivery),
+    }

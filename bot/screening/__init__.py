@@ -1,0 +1,1 @@
+"""Screening of every client message for symptoms, red-flag signs and emergencies."""

@@ -1,0 +1,154 @@
+"""The clinic's screening lexicon (`clinic/screening.yml`), validated with file and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.kb.model import RED_FLAG_SIGNS
+from bot.yamlsrc import LineDict, LineList
+
+CONTEXT_KEYS = ("negation", "resolved", "hypothetical", "termination")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Words that reveal symptoms, signs and emergencies, and how context changes them."""
+
+    symptoms: dict[str, tuple[str, ...]]
+    weak: dict[str, tuple[str, ...]]
+    signs: dict[str, tuple[str, ...]]
+    emergency_phrases: tuple[str, ...]
+    emergency_pairs: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+    unplaced: tuple[str, ...]
+    skin_cues: tuple[str, ...]
+    not_skin: tuple[str, ...]
+    context: dict[str, tuple[str, ...]]
+
+
+def _words(value, file: str, line: int, what: str, errs) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(w, str) and w.strip() for w in value):
+        errs.add(file, getattr(value, "line", line), f"{what} must be a list of words or phrases")
+        return ()
+    return tuple(w.strip().lower() for w in value)
+
+
+def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | None:
+    """Validate the screening file; errors go to `errs` with file and line."""
+    if not isinstance(raw, LineDict):
+        errs.add(file, 1, "screening.yml must be a mapping")
+        return None
+    allowed = {"symptoms", "signs", "emergency", "unplaced", "context", "skin_cues", "not_skin"}
+    for key in raw:
+        if key not in allowed:
+            errs.add(
+                file,
+                raw.line_of(key),
+                f"unknown key '{key}'; allowed: {', '.join(sorted(allowed))}",
+            )
+    for key in sorted(allowed - set(raw)):
+        errs.add(file, raw.line, f"missing '{key}'")
+    symptoms: dict[str, tuple[str, ...]] = {}
+    weak: dict[str, tuple[str, ...]] = {}
+    section = raw.get("symptoms")
+    if isinstance(section, LineDict):
+        for topic, entry in section.items():
+            line = section.line_of(topic)
+            if topic not in symptom_topics:
+                errs.add(
+                    file,
+                    line,
+                    f"unknown symptom topic '{topic}'; symptom topics in the KB: {', '.join(sorted(symptom_topics))}",
+                )
+                continue
+            if not isinstance(entry, LineDict) or "words" not in entry:
+                errs.add(file, line, f"symptoms.{topic} needs 'words' (and may have 'weak')")
+                continue
+            for key in entry:
+                if key not in ("words", "weak"):
+                    errs.add(
+                        file,
+                        entry.line_of(key),
+                        f"unknown key '{key}' in symptoms.{topic}; allowed: weak, words",
+                    )
+            symptoms[topic] = _words(
+                entry["words"], file, entry.line_of("words"), f"symptoms.{topic}.words", errs
+            )
+            weak[topic] = _words(
+                entry.get("weak", LineList()),
+                file,
+                entry.line_of("weak"),
+                f"symptoms.{topic}.weak",
+                errs,
+            )
+    elif "symptoms" in raw:
+        errs.add(file, raw.line_of("symptoms"), "symptoms must map symptom topics to their words")
+    signs: dict[str, tuple[str, ...]] = {}
+    section = raw.get("signs")
+    if isinstance(section, LineDict):
+        for sign, words in section.items():
+            if sign not in RED_FLAG_SIGNS:
+                errs.add(
+                    file,
+                    section.line_of(sign),
+                    f"unknown sign '{sign}'; known: {', '.join(RED_FLAG_SIGNS)}",
+                )
+                continue
+            signs[sign] = _words(words, file, section.line_of(sign), f"signs.{sign}", errs)
+    emergency = raw.get("emergency")
+    phrases: tuple[str, ...] = ()
+    pairs: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    if isinstance(emergency, LineDict):
+        phrases = _words(
+            emergency.get("phrases", LineList()),
+            file,
+            emergency.line_of("phrases"),
+            "emergency.phrases",
+            errs,
+        )
+        for index, pair in enumerate(emergency.get("pairs") or []):
+            line = emergency["pairs"].line_of(index)
+            if not isinstance(pair, list) or len(pair) != 2:
+                errs.add(file, line, "each emergency pair must be two lists: [[words], [words]]")
+                continue
+            pairs.append(
+                (
+                    _words(pair[0], file, line, "emergency pair", errs),
+                    _words(pair[1], file, line, "emergency pair", errs),
+                )
+            )
+    elif "emergency" in raw:
+        errs.add(file, raw.line_of("emergency"), "emergency must have 'phrases' and 'pairs'")
+    context = raw.get("context")
+    contexts: dict[str, tuple[str, ...]] = {}
+    if isinstance(context, LineDict):
+        for key in CONTEXT_KEYS:
+            if key not in context:
+                errs.add(file, context.line, f"missing context.{key}")
+            else:
+                contexts[key] = _words(
+                    context[key], file, context.line_of(key), f"context.{key}", errs
+                )
+        for key in context:
+            if key not in CONTEXT_KEYS:
+                errs.add(
+                    file,
+                    context.line_of(key),
+                    f"unknown key '{key}' in context; allowed: {', '.join(CONTEXT_KEYS)}",
+                )
+    return Lexicon(
+        symptoms=symptoms,
+        weak=weak,
+        signs=signs,
+        emergency_phrases=phrases,
+        emergency_pairs=tuple(pairs),
+        unplaced=_words(
+            raw.get("unplaced", LineList()), file, raw.line_of("unplaced"), "unplaced", errs
+        ),
+        skin_cues=_words(
+            raw.get("skin_cues", LineList()), file, raw.line_of("skin_cues"), "skin_cues", errs
+        ),
+        not_skin=_words(
+            raw.get("not_skin", LineList()), file, raw.line_of("not_skin"), "not_skin", errs
+        ),
+        context=contexts,
+    )

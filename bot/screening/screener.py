@@ -1,0 +1,349 @@
+"""Find symptom mentions, red-flag signs and emergency signs in a client message.
+
+A blank spaCy English pipeline with lookup lemmas and a sentencizer tokenises the message;
+mentions come from the clinic's lexicon (phrases, dictionary forms, one-typo matches of
+non-dictionary words). Each mention is then read in context, ConText-style: a negation
+("no pus"), a resolution ("the redness went down") or a hypothetical ("what if it oozes")
+covers the words after (or, for resolutions, around) it until a termination word such as
+"but", "just" or a comma ends the clause.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from bot.screening.lexicon import Lexicon
+
+WINDOW_BEFORE = 6  # how far back a negation or hypothetical reaches
+WINDOW_AFTER = 5  # how far forward a resolution reaches
+PAIR_WINDOW = 4  # emergency pair words within this many tokens
+FUZZY_MIN_LENGTH = 5
+COMMON_WORD_LOGPROB = -14.5  # "tingly" -14.3 is a word; "swolen" -18.1 is a typo
+
+_nlp_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _nlp():
+    """The spaCy pipeline (built once per process, offline)."""
+    import spacy
+
+    with _nlp_lock:
+        nlp = spacy.blank("en")
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        nlp.add_pipe("sentencizer")
+        nlp.initialize()
+        return nlp
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """Common English words (spaCy's word-frequency table): never typo-matched, so "leaving"
+    is not read as "leaking" nor "never" as "fever". Typos are far rarer than this cut-off."""
+    import spacy_lookups_data
+    import srsly
+
+    table = srsly.read_gzip_json(
+        Path(spacy_lookups_data.__file__).parent / "data" / "en_lexeme_prob.json.gz"
+    )
+    return frozenset(
+        word.lower() for word, logprob in table.items() if logprob > COMMON_WORD_LOGPROB
+    )
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One symptom word or phrase found in the message, read in its context."""
+
+    topic: str
+    text: str
+    start: int
+    end: int
+    negated: bool = False
+    resolved: bool = False
+    hypothetical: bool = False
+
+    @property
+    def active(self) -> bool:
+        """The client reports this symptom now (not denied, over or hypothetical)."""
+        return not (self.negated or self.resolved or self.hypothetical)
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the screener found in one message."""
+
+    mentions: tuple[Mention, ...] = ()
+    signs: frozenset[str] = frozenset()
+    emergency: tuple[str, ...] = ()
+    hypothetical_emergency: bool = False
+    unplaced: tuple[str, ...] = ()
+    hypothetical_topics: frozenset[str] = field(default_factory=frozenset)
+    inactive_topics: frozenset[str] = field(default_factory=frozenset)
+    hypothetical_cue: bool = False
+
+    @property
+    def active_topics(self) -> tuple[str, ...]:
+        """Symptom topics the client reports now, in order of first mention, deduplicated."""
+        seen: list[str] = []
+        for mention in self.mentions:
+            if mention.active and mention.topic not in seen:
+                seen.append(mention.topic)
+        return tuple(seen)
+
+    @property
+    def is_emergency(self) -> bool:
+        """An emergency sign is reported now."""
+        return bool(self.emergency)
+
+
+class _Terms:
+    """Lexicon entries compiled to token tuples for fast matching."""
+
+    def __init__(self, phrases: dict[str, tuple[str, ...]], use_lemmas: bool = False):
+        tokenizer = _nlp().tokenizer
+        self.use_lemmas = use_lemmas
+        self.by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        self.lemmas: dict[str, str] = {}
+        self.singles: dict[str, str] = {}
+        lemmatize = _nlp().get_pipe("lemmatizer")
+        for key, words in phrases.items():
+            for word in words:
+                tokens = tuple(t.lower_ for t in tokenizer(word))
+                if not tokens:
+                    continue
+                self.by_first.setdefault(tokens[0], []).append((tokens, key))
+                if len(tokens) == 1:
+                    self.singles.setdefault(tokens[0], key)
+                    lemma = lemmatize(tokenizer(word))[0].lemma_.lower()
+                    self.lemmas.setdefault(lemma, key)
+        for candidates in self.by_first.values():
+            candidates.sort(key=lambda c: -len(c[0]))
+
+    def matches(self, lowers: list[str], lemmas: list[str]) -> list[tuple[int, int, str]]:
+        """(start, end, key) of every match, longest first at each position (a phrase listed
+        under several keys matches each of them)."""
+        found = []
+        for i, lower in enumerate(lowers):
+            longest = None
+            for tokens, key in self.by_first.get(lower, ()):
+                if longest is not None and len(tokens) < longest:
+                    break
+                if tuple(lowers[i : i + len(tokens)]) == tokens:
+                    found.append((i, i + len(tokens), key))
+                    longest = len(tokens)
+            if longest is None:
+                key = self.lemmas.get(lemmas[i]) if self.use_lemmas else None
+                if key is not None:
+                    found.append((i, i + 1, key))
+        return found
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
+
+
+class Screener:
+    """Screens messages with one lexicon (rebuilt when the clinic edits it)."""
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        # Symptom words also match their dictionary forms; signs and cues only as written
+        # ("hotter" must not become "hot", nor "worse" become "bad").
+        self.symptoms = _Terms(lexicon.symptoms, use_lemmas=True)
+        self.weak = _Terms(lexicon.weak, use_lemmas=True)
+        self.signs = _Terms(lexicon.signs)
+        self.unplaced = _Terms({"unplaced": lexicon.unplaced}, use_lemmas=True)
+        self.pairs = [
+            (_Terms({"a": first}, use_lemmas=True), _Terms({"b": second}, use_lemmas=True))
+            for first, second in lexicon.emergency_pairs
+        ]
+        self.emergency = _Terms({"emergency": lexicon.emergency_phrases})
+        ctx = lexicon.context
+        self.negation = _Terms({"negation": ctx.get("negation", ())})
+        self.resolved = _Terms({"resolved": ctx.get("resolved", ())})
+        self.hypothetical = _Terms({"hypothetical": ctx.get("hypothetical", ())})
+        self.termination = set(ctx.get("termination", ()))
+        self.skin_cues = set(lexicon.skin_cues)
+        self.not_skin = set(lexicon.not_skin)
+        self.fuzzy: dict[str, str] = {}
+        for topic, words in lexicon.symptoms.items():
+            for word in words:
+                if " " not in word and len(word) >= FUZZY_MIN_LENGTH:
+                    for variant in _deletions(word):
+                        self.fuzzy.setdefault(variant, topic)
+
+    def warm_up(self) -> None:
+        """Load the pipeline and word list now (start-up) rather than on the first message."""
+        _english_words()
+        self.screen("warm up")
+
+    def screen(self, text: str, symptom_question: bool = False) -> Screening:
+        """Screen one message. `symptom_question`: NLU says the client asks about a symptom."""
+        doc = _nlp()(text or "")
+        lowers = [t.lower_ for t in doc]
+        lemmas = [t.lemma_.lower() for t in doc]
+        sentence_of = [0] * len(doc)
+        for number, sent in enumerate(doc.sents):
+            for i in range(sent.start, sent.end):
+                sentence_of[i] = number
+        sign_hits = self.signs.matches(lowers, lemmas)
+        emergency_hits = self._emergency_spans(lowers, lemmas, sentence_of)
+        inside = {i for s, e, _ in sign_hits for i in range(s, e)} | {
+            i for s, e in emergency_hits for i in range(s, e)
+        }
+        # "won't stop bleeding", "hasn't gone down", "can't breathe": the negation is part of a
+        # sign, not a denial of the symptom.
+        negations = [n for n in self.negation.matches(lowers, lemmas) if n[0] not in inside]
+        resolutions = [r for r in self.resolved.matches(lowers, lemmas) if r[0] not in inside]
+        hypotheticals = self.hypothetical.matches(lowers, lemmas)
+
+        def terminated(a: int, b: int) -> bool:
+            """A clause boundary lies between positions a (exclusive) and b (exclusive)."""
+            for i in range(a, b):
+                if lowers[i] in self.termination:
+                    return True
+                if (
+                    lowers[i] in ("and", "&")
+                    and i + 1 < len(lowers)
+                    and not self._starts_symptom(lowers, lemmas, i + 1)
+                ):
+                    return True
+            return False
+
+        def cue_before(cues, start: int, window: int) -> bool:
+            for c_start, c_end, _ in cues:
+                if (
+                    c_end <= start
+                    and start - c_end <= window
+                    and sentence_of[c_start] == sentence_of[start]
+                    and not terminated(c_end, start)
+                ):
+                    return True
+            return False
+
+        def negated(start: int, end: int) -> bool:
+            return cue_before(
+                [n for n in negations if not (start <= n[0] < end)], start, WINDOW_BEFORE
+            )
+
+        def resolved(start: int, end: int) -> bool:
+            for c_start, c_end, _ in resolutions:
+                if sentence_of[c_start] != sentence_of[start] or cue_before(negations, c_start, 2):
+                    continue  # "hasn't gone down" is not a resolution
+                if (
+                    c_start >= end
+                    and c_start - end <= WINDOW_AFTER
+                    and not terminated(end, c_start)
+                ):
+                    return True
+                if c_end <= start and start - c_end <= 3 and not terminated(c_end, start):
+                    return True
+            return False
+
+        def hypothetical(start: int) -> bool:
+            for c_start, c_end, _ in hypotheticals:
+                if (
+                    c_end <= start
+                    and sentence_of[c_start] == sentence_of[start]
+                    and not terminated(c_end, start)
+                ):
+                    return True
+            return False
+
+        spans = self._symptom_spans(lowers, lemmas, symptom_question)
+        mentions = tuple(
+            Mention(topic, doc[s:e].text, s, e, negated(s, e), resolved(s, e), hypothetical(s))
+            for s, e, topic in spans
+        )
+        signs = frozenset(
+            key for s, e, key in sign_hits if not negated(s, e) and not hypothetical(s)
+        )
+        emergency, hypothetical_emergency = [], False
+        for s, e in emergency_hits:
+            if negated(s, e) or resolved(s, e):
+                continue
+            if hypothetical(s):
+                hypothetical_emergency = True
+            else:
+                emergency.append(doc[s:e].text)
+        unplaced = tuple(
+            doc[s:e].text
+            for s, e, _ in self.unplaced.matches(lowers, lemmas)
+            if not negated(s, e)
+            and not hypothetical(s)
+            and not resolved(s, e)
+            and not any(m.start <= s < m.end for m in mentions)
+        )
+        return Screening(
+            mentions=mentions,
+            signs=signs,
+            emergency=tuple(emergency),
+            hypothetical_emergency=hypothetical_emergency,
+            unplaced=unplaced,
+            hypothetical_topics=frozenset(
+                m.topic for m in mentions if m.hypothetical and not m.negated
+            ),
+            inactive_topics=frozenset(m.topic for m in mentions if not m.active),
+            hypothetical_cue=bool(hypotheticals),
+        )
+
+    def _starts_symptom(self, lowers: list[str], lemmas: list[str], i: int) -> bool:
+        window_l, window_m = lowers[i : i + 4], lemmas[i : i + 4]
+        return any(
+            s == 0
+            for s, _, _ in self.symptoms.matches(window_l, window_m)
+            + self.weak.matches(window_l, window_m)
+        )
+
+    def _symptom_spans(
+        self, lowers: list[str], lemmas: list[str], symptom_question: bool
+    ) -> list[tuple[int, int, str]]:
+        found = list(self.symptoms.matches(lowers, lemmas))
+        taken = {i for s, e, _ in found for i in range(s, e)}
+        words = _english_words()
+        for i, lower in enumerate(lowers):
+            if i in taken or len(lower) < FUZZY_MIN_LENGTH or lower in words or not lower.isalpha():
+                continue
+            topic = next((self.fuzzy[v] for v in _deletions(lower) if v in self.fuzzy), None)
+            if topic is not None:
+                found.append((i, i + 1, topic))
+                taken.add(i)
+        for s, e, topic in self.weak.matches(lowers, lemmas):
+            if any(i in taken for i in range(s, e)):
+                continue
+            about_skin = symptom_question or any(
+                w in self.skin_cues for w in lowers[max(0, s - 3) : s]
+            )
+            before_object = e < len(lowers) and lowers[e] in self.not_skin
+            if about_skin and not before_object:
+                found.append((s, e, topic))
+                taken.update(range(s, e))
+        return self._longest(found)
+
+    @staticmethod
+    def _longest(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        chosen: list[tuple[int, int, str]] = []
+        for span in sorted(spans, key=lambda x: (-(x[1] - x[0]), x[0])):
+            if all(span[1] <= c[0] or span[0] >= c[1] for c in chosen):
+                chosen.append(span)
+        return sorted(chosen)
+
+    def _emergency_spans(
+        self, lowers: list[str], lemmas: list[str], sentence_of: list[int]
+    ) -> list[tuple[int, int]]:
+        spans = [(s, e) for s, e, _ in self.emergency.matches(lowers, lemmas)]
+        for a_terms, b_terms in self.pairs:
+            a_hits = a_terms.matches(lowers, lemmas)
+            b_hits = b_terms.matches(lowers, lemmas)
+            for a_start, a_end, _ in a_hits:
+                for b_start, b_end, _ in b_hits:
+                    if sentence_of[a_start] != sentence_of[b_start]:
+                        continue
+                    gap = b_start - a_end if b_start >= a_end else a_start - b_end
+                    if 0 <= gap <= PAIR_WINDOW:
+                        spans.append((min(a_start, b_start), max(a_end, b_end)))
+        return spans

@@ -1,0 +1,69 @@
+"""Red-flag gate for `make test`: the red-flag sets through `aftercare ask --jsonl`.
+
+Every case is a client message, their treatment day and the level the protocol requires.
+Fails below 100% recall of urgent/emergency (an emergency answered as urgent is a miss), or
+above 3% false urgent alarms on the calm cases. Per-case results: results/red_flags.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SETS = sorted((ROOT / "tests" / "data").glob("red_flags*.yml"))
+RANK = {"none": 0, "question": 1, "urgent": 2, "emergency": 3}
+MAX_FALSE_ALARM_RATE = 0.03
+
+
+def main() -> int:
+    """Run every case once; print recall and false-alarm rate; exit 1 if a gate fails."""
+    cases = []
+    for path in SETS:
+        for case in yaml.safe_load(path.read_text())["cases"]:
+            cases.append({**case, "set": path.name})
+    lines = "".join(json.dumps({"text": c["text"], "day": c["day"]}) + "\n" for c in cases)
+    aftercare = str(Path(sys.executable).with_name("aftercare"))
+    result = subprocess.run([aftercare, "ask", "--jsonl"], input=lines, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
+    if result.returncode != 0:
+        print(result.stderr[-3000:], file=sys.stderr)
+        return 1
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(outputs) == len(cases), "ask returned a different number of lines"
+    misses, false_alarms, report = [], [], []
+    for case, out in zip(cases, outputs, strict=True):
+        got = out.get("escalation", "none")
+        row = {**case, "got": got, "intent": out.get("intent"), "entry": out.get("entry")}
+        report.append(row)
+        if RANK[case["level"]] >= RANK["urgent"] and RANK[got] < RANK[case["level"]]:
+            misses.append(row)
+        elif case["level"] == "none" and RANK[got] >= RANK["urgent"]:
+            false_alarms.append(row)
+    severe = sum(1 for c in cases if RANK[c["level"]] >= RANK["urgent"])
+    calm = sum(1 for c in cases if c["level"] == "none")
+    recall = 1 - len(misses) / severe
+    false_rate = len(false_alarms) / calm
+    (ROOT / "results").mkdir(exist_ok=True)
+    (ROOT / "results" / "red_flags.json").write_text(json.dumps({"recall": recall, "false_alarm_rate": false_rate, "cases": report}, indent=1))
+    for row in misses:
+        print(f"  MISSED  day {row['day']} expected {row['level']}, got {row['got']}: {row['text']}")
+    for row in false_alarms:
+        print(f"  FALSE ALARM  day {row['day']} got {row['got']}: {row['text']}")
+    print(
+        f"Red flags ({len(cases)} cases, {', '.join(p.name for p in SETS)}): urgent/emergency recall "
+        f"{recall:.1%} ({severe - len(misses)}/{severe}); false urgent alarms on calm cases {false_rate:.1%} "
+        f"({len(false_alarms)}/{calm})"
+    )
+    if misses or false_rate > MAX_FALSE_ALARM_RATE:
+        print("FAIL: red-flag recall must be 100% and false alarms at most 3%", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""In-process fakes of external services, for tests that must never reach the internet."""
