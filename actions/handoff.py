@@ -44,7 +44,10 @@ class ActionAffirm(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         if tracker.get_slot("handoff_offer"):
-            return await ActionRequestHuman().run(dispatcher, tracker, domain)
+            return await ActionRequestHuman().run(dispatcher, tracker, domain)  # screens too
+        red_flag = screen_first(dispatcher, tracker)  # "yes, and now my lips are swelling"
+        if red_flag is not None:
+            return red_flag
         say(dispatcher, "anything_else")
         return []
 

@@ -76,19 +76,97 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     return run(settings, rasa_port=args.port, action_port=args.action_port)
 
 
-def _escalations(settings: Settings, args: argparse.Namespace) -> int:
+def _repo(settings: Settings):
     from bot.db import session_factory
     from bot.escalations import EscalationRepository
 
-    repo = EscalationRepository(session_factory(settings.database_url))
-    rows = repo.list(None if args.all else "open")
+    return EscalationRepository(session_factory(settings.database_url))
+
+
+def _escalation_line(row) -> str:
+    day = "?" if row.day is None else row.day
+    return f"#{row.id:<4} {row.created_at:%Y-%m-%d %H:%M}  {row.level:<9} {row.status:<12} day {day:<3} {row.client_name or row.sender_id}: {row.message or ''}"
+
+
+def _escalations_list(settings: Settings, args: argparse.Namespace) -> int:
+    rows = _repo(settings).list(None if args.all else "open")
     if not rows:
-        print("No open escalations." if not args.all else "No escalations.")
+        print("No escalations." if args.all else "No open escalations.")
     for row in rows:
-        day = "?" if row.day is None else row.day
-        print(
-            f"#{row.id} {row.created_at:%Y-%m-%d %H:%M} {row.level:<9} {row.status:<12} day {day:<3} {row.sender_id}: {row.message or ''}"
+        print(_escalation_line(row))
+    return 0
+
+
+def _escalations_show(settings: Settings, args: argparse.Namespace) -> int:
+    repo = _repo(settings)
+    row = repo.get(args.id)
+    if row is None:
+        print(f"No escalation #{args.id}", file=sys.stderr)
+        return 1
+    print(_escalation_line(row))
+    print(
+        f"  treatment: {row.treatment_date or 'date unknown'} ({row.treatment_kind or 'kind unknown'})"
+    )
+    print(f"  symptoms:  {', '.join(row.symptoms) or '-'}")
+    if row.deadline_at:
+        print(f"  deadline:  {row.deadline_at:%Y-%m-%d %H:%M} UTC")
+    if row.acknowledged_at:
+        print(f"  acknowledged {row.acknowledged_at:%Y-%m-%d %H:%M} UTC by {row.acknowledged_by}")
+    if row.resolved_at:
+        print(f"  resolved {row.resolved_at:%Y-%m-%d %H:%M} UTC")
+    for delivery in repo.deliveries(row.id):
+        when = f" at {delivery['delivered_at']:%H:%M:%S}" if delivery["delivered_at"] else ""
+        error = (
+            f" (last error: {delivery['last_error']})"
+            if delivery["last_error"] and delivery["status"] != "delivered"
+            else ""
         )
+        print(
+            f"  {delivery['purpose']:<16} {delivery['channel']:<9} {delivery['status']}{when}, {delivery['attempts']} attempt(s){error}"
+        )
+    return 0
+
+
+def _escalations_ack(settings: Settings, args: argparse.Namespace) -> int:
+    if _repo(settings).acknowledge(args.id, by=args.by):
+        print(f"Escalation #{args.id} acknowledged; the client will be told someone has seen it.")
+        return 0
+    print(
+        f"Escalation #{args.id} is not open (unknown, already acknowledged or resolved).",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _escalations_resolve(settings: Settings, args: argparse.Namespace) -> int:
+    if _repo(settings).resolve(args.id):
+        print(f"Escalation #{args.id} resolved.")
+        return 0
+    print(f"Escalation #{args.id} is unknown or already resolved.", file=sys.stderr)
+    return 1
+
+
+def _notifier(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from bot.alerts.worker import serve
+    from bot.service import AftercareService
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    clinic = AftercareService(settings).clinic().settings
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, clinic, stop)
+
+    asyncio.run(main())
     return 0
 
 
@@ -132,11 +210,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_run)
 
-    esc = sub.add_parser("escalations", help="what the clinic team must follow up")
+    esc = sub.add_parser(
+        "escalations", help="red flags and hand-offs the clinic team must follow up"
+    )
     esc_sub = esc.add_subparsers(dest="esc_command", required=True)
     esc_list = esc_sub.add_parser("list", help="list open escalations")
     esc_list.add_argument("--all", action="store_true", help="include acknowledged and resolved")
-    esc_list.set_defaults(func=_escalations)
+    esc_list.set_defaults(func=_escalations_list)
+    for name, func, help_text in (
+        ("show", _escalations_show, "one escalation and its alert deliveries"),
+        ("ack", _escalations_ack, "acknowledge (the client is told someone has seen it)"),
+        ("resolve", _escalations_resolve, "mark as resolved"),
+    ):
+        command = esc_sub.add_parser(name, help=help_text)
+        command.add_argument("id", type=int)
+        if name == "ack":
+            command.add_argument(
+                "--by", default=os.environ.get("USER", "staff"), help="who acknowledges"
+            )
+        command.set_defaults(func=func)
+
+    notifier = sub.add_parser(
+        "notifier", help="deliver staff alerts and client notices (started by `run`)"
+    )
+    notifier.set_defaults(func=_notifier)
     return parser
 
 

@@ -59,6 +59,7 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         "AFTERCARE_ACTION_URL": actions.url,
     }
     rasa: subprocess.Popen | None = None
+    notifier: subprocess.Popen | None = None
 
     def _terminate(signum, frame):  # SIGTERM: stop children like Ctrl-C does
         raise KeyboardInterrupt
@@ -69,17 +70,28 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         print(f"Action server: http://127.0.0.1:{action_port}", flush=True)
         rasa = subprocess.Popen(rasa_cmd, cwd=settings.project_dir, env=env)
         _wait_http(f"http://127.0.0.1:{rasa_port}/", rasa, timeout=180)
+        notifier_env = {**env, "AFTERCARE_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
+        notifier = subprocess.Popen(
+            [str(Path(sys.executable).with_name("aftercare")), "notifier"],
+            cwd=settings.project_dir,
+            env=notifier_env,
+        )
         print(
             "\nAftercare Assistant is running.\n"
             f"  Chat in a terminal:  make chat   (or .venv/bin/aftercare chat)\n"
             f"  REST channel:        POST http://127.0.0.1:{rasa_port}/webhooks/rest/webhook\n"
             '                       {"sender": "client-1", "message": "can I wear makeup?"}\n'
             f"  Clinic answers:      {settings.clinic_dir}/knowledge/*.yml (edits apply on the next message)\n"
+            "  Red flags for staff: .venv/bin/aftercare escalations list   (alerts: clinic/settings.yml)\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
         while True:
-            for name, proc in (("action server", actions.process), ("Rasa", rasa)):
+            for name, proc in (
+                ("action server", actions.process),
+                ("Rasa", rasa),
+                ("alert notifier", notifier),
+            ):
                 if proc is not None and proc.poll() is not None:
                     print(
                         f"The {name} stopped (exit {proc.returncode}); stopping.", file=sys.stderr
@@ -93,6 +105,12 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         print(f"Could not start: {exc}", file=sys.stderr)
         return 1
     finally:
+        if notifier is not None and notifier.poll() is None:
+            notifier.terminate()
+            try:
+                notifier.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                notifier.kill()
         if rasa is not None and rasa.poll() is None:
             rasa.send_signal(signal.SIGINT)
             try:

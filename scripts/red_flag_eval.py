@@ -29,7 +29,14 @@ def main() -> int:
             cases.append({**case, "set": path.name})
     lines = "".join(json.dumps({"text": c["text"], "day": c["day"]}) + "\n" for c in cases)
     aftercare = str(Path(sys.executable).with_name("aftercare"))
-    result = subprocess.run([aftercare, "ask", "--jsonl"], input=lines, capture_output=True, text=True, cwd=ROOT, env=os.environ.copy())
+    result = subprocess.run(
+        [aftercare, "ask", "--jsonl"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
     if result.returncode != 0:
         print(result.stderr[-3000:], file=sys.stderr)
         return 1
@@ -49,9 +56,13 @@ def main() -> int:
     recall = 1 - len(misses) / severe
     false_rate = len(false_alarms) / calm
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "red_flags.json").write_text(json.dumps({"recall": recall, "false_alarm_rate": false_rate, "cases": report}, indent=1))
+    (ROOT / "results" / "red_flags.json").write_text(
+        json.dumps({"recall": recall, "false_alarm_rate": false_rate, "cases": report}, indent=1)
+    )
     for row in misses:
-        print(f"  MISSED  day {row['day']} expected {row['level']}, got {row['got']}: {row['text']}")
+        print(
+            f"  MISSED  day {row['day']} expected {row['level']}, got {row['got']}: {row['text']}"
+        )
     for row in false_alarms:
         print(f"  FALSE ALARM  day {row['day']} got {row['got']}: {row['text']}")
     print(

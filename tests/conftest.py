@@ -72,3 +72,54 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+class SmtpInbox:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives; can be stopped."""
+
+    def __init__(self, port: int | None = None):
+        from bot.harness import free_port
+
+        self.port = port or free_port()
+        self.messages: list = []
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        from email import message_from_bytes
+
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def start(self) -> "SmtpInbox":
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp_inbox():
+    """An SMTP server on a free loopback port."""
+    inbox = SmtpInbox().start()
+    yield inbox
+    inbox.stop()
+
+
+@pytest.fixture
+def telegram_api():
+    """The fake Telegram Bot API on loopback (driven by the real python-telegram-bot)."""
+    from tests.fakes.telegram_api import FakeTelegramApi
+
+    api = FakeTelegramApi(token=STAFF_BOT_TOKEN)
+    api.start()
+    yield api
+    api.stop()
+
+
+STAFF_BOT_TOKEN = "123456:TEST-staff-token-not-real"

@@ -131,9 +131,17 @@ def test_oozing_on_day_4_escalates(service):
     service.save_treatment_date("client-1", "4 days ago")
     messages, events = run(ActionAnswer(), tracker("is oozing normal?", "oozing"))
     assert keys(messages) == ["red_flag"]
-    assert (events["last_answer"]["status"], events["last_answer"]["escalation"]) == ("red_flag", "urgent")
+    assert (events["last_answer"]["status"], events["last_answer"]["escalation"]) == (
+        "red_flag",
+        "urgent",
+    )
     (record,) = service.escalations.list()
-    assert (record.level, record.day, record.topic, record.message) == ("urgent", 4, "oozing", "is oozing normal?")
+    assert (record.level, record.day, record.topic, record.message) == (
+        "urgent",
+        4,
+        "oozing",
+        "is oozing normal?",
+    )
 
 
 def test_answer_records_entry_and_kb_version(service):

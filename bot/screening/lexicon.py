@@ -8,6 +8,7 @@ from bot.kb.model import RED_FLAG_SIGNS
 from bot.yamlsrc import LineDict, LineList
 
 CONTEXT_KEYS = ("negation", "resolved", "hypothetical", "termination")
+OPTIONAL_CONTEXT_KEYS = ("others",)
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class Lexicon:
 
     symptoms: dict[str, tuple[str, ...]]
     weak: dict[str, tuple[str, ...]]
+    symptom_pairs: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]]
     signs: dict[str, tuple[str, ...]]
     emergency_phrases: tuple[str, ...]
     emergency_pairs: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
@@ -30,6 +32,26 @@ def _words(value, file: str, line: int, what: str, errs) -> tuple[str, ...]:
         errs.add(file, getattr(value, "line", line), f"{what} must be a list of words or phrases")
         return ()
     return tuple(w.strip().lower() for w in value)
+
+
+def _pairs(value, file: str, line: int, what: str, errs) -> tuple:
+    """Word pairs: [[words], [words]] entries, a word of each within a few words."""
+    result = []
+    if not isinstance(value, list):
+        errs.add(file, line, f"{what} must be a list of [[words], [words]]")
+        return ()
+    for index, pair in enumerate(value):
+        item_line = value.line_of(index) if isinstance(value, LineList) else line
+        if not isinstance(pair, list) or len(pair) != 2:
+            errs.add(file, item_line, f"each entry of {what} must be two lists: [[words], [words]]")
+            continue
+        result.append(
+            (
+                _words(pair[0], file, item_line, what, errs),
+                _words(pair[1], file, item_line, what, errs),
+            )
+        )
+    return tuple(result)
 
 
 def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | None:
@@ -49,6 +71,7 @@ def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | N
         errs.add(file, raw.line, f"missing '{key}'")
     symptoms: dict[str, tuple[str, ...]] = {}
     weak: dict[str, tuple[str, ...]] = {}
+    pairs: dict[str, tuple] = {}
     section = raw.get("symptoms")
     if isinstance(section, LineDict):
         for topic, entry in section.items():
@@ -61,15 +84,24 @@ def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | N
                 )
                 continue
             if not isinstance(entry, LineDict) or "words" not in entry:
-                errs.add(file, line, f"symptoms.{topic} needs 'words' (and may have 'weak')")
+                errs.add(
+                    file, line, f"symptoms.{topic} needs 'words' (and may have 'weak' and 'pairs')"
+                )
                 continue
             for key in entry:
-                if key not in ("words", "weak"):
+                if key not in ("words", "weak", "pairs"):
                     errs.add(
                         file,
                         entry.line_of(key),
-                        f"unknown key '{key}' in symptoms.{topic}; allowed: weak, words",
+                        f"unknown key '{key}' in symptoms.{topic}; allowed: pairs, weak, words",
                     )
+            pairs[topic] = _pairs(
+                entry.get("pairs") or [],
+                file,
+                entry.line_of("pairs"),
+                f"symptoms.{topic}.pairs",
+                errs,
+            )
             symptoms[topic] = _words(
                 entry["words"], file, entry.line_of("words"), f"symptoms.{topic}.words", errs
             )
@@ -96,7 +128,7 @@ def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | N
             signs[sign] = _words(words, file, section.line_of(sign), f"signs.{sign}", errs)
     emergency = raw.get("emergency")
     phrases: tuple[str, ...] = ()
-    pairs: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    emergency_pairs: tuple = ()
     if isinstance(emergency, LineDict):
         phrases = _words(
             emergency.get("phrases", LineList()),
@@ -105,17 +137,9 @@ def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | N
             "emergency.phrases",
             errs,
         )
-        for index, pair in enumerate(emergency.get("pairs") or []):
-            line = emergency["pairs"].line_of(index)
-            if not isinstance(pair, list) or len(pair) != 2:
-                errs.add(file, line, "each emergency pair must be two lists: [[words], [words]]")
-                continue
-            pairs.append(
-                (
-                    _words(pair[0], file, line, "emergency pair", errs),
-                    _words(pair[1], file, line, "emergency pair", errs),
-                )
-            )
+        emergency_pairs = _pairs(
+            emergency.get("pairs") or [], file, emergency.line_of("pairs"), "emergency.pairs", errs
+        )
     elif "emergency" in raw:
         errs.add(file, raw.line_of("emergency"), "emergency must have 'phrases' and 'pairs'")
     context = raw.get("context")
@@ -128,19 +152,26 @@ def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | N
                 contexts[key] = _words(
                     context[key], file, context.line_of(key), f"context.{key}", errs
                 )
+        for key in OPTIONAL_CONTEXT_KEYS:
+            if key in context:
+                contexts[key] = _words(
+                    context[key], file, context.line_of(key), f"context.{key}", errs
+                )
         for key in context:
-            if key not in CONTEXT_KEYS:
+            if key not in CONTEXT_KEYS + OPTIONAL_CONTEXT_KEYS:
+                allowed = ", ".join(CONTEXT_KEYS + OPTIONAL_CONTEXT_KEYS)
                 errs.add(
                     file,
                     context.line_of(key),
-                    f"unknown key '{key}' in context; allowed: {', '.join(CONTEXT_KEYS)}",
+                    f"unknown key '{key}' in context; allowed: {allowed}",
                 )
     return Lexicon(
         symptoms=symptoms,
         weak=weak,
+        symptom_pairs=pairs,
         signs=signs,
         emergency_phrases=phrases,
-        emergency_pairs=tuple(pairs),
+        emergency_pairs=emergency_pairs,
         unplaced=_words(
             raw.get("unplaced", LineList()), file, raw.line_of("unplaced"), "unplaced", errs
         ),

@@ -161,8 +161,14 @@ class Screener:
             (_Terms({"a": first}, use_lemmas=True), _Terms({"b": second}, use_lemmas=True))
             for first, second in lexicon.emergency_pairs
         ]
+        self.symptom_pairs = [
+            (topic, _Terms({"a": first}, use_lemmas=True), _Terms({"b": second}, use_lemmas=True))
+            for topic, pairs in lexicon.symptom_pairs.items()
+            for first, second in pairs
+        ]
         self.emergency = _Terms({"emergency": lexicon.emergency_phrases})
         ctx = lexicon.context
+        self.others = _Terms({"others": ctx.get("others", ())})
         self.negation = _Terms({"negation": ctx.get("negation", ())})
         self.resolved = _Terms({"resolved": ctx.get("resolved", ())})
         self.hypothetical = _Terms({"hypothetical": ctx.get("hypothetical", ())})
@@ -209,6 +215,7 @@ class Screener:
                 if (
                     lowers[i] in ("and", "&")
                     and i + 1 < len(lowers)
+                    and lowers[i + 1] not in ("everything", "all", "the")
                     and not self._starts_symptom(lowers, lemmas, i + 1)
                 ):
                     return True
@@ -244,7 +251,10 @@ class Screener:
                     return True
             return False
 
+        others = self.others.matches(lowers, lemmas)
+
         def hypothetical(start: int) -> bool:
+            """A "what if" before it, or someone else's symptom ("my sister got hives")."""
             for c_start, c_end, _ in hypotheticals:
                 if (
                     c_end <= start
@@ -252,9 +262,17 @@ class Screener:
                     and not terminated(c_end, start)
                 ):
                     return True
+            for c_start, c_end, _ in others:
+                if (
+                    c_end <= start
+                    and sentence_of[c_start] == sentence_of[start]
+                    and "my" not in lowers[c_end:start]
+                    and not terminated(c_end, start)
+                ):
+                    return True
             return False
 
-        spans = self._symptom_spans(lowers, lemmas, symptom_question)
+        spans = self._symptom_spans(lowers, lemmas, symptom_question, sentence_of)
         mentions = tuple(
             Mention(topic, doc[s:e].text, s, e, negated(s, e), resolved(s, e), hypothetical(s))
             for s, e, topic in spans
@@ -300,9 +318,12 @@ class Screener:
         )
 
     def _symptom_spans(
-        self, lowers: list[str], lemmas: list[str], symptom_question: bool
+        self, lowers: list[str], lemmas: list[str], symptom_question: bool, sentence_of: list[int]
     ) -> list[tuple[int, int, str]]:
         found = list(self.symptoms.matches(lowers, lemmas))
+        for topic, a_terms, b_terms in self.symptom_pairs:
+            for start, end in self._pair_spans(a_terms, b_terms, lowers, lemmas, sentence_of):
+                found.append((start, end, topic))
         taken = {i for s, e, _ in found for i in range(s, e)}
         words = _english_words()
         for i, lower in enumerate(lowers):
@@ -332,18 +353,23 @@ class Screener:
                 chosen.append(span)
         return sorted(chosen)
 
+    @staticmethod
+    def _pair_spans(a_terms, b_terms, lowers, lemmas, sentence_of) -> list[tuple[int, int]]:
+        """Spans where a word of each list stands within PAIR_WINDOW words, in one sentence."""
+        spans = []
+        for a_start, a_end, _ in a_terms.matches(lowers, lemmas):
+            for b_start, b_end, _ in b_terms.matches(lowers, lemmas):
+                if sentence_of[a_start] != sentence_of[b_start]:
+                    continue
+                gap = b_start - a_end if b_start >= a_end else a_start - b_end
+                if 0 <= gap <= PAIR_WINDOW:
+                    spans.append((min(a_start, b_start), max(a_end, b_end)))
+        return spans
+
     def _emergency_spans(
         self, lowers: list[str], lemmas: list[str], sentence_of: list[int]
     ) -> list[tuple[int, int]]:
         spans = [(s, e) for s, e, _ in self.emergency.matches(lowers, lemmas)]
         for a_terms, b_terms in self.pairs:
-            a_hits = a_terms.matches(lowers, lemmas)
-            b_hits = b_terms.matches(lowers, lemmas)
-            for a_start, a_end, _ in a_hits:
-                for b_start, b_end, _ in b_hits:
-                    if sentence_of[a_start] != sentence_of[b_start]:
-                        continue
-                    gap = b_start - a_end if b_start >= a_end else a_start - b_end
-                    if 0 <= gap <= PAIR_WINDOW:
-                        spans.append((min(a_start, b_start), max(a_end, b_end)))
+            spans.extend(self._pair_spans(a_terms, b_terms, lowers, lemmas, sentence_of))
         return spans

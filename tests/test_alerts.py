@@ -1,0 +1,250 @@
+"""Staff alerts through the outbox: exactly once per channel, whatever fails, on real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bot.alerts.channels import EmailChannel, TelegramStaffChannel, WebhookChannel
+from bot.alerts.worker import AlertWorker, acknowledge_handler
+from bot.db import session_factory
+from bot.escalations import EscalationRepository
+from bot.harness import free_port
+from bot.kb.model import EmailAlerts
+from tests.conftest import NOW, STAFF_BOT_TOKEN, SmtpInbox
+
+
+@pytest.fixture
+def repo(settings) -> EscalationRepository:
+    return EscalationRepository(session_factory(settings.database_url))
+
+
+class FlakyChannel:
+    """A channel that fails `failures` times, then works; records what it delivered."""
+
+    def __init__(self, name: str = "flaky", failures: int = 0):
+        self.name, self.failures, self.delivered = name, failures, []
+
+    async def send(self, delivery) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("server down")
+        self.delivered.append((delivery.escalation.id, delivery.purpose))
+
+
+def drain(worker: AlertWorker, start=NOW, seconds: int = 120) -> None:
+    """Run the worker as the clock advances one second at a time."""
+    for second in range(seconds):
+        asyncio.run(worker.deliver_due(start + timedelta(seconds=second)))
+
+
+def create(repo, channels, level="urgent", deadline=30):
+    return repo.create(
+        "client-7",
+        level,
+        "it's still weeping and there's yellow crust",
+        "oozing",
+        3,
+        channels=channels,
+        symptoms=["oozing", "infection_signs"],
+        deadline_minutes=deadline,
+        now=NOW,
+    )
+
+
+def test_escalation_and_its_alerts_are_stored_before_anything_is_sent(repo):
+    escalation = create(repo, ["telegram", "email"])
+    assert [d["status"] for d in repo.deliveries(escalation.id)] == ["pending", "pending"]
+    assert repo.get(escalation.id).symptoms == ["oozing", "infection_signs"]
+
+
+def test_failing_notifier_is_retried_with_backoff_and_delivers_exactly_once(repo):
+    channel = FlakyChannel(failures=3)
+    worker = AlertWorker(repo, {"flaky": channel})
+    escalation = create(repo, ["flaky"])
+    drain(worker)
+    assert channel.delivered == [(escalation.id, "alert")]
+    (delivery,) = repo.deliveries(escalation.id)
+    assert (delivery["status"], delivery["attempts"]) == ("delivered", 4)
+    assert (
+        worker.retry_delay(0) < worker.retry_delay(1) < worker.retry_delay(2) <= worker.backoff_max
+    )
+
+
+def test_crash_after_storing_is_delivered_after_restart(repo, settings):
+    escalation = create(repo, ["flaky"])  # the process dies here, before any send
+    restarted = AlertWorker(
+        EscalationRepository(session_factory(settings.database_url)),
+        {"flaky": (channel := FlakyChannel())},
+    )
+    drain(restarted, seconds=3)
+    assert channel.delivered == [(escalation.id, "alert")]
+
+
+def test_crash_during_a_send_is_retried_after_the_lease_and_not_duplicated(repo):
+    escalation = create(repo, ["flaky"])
+    (claimed,) = repo.claim_due(NOW)  # a worker took it and died before recording the result
+    assert repo.claim_due(NOW + timedelta(seconds=5)) == []  # nobody else sends it meanwhile
+    channel = FlakyChannel()
+    drain(AlertWorker(repo, {"flaky": channel}), start=NOW + timedelta(seconds=61), seconds=5)
+    assert (
+        channel.delivered == [(escalation.id, "alert")] and claimed.escalation.id == escalation.id
+    )
+
+
+def test_each_channel_gets_each_alert_once_even_if_another_fails(repo):
+    good, bad = FlakyChannel("good"), FlakyChannel("bad", failures=2)
+    worker = AlertWorker(repo, {"good": good, "bad": bad})
+    escalation = create(repo, ["good", "bad"])
+    drain(worker, seconds=30)
+    assert good.delivered == bad.delivered == [(escalation.id, "alert")]
+
+
+def test_unacknowledged_urgent_alert_is_sent_again_and_the_client_told(repo):
+    staff = FlakyChannel("staff")
+    client = FlakyChannel("client")
+    worker = AlertWorker(repo, {"staff": staff, "client": client})
+    escalation = create(repo, ["staff"], deadline=30)
+    drain(worker, seconds=2)
+    assert worker.check_deadlines(NOW + timedelta(minutes=29)) == []
+    assert worker.check_deadlines(NOW + timedelta(minutes=31)) == [escalation.id]
+    assert worker.check_deadlines(NOW + timedelta(minutes=40)) == []  # only once
+    drain(worker, start=NOW + timedelta(minutes=31), seconds=2)
+    assert staff.delivered == [(escalation.id, "alert"), (escalation.id, "realert")]
+    assert client.delivered == [(escalation.id, "deadline_notice")]
+
+
+def test_acknowledged_alert_is_not_sent_again_and_the_client_is_told(repo):
+    client = FlakyChannel("client")
+    worker = AlertWorker(repo, {"staff": FlakyChannel("staff"), "client": client})
+    escalation = create(repo, ["staff"], deadline=30)
+    assert repo.acknowledge(escalation.id, "nurse", NOW + timedelta(minutes=5))
+    assert not repo.acknowledge(escalation.id, "nurse")  # twice is refused
+    assert worker.check_deadlines(NOW + timedelta(minutes=31)) == []
+    drain(worker, start=NOW + timedelta(minutes=5), seconds=2)
+    assert client.delivered == [(escalation.id, "ack_notice")]
+    assert repo.resolve(escalation.id) and repo.get(escalation.id).status == "resolved"
+
+
+def test_question_level_hand_offs_have_no_deadline(repo):
+    escalation = create(repo, ["staff"], level="question", deadline=None)
+    assert escalation.deadline_at is None
+
+
+def test_email_alert_through_a_real_smtp_server_arrives_once_after_an_outage(repo):
+    inbox = SmtpInbox()
+    channel = EmailChannel(
+        EmailAlerts(("team@clinic.example",), "bot@clinic.example", "127.0.0.1", inbox.port, False),
+        timeout=2,
+    )
+    worker = AlertWorker(repo, {"email": channel}, backoff_base=0.5)
+    escalation = create(repo, ["email"])
+    asyncio.run(worker.deliver_due(NOW))  # server down: fails, will retry
+    assert repo.deliveries(escalation.id)[0]["status"] == "pending"
+    inbox.start()
+    try:
+        drain(worker, start=NOW + timedelta(seconds=1), seconds=10)
+        (mail,) = inbox.messages
+        assert "[URGENT]" in mail["Subject"] and f"#{escalation.id}" in mail["Subject"]
+        body = mail.get_payload()
+        assert (
+            "client-7" in body
+            and "day 3" in body
+            and "yellow crust" in body
+            and "infection_signs" in body
+        )
+        assert "http" not in body  # no links that could leak data
+    finally:
+        inbox.stop()
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    received: list = []
+    fail_first = 0
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if _Webhook.fail_first > 0:
+            _Webhook.fail_first -= 1
+            self.send_response(503)
+        else:
+            _Webhook.received.append((dict(self.headers), body))
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_alert_is_signed_json_and_survives_a_503(repo):
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Webhook.received, _Webhook.fail_first = [], 1
+    try:
+        worker = AlertWorker(
+            repo, {"webhook": WebhookChannel(f"http://127.0.0.1:{port}/hook", secret="s3cret")}
+        )
+        escalation = create(repo, ["webhook"])
+        drain(worker, seconds=10)
+        ((headers, body),) = _Webhook.received
+        payload = json.loads(body)
+        assert (payload["id"], payload["level"], payload["day"], payload["client"]) == (
+            escalation.id,
+            "urgent",
+            3,
+            "client-7",
+        )
+        assert payload["symptoms"] == ["oozing", "infection_signs"]
+        expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+        assert headers["X-Aftercare-Signature"] == expected
+    finally:
+        server.shutdown()
+
+
+def test_telegram_staff_alert_has_an_acknowledge_button_that_works(repo, telegram_api):
+    root = telegram_api.base_url[: -len("/bot")]
+    channel = TelegramStaffChannel(STAFF_BOT_TOKEN, "-1001234", base_url=root)
+    worker = AlertWorker(repo, {"telegram": channel, "client": (client := FlakyChannel("client"))})
+    escalation = create(repo, ["telegram"])
+    asyncio.run(worker.deliver_due(NOW))
+    (sent,) = telegram_api.calls("sendMessage")
+    params = sent["params"]
+    assert (
+        str(params["chat_id"]) == "-1001234"
+        and "URGENT" in params["text"]
+        and "yellow crust" in params["text"]
+    )
+    button = params["reply_markup"]["inline_keyboard"][0][0]
+    assert button["callback_data"] == f"ack:{escalation.id}"
+
+    async def press_the_button():
+        from telegram.ext import Application, CallbackQueryHandler
+
+        app = (
+            Application.builder()
+            .token(STAFF_BOT_TOKEN)
+            .base_url(telegram_api.base_url)
+            .base_file_url(telegram_api.base_file_url)
+            .build()
+        )
+        app.add_handler(CallbackQueryHandler(acknowledge_handler(repo), pattern="^ack:"))
+        async with app:
+            await app.start()
+            await app.updater.start_polling(poll_interval=0.05, timeout=1)
+            telegram_api.push_callback(-1001234, button["callback_data"], message_id=1, user_id=77)
+            await telegram_api.wait_for_async("answerCallbackQuery", timeout=10)
+            await app.updater.stop()
+            await app.stop()
+
+    asyncio.run(press_the_button())
+    assert repo.get(escalation.id).status == "acknowledged"
+    asyncio.run(worker.deliver_due())  # the button press was stored at the real time
+    assert client.delivered == [(escalation.id, "ack_notice")]
