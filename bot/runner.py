@@ -51,6 +51,9 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         "credentials.yml",
         "--endpoints",
         "endpoints.yml",
+        # Bound to 127.0.0.1: the alert notifier uses the API to tell clients about their
+        # escalation. Put a reverse proxy with auth in front before exposing Rasa anywhere.
+        "--enable-api",
     ]
     env = {
         "AFTERCARE_TRACKER_DB": str(settings.project_dir / "var" / "rasa_tracker.db"),

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.advisor import Advisor
+from bot.harness import free_port
 from bot.intents import topic_intents
 from bot.kb.loader import load_clinic
 from bot.settings import PROJECT_DIR, Settings
+from bot.training import model_path, train
 
 SHIPPED_CLINIC = PROJECT_DIR / "clinic"
 DOMAIN = PROJECT_DIR / "domain.yml"
@@ -90,7 +98,7 @@ class SmtpInbox:
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
 
-    def start(self) -> "SmtpInbox":
+    def start(self) -> SmtpInbox:
         from aiosmtpd.controller import Controller
 
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -123,3 +131,60 @@ def telegram_api():
 
 
 STAFF_BOT_TOKEN = "123456:TEST-staff-token-not-real"
+
+
+AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
+
+
+class RunningBot:
+    """`aftercare run` on free loopback ports, talking over the REST channel."""
+
+    def __init__(self, env: dict[str, str]):
+        self.port, self.action_port = free_port(), free_port()
+        self.env = {**os.environ, **env}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [AFTERCARE, "run", "--port", str(self.port), "--action-port", str(self.action_port)],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 240
+        seen = []
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            seen.append(line)
+            if "Aftercare Assistant is running" in line:
+                return
+            if not line and self.process.poll() is not None:
+                break
+        raise AssertionError("bot did not start:\n" + "".join(seen[-40:]))
+
+    def say(self, text: str, sender: str = "client-42") -> list[str]:
+        response = httpx.post(
+            f"http://127.0.0.1:{self.port}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return [m.get("text", "") for m in response.json()]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The project's model, trained first if the training data changed."""
+    models = PROJECT_DIR / "models"
+    train(PROJECT_DIR, models)
+    return model_path(models)

@@ -7,7 +7,7 @@ import asyncio
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.answers import ActionAnswer, ActionAnswerPending
+from actions.answers import ActionAnswer, ActionAnswerPending, ActionEscalationUpdate
 from actions.handoff import ActionAffirm, ActionDeny, ActionRequestHuman
 from actions.treatment_date import (
     ActionAskTreatmentDate,
@@ -221,3 +221,54 @@ def test_low_confidence_message_gets_no_guidance_not_the_runner_up(service):
     ]
     messages, events = run(ActionAnswer(), track)
     assert keys(messages) == ["kb_no_guidance"] and events["last_answer"]["topic"] is None
+
+
+def test_emergency_inside_a_greeting_is_escalated_first(service):
+    messages, events = run(
+        ActionAnswer(), tracker("hi, my lips are swelling and it's hard to breathe", "greet")
+    )
+    assert keys(messages) == ["red_flag"]
+    assert messages[0]["text"].splitlines()[0].startswith("CALL 999 NOW")
+    assert service.escalations.list()[0].level == "emergency"
+
+
+def test_red_flag_in_a_yes_is_escalated_not_ignored(service):
+    service.save_treatment_date("client-1", "3 days ago")
+    messages, _ = run(ActionAffirm(), tracker("yes and now there's pus", "affirm"))
+    assert keys(messages) == ["red_flag"] and service.escalations.list()[0].level == "urgent"
+
+
+def test_red_flag_in_the_date_answer_is_escalated(service):
+    dispatcher = CollectingDispatcher()
+    track = tracker(
+        "3 days ago and now it's oozing yellow stuff",
+        "give_treatment_date",
+        {"pending_question": {"intent": "makeup", "text": "x", "message_id": "m0"}},
+    )
+    asyncio.run(
+        ValidateTreatmentDateForm().validate_treatment_date(
+            track.latest_message["text"], dispatcher, track, {}
+        )
+    )
+    assert keys(dispatcher.messages) == ["red_flag", "date.saved"]
+    assert service.escalations.list()[0].day == 3
+
+
+def test_hypothetical_gets_guidance_without_an_alert(service):
+    service.save_treatment_date("client-1", "4 days ago")
+    messages, events = run(ActionAnswer(), tracker("what if it starts oozing?", "oozing"))
+    assert keys(messages) == ["kb_answer"] and events["last_answer"]["escalation"] == "none"
+    assert service.escalations.list() == []
+
+
+def test_calm_day_2_message_alerts_no_one(service):
+    service.save_treatment_date("client-1", "2 days ago")
+    messages, events = run(ActionAnswer(), tracker("no pus, just a bit pink", "redness"))
+    assert events["last_answer"]["escalation"] == "none" and service.escalations.list() == []
+
+
+def test_escalation_update_tells_the_client(service):
+    messages, events = run(
+        ActionEscalationUpdate(), tracker("", "EXTERNAL", {"escalation_update": "acknowledged"})
+    )
+    assert keys(messages) == ["escalation.acknowledged"] and events["escalation_update"] is None

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.harness import free_port
 from bot.kb.loader import load_clinic
 from bot.settings import PROJECT_DIR
-from bot.training import model_path, train
-from tests.conftest import edit
+from tests.conftest import AFTERCARE, RunningBot, edit
 
 pytestmark = pytest.mark.integration
-AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
-
-
-@pytest.fixture(scope="session")
-def trained_model() -> Path:
-    """The project's model, trained first if the training data changed."""
-    models = PROJECT_DIR / "models"
-    train(PROJECT_DIR, models)
-    return model_path(models)
 
 
 def ask(lines: list[str], env: dict[str, str]) -> list[dict]:
@@ -100,52 +85,6 @@ def test_ask_jsonl_answers_every_line_in_order(trained_model, clinic_dir):
     assert makeup["reply"].endswith(
         load_clinic(clinic_dir).kb.topic("makeup").window_on(4, "medical").answer
     )
-
-
-class RunningBot:
-    """`aftercare run` on free loopback ports, talking over the REST channel."""
-
-    def __init__(self, env: dict[str, str]):
-        self.port, self.action_port = free_port(), free_port()
-        self.env = {**os.environ, **env}
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [AFTERCARE, "run", "--port", str(self.port), "--action-port", str(self.action_port)],
-            cwd=PROJECT_DIR,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 240
-        seen = []
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            seen.append(line)
-            if "Aftercare Assistant is running" in line:
-                return
-            if not line and self.process.poll() is not None:
-                break
-        raise AssertionError("bot did not start:\n" + "".join(seen[-40:]))
-
-    def say(self, text: str, sender: str = "client-42") -> list[str]:
-        response = httpx.post(
-            f"http://127.0.0.1:{self.port}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text},
-            timeout=60,
-        )
-        response.raise_for_status()
-        return [m.get("text", "") for m in response.json()]
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout=60)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
 
 
 def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from bot.advisor import Answer
 from bot.service import AftercareService, DateNotUnderstood, DateSaved, NeedsDate
@@ -95,3 +95,52 @@ def test_handoff_request_is_stored_with_the_day(service):
         "other_treatment",
     )
     assert [e.id for e in service.escalations.list()] == [record.id]
+
+
+def test_red_flag_in_opening_hours_promises_a_call_within_the_response_time(service):
+    service.save_treatment_date("c1", "3 days ago", NOW)  # Saturday 10:00, open 10-14
+    answer = service.respond("c1", "oozing", "it's weeping yellow stuff", now=NOW)
+    settings = service.clinic().settings
+    assert answer.escalation == "urgent"
+    assert answer.reply.endswith(
+        service.phrase("escalation.urgent_open", response_minutes=settings.response_minutes)
+    )
+    (record,) = service.escalations.list()
+    assert record.deadline_at == record.created_at + timedelta(
+        minutes=settings.ack_deadline_minutes
+    )
+
+
+def test_red_flag_after_hours_says_when_the_clinic_opens_and_what_to_do_now(service):
+    sunday = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+    service.save_treatment_date("c1", "3 days ago", sunday)
+    answer = service.respond("c1", "oozing", "it's weeping yellow stuff", now=sunday)
+    assert answer.reply.endswith(
+        service.phrase("escalation.urgent_closed", next_opening="Monday 09:00")
+    )
+
+
+def test_emergency_reply_starts_with_the_emergency_number(service):
+    answer = service.respond("c1", "greet", "my tongue is swelling up and i cant breathe", now=NOW)
+    assert answer.escalation == "emergency"
+    assert answer.reply.splitlines()[0] == service.phrase("notice.emergency")
+
+
+def test_escalation_records_what_was_detected(service):
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    service.respond("c1", "oozing", "it's still weeping and there's yellow crust", now=NOW)
+    (record,) = service.escalations.list()
+    assert (record.level, record.day, record.treatment_kind) == ("urgent", 3, "medical")
+    assert {"oozing", "infection_signs", "sign:pus"} <= set(record.symptoms)
+    assert record.message == "it's still weeping and there's yellow crust"
+
+
+def test_a_past_day_in_the_story_does_not_hide_todays_red_flag(service):
+    service.save_treatment_date("c1", "8 days ago", NOW)
+    answer = service.respond("c1", "redness", "still red, no better than day 2", now=NOW)
+    assert answer.escalation == "urgent"
+
+
+def test_unplaced_symptom_goes_to_the_team(service):
+    answer = service.respond("c1", "nlu_fallback", "my cheek feels numb", now=NOW)
+    assert (answer.escalation, answer.reply) == ("question", service.phrase("escalation.unplaced"))
