@@ -50,12 +50,10 @@ class Triage:
     def symptoms(self) -> list[str]:
         """What was detected, for the escalation record and the staff alert."""
         found = [f.topic for f in self.findings] + list(self.waiting_for_day)
-        return (
-            found
-            + [f"sign:{s}" for s in sorted(self.signs)]
-            + [f"emergency:{e}" for e in self.emergency]
-            + [f"unplaced:{u}" for u in self.unplaced]
-        )
+        found += [f"sign:{s}" for s in sorted(self.signs)] + [
+            f"emergency:{e}" for e in self.emergency
+        ]
+        return list(dict.fromkeys(found + [f"unplaced:{u}" for u in self.unplaced]))  # no repeats
 
     @property
     def flagged(self) -> tuple[Finding, ...]:
@@ -81,7 +79,11 @@ def assess(
     conversation was last about. Either receives signs that came without a symptom word.
     """
     topics = list(screening.active_topics)
-    if not topics and screening.signs & WORRYING_SIGNS:
+    # "it's getting worse", "it hasn't improved" (but not a bare "still") say something is wrong.
+    worrying = bool(screening.signs & WORRYING_SIGNS) or any(
+        sign == "not_improving" and words != "still" for sign, words in screening.sign_words
+    )
+    if not topics and worrying:
         fallback = intent_topic or context_topic
         if fallback:
             topics = [fallback]
@@ -96,7 +98,7 @@ def assess(
     levels = [f.level for f in findings]
     if screening.is_emergency:
         levels.append("emergency")
-    if screening.unplaced or (not topics and screening.signs & WORRYING_SIGNS):
+    if screening.unplaced or (not topics and worrying):
         levels.append("question")
     level = max(levels, key=level_rank) if levels else "none"
     return Triage(

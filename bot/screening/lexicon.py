@@ -45,12 +45,15 @@ def _pairs(value, file: str, line: int, what: str, errs) -> tuple:
         if not isinstance(pair, list) or len(pair) != 2:
             errs.add(file, item_line, f"each entry of {what} must be two lists: [[words], [words]]")
             continue
-        result.append(
-            (
-                _words(pair[0], file, item_line, what, errs),
-                _words(pair[1], file, item_line, what, errs),
+        first = _words(pair[0], file, item_line, what, errs)
+        second = _words(pair[1], file, item_line, what, errs)
+        if not first or not second:
+            errs.add(
+                file,
+                item_line,
+                f"each entry of {what} needs words in both lists (an empty list never matches)",
             )
-        )
+        result.append((first, second))
     return tuple(result)
 
 

@@ -84,6 +84,7 @@ class Screening:
     hypothetical_topics: frozenset[str] = field(default_factory=frozenset)
     inactive_topics: frozenset[str] = field(default_factory=frozenset)
     hypothetical_cue: bool = False
+    sign_words: tuple[tuple[str, str], ...] = ()  # (sign, the words that showed it)
 
     @property
     def active_topics(self) -> tuple[str, ...]:
@@ -119,7 +120,8 @@ class _Terms:
                 if len(tokens) == 1:
                     self.singles.setdefault(tokens[0], key)
                     lemma = lemmatize(tokenizer(word))[0].lemma_.lower()
-                    self.lemmas.setdefault(lemma, key)
+                    if lemma == tokens[0]:  # a base form: its inflections match too
+                        self.lemmas.setdefault(lemma, key)
         for candidates in self.by_first.values():
             candidates.sort(key=lambda c: -len(c[0]))
 
@@ -197,12 +199,10 @@ class Screener:
             for i in range(sent.start, sent.end):
                 sentence_of[i] = number
         sign_hits = self.signs.matches(lowers, lemmas)
-        emergency_hits = self._emergency_spans(lowers, lemmas, sentence_of)
-        inside = {i for s, e, _ in sign_hits for i in range(s, e)} | {
-            i for s, e in emergency_hits for i in range(s, e)
-        }
-        # "won't stop bleeding", "hasn't gone down", "can't breathe": the negation is part of a
-        # sign, not a denial of the symptom.
+        emergency_hits, emergency_words = self._emergency_spans(lowers, lemmas, sentence_of)
+        inside = {i for s, e, _ in sign_hits for i in range(s, e)} | emergency_words
+        # "won't stop bleeding", "hasn't gone down", "can't breathe": the negation is a word of
+        # the sign itself, not a denial of it ("my lips aren't swollen" still is one).
         negations = [n for n in self.negation.matches(lowers, lemmas) if n[0] not in inside]
         resolutions = [r for r in self.resolved.matches(lowers, lemmas) if r[0] not in inside]
         hypotheticals = self.hypothetical.matches(lowers, lemmas)
@@ -266,7 +266,7 @@ class Screener:
                 if (
                     c_end <= start
                     and sentence_of[c_start] == sentence_of[start]
-                    and "my" not in lowers[c_end:start]
+                    and not {"my", "i", "me", "i'm", "im"} & set(lowers[c_end:start])
                     and not terminated(c_end, start)
                 ):
                     return True
@@ -277,12 +277,16 @@ class Screener:
             Mention(topic, doc[s:e].text, s, e, negated(s, e), resolved(s, e), hypothetical(s))
             for s, e, topic in spans
         )
-        signs = frozenset(
-            key for s, e, key in sign_hits if not negated(s, e) and not hypothetical(s)
-        )
+        live_signs = [
+            (key, " ".join(lowers[s:e]))
+            for s, e, key in sign_hits
+            if not negated(s, e) and not hypothetical(s)
+        ]
+        signs = frozenset(key for key, _ in live_signs)
         emergency, hypothetical_emergency = [], False
         for s, e in emergency_hits:
-            if negated(s, e) or resolved(s, e):
+            denied_inside = any(s <= n[0] < e for n in negations)  # "my lips aren't swollen"
+            if denied_inside or negated(s, e) or resolved(s, e):
                 continue
             if hypothetical(s):
                 hypothetical_emergency = True
@@ -307,6 +311,7 @@ class Screener:
             ),
             inactive_topics=frozenset(m.topic for m in mentions if not m.active),
             hypothetical_cue=bool(hypotheticals),
+            sign_words=tuple(live_signs),
         )
 
     def _starts_symptom(self, lowers: list[str], lemmas: list[str], i: int) -> bool:
@@ -336,10 +341,17 @@ class Screener:
         for s, e, topic in self.weak.matches(lowers, lemmas):
             if any(i in taken for i in range(s, e)):
                 continue
-            about_skin = symptom_question or any(
-                w in self.skin_cues for w in lowers[max(0, s - 3) : s]
+            before = lowers[max(0, s - 3) : s]
+            # About the skin: a skin word, or another symptom word, just before ("itchy red bumps").
+            about_skin = (
+                symptom_question
+                or any(w in self.skin_cues for w in before)
+                or any(i in taken for i in range(max(0, s - 3), s))
             )
-            before_object = e < len(lowers) and lowers[e] in self.not_skin
+            # "hot bath", "red light"; "my throat feels tight" is about the throat, not the skin.
+            before_object = (e < len(lowers) and lowers[e] in self.not_skin) or any(
+                w in self.not_skin for w in before
+            )
             if about_skin and not before_object:
                 found.append((s, e, topic))
                 taken.update(range(s, e))
@@ -354,8 +366,11 @@ class Screener:
         return sorted(chosen)
 
     @staticmethod
-    def _pair_spans(a_terms, b_terms, lowers, lemmas, sentence_of) -> list[tuple[int, int]]:
-        """Spans where a word of each list stands within PAIR_WINDOW words, in one sentence."""
+    def _pair_spans(
+        a_terms, b_terms, lowers, lemmas, sentence_of, with_words: bool = False
+    ) -> list:
+        """Spans where a word of each list stands within PAIR_WINDOW words, in one sentence
+        (with `with_words`, also the positions of the two words)."""
         spans = []
         for a_start, a_end, _ in a_terms.matches(lowers, lemmas):
             for b_start, b_end, _ in b_terms.matches(lowers, lemmas):
@@ -363,13 +378,21 @@ class Screener:
                     continue
                 gap = b_start - a_end if b_start >= a_end else a_start - b_end
                 if 0 <= gap <= PAIR_WINDOW:
-                    spans.append((min(a_start, b_start), max(a_end, b_end)))
+                    span = (min(a_start, b_start), max(a_end, b_end))
+                    own = set(range(a_start, a_end)) | set(range(b_start, b_end))
+                    spans.append((*span, own) if with_words else span)
         return spans
 
     def _emergency_spans(
         self, lowers: list[str], lemmas: list[str], sentence_of: list[int]
-    ) -> list[tuple[int, int]]:
+    ) -> tuple[list[tuple[int, int]], set[int]]:
+        """Emergency spans, and the positions of their own words (a "can't" in "can't breathe")."""
         spans = [(s, e) for s, e, _ in self.emergency.matches(lowers, lemmas)]
+        words = {i for s, e in spans for i in range(s, e)}
         for a_terms, b_terms in self.pairs:
-            spans.extend(self._pair_spans(a_terms, b_terms, lowers, lemmas, sentence_of))
-        return spans
+            for start, end, own in self._pair_spans(
+                a_terms, b_terms, lowers, lemmas, sentence_of, with_words=True
+            ):
+                spans.append((start, end))
+                words |= own
+        return spans, words
