@@ -29,5 +29,8 @@ $V/python scripts/nlu_eval.py
 echo "== red flags (recall must be 100%, false alarms at most 3%)"
 $V/python scripts/red_flag_eval.py
 
-echo "== pytest (unit, action and end-to-end tests)"
+echo "== pytest (unit, action and end-to-end tests; storage tests on SQLite and PostgreSQL)"
+pgdir=$(mktemp -d /tmp/aftercare-pg.XXXXXX)
+trap 'bash scripts/postgres.sh stop "$pgdir"' EXIT
+eval "$(bash scripts/postgres.sh start "$pgdir")"
 $V/pytest

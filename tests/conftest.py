@@ -54,15 +54,30 @@ def clinic_dir(tmp_path) -> Path:
     return target
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh database: SQLite (embedded default) and PostgreSQL (the same code, by URL).
+
+    The PostgreSQL server is a throwaway one on 127.0.0.1 that `make test` starts
+    (scripts/postgres.sh); without it these cases are skipped.
+    """
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'aftercare.db'}"
+    url = os.environ.get("AFTERCARE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server (make test starts one: scripts/postgres.sh)")
+    from bot.db import Base, get_engine
+
+    engine = get_engine(url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    return url
+
+
 @pytest.fixture
-def settings(tmp_path, clinic_dir) -> Settings:
-    """Settings pointing at the clinic copy and a fresh SQLite database."""
-    return Settings.from_env(
-        {
-            "AFTERCARE_CLINIC_DIR": str(clinic_dir),
-            "AFTERCARE_DATABASE_URL": f"sqlite:///{tmp_path / 'aftercare.db'}",
-        }
-    )
+def settings(database_url, clinic_dir) -> Settings:
+    """Settings pointing at the clinic copy and a fresh database."""
+    return Settings.from_env({"AFTERCARE_CLINIC_DIR": str(clinic_dir), "AFTERCARE_DATABASE_URL": database_url})
 
 
 @pytest.fixture
