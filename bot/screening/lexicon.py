@@ -8,7 +8,7 @@ from bot.kb.model import RED_FLAG_SIGNS
 from bot.yamlsrc import LineDict, LineList
 
 CONTEXT_KEYS = ("negation", "resolved", "hypothetical", "termination")
-OPTIONAL_CONTEXT_KEYS = ("others",)
+OPTIONAL_CONTEXT_KEYS = ("others", "over_since")
 
 
 @dataclass(frozen=True)

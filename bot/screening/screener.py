@@ -21,6 +21,7 @@ WINDOW_BEFORE = 6  # how far back a negation or hypothetical reaches
 WINDOW_AFTER = 5  # how far forward a resolution reaches
 PAIR_WINDOW = 4  # emergency pair words within this many tokens
 FUZZY_MIN_LENGTH = 5
+POST_NEGATIONS = frozenset({"no", "nope", "none", "nah", "negative", "nothing"})
 COMMON_WORD_LOGPROB = -14.5  # "tingly" -14.3 is a word; "swolen" -18.1 is a typo
 
 _nlp_lock = threading.Lock()
@@ -171,6 +172,7 @@ class Screener:
         self.emergency = _Terms({"emergency": lexicon.emergency_phrases})
         ctx = lexicon.context
         self.others = _Terms({"others": ctx.get("others", ())})
+        self.over_since = _Terms({"over_since": ctx.get("over_since", ())})
         self.negation = _Terms({"negation": ctx.get("negation", ())})
         self.resolved = _Terms({"resolved": ctx.get("resolved", ())})
         self.hypothetical = _Terms({"hypothetical": ctx.get("hypothetical", ())})
@@ -207,13 +209,14 @@ class Screener:
         resolutions = [r for r in self.resolved.matches(lowers, lemmas) if r[0] not in inside]
         hypotheticals = self.hypothetical.matches(lowers, lemmas)
 
-        def terminated(a: int, b: int) -> bool:
+        def terminated(a: int, b: int, loose_and: bool = True) -> bool:
             """A clause boundary lies between positions a (exclusive) and b (exclusive)."""
             for i in range(a, b):
                 if lowers[i] in self.termination:
                     return True
                 if (
-                    lowers[i] in ("and", "&")
+                    loose_and
+                    and lowers[i] in ("and", "&")
                     and i + 1 < len(lowers)
                     and lowers[i + 1] not in ("everything", "all", "the")
                     and not self._starts_symptom(lowers, lemmas, i + 1)
@@ -238,6 +241,22 @@ class Screener:
             )
 
         def resolved(start: int, end: int) -> bool:
+            # "it bled a little on the day but nothing since": over, whatever comes between.
+            if any(c_start >= end for c_start, _, _ in over_since):
+                return True
+            # "Oozing?? no." / "bleeding: none"
+            after = [
+                i
+                for i in range(end, min(end + 4, len(lowers)))
+                if lowers[i] not in ("?", "!", ":", "-", "...", "??")
+            ]
+            if (
+                after
+                and lowers[after[0]] in POST_NEGATIONS
+                and after[0] - end <= 3
+                and lowers[end] in ("?", "!", ":", "-", "...", "??")
+            ):
+                return True
             for c_start, c_end, _ in resolutions:
                 if sentence_of[c_start] != sentence_of[start] or cue_before(negations, c_start, 2):
                     continue  # "hasn't gone down" is not a resolution
@@ -252,6 +271,7 @@ class Screener:
             return False
 
         others = self.others.matches(lowers, lemmas)
+        over_since = self.over_since.matches(lowers, lemmas)
 
         def hypothetical(start: int) -> bool:
             """A "what if" before it, or someone else's symptom ("my sister got hives")."""
@@ -267,7 +287,7 @@ class Screener:
                     c_end <= start
                     and sentence_of[c_start] == sentence_of[start]
                     and not {"my", "i", "me", "i'm", "im"} & set(lowers[c_end:start])
-                    and not terminated(c_end, start)
+                    and not terminated(c_end, start, loose_and=False)
                 ):
                     return True
             return False
