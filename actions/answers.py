@@ -64,8 +64,9 @@ class ActionAnswerPending(Action):
         pending = tracker.get_slot("pending_question")
         if not pending:
             return events
-        outcome = get_service().answer_question(
-            tracker.sender_id, pending["intent"], pending["text"]
+        # Screened like any message: the waiting question may itself be a red flag.
+        outcome = get_service().respond(
+            tracker.sender_id, pending["intent"], pending["text"], context_topic(tracker)
         )
         if isinstance(outcome, NeedsDate):  # the date was just stored; only a race gets here
             say(dispatcher, "date.ask")

@@ -71,6 +71,16 @@ class ActionSetTreatmentDate(Action):
     ) -> list[dict[str, Any]]:
         service = get_service()
         text = tracker.latest_message.get("text") or ""
+        if service.current_day(tracker.sender_id) is not None:
+            # A date is known: "hotter today than yesterday" reports a symptom; it does not move
+            # the treatment date. Answer the symptom for the day the client is on.
+            red_flag, triage = service.screen_message(
+                tracker.sender_id, "give_treatment_date", text, context_topic(tracker)
+            )
+            if red_flag is not None:
+                return send_answer(dispatcher, red_flag, text)
+            if triage.findings:
+                return send_answer(dispatcher, triage.findings[0].answer, text)
         outcome = service.save_treatment_date(tracker.sender_id, text)
         red_flag_events = screen_first(dispatcher, tracker) or []
         if not isinstance(outcome, DateSaved):

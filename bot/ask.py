@@ -33,6 +33,8 @@ def parse_line(line: str) -> tuple[str, int | None]:
         raise ValueError('"text" must be a non-empty string')
     if day is not None and (isinstance(day, bool) or not isinstance(day, int)):
         raise ValueError('"day" must be a whole number or null')
+    if day is not None and not -366 <= day <= 3650:
+        raise ValueError('"day" must be between -366 and 3650')
     return text, day
 
 
@@ -87,8 +89,8 @@ def run_ask(
         service = AftercareService(settings)
         service.clinic()  # fail before start-up if the KB is invalid
         bot = LocalBot(settings, model=model, env=env)
-        bot.start()
         try:
+            bot.start()
             run_async(
                 answer_lines(
                     bot, service, lines, lambda r: write(json.dumps(r, ensure_ascii=False) + "\n")

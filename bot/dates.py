@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.numbers import NUMBER_PATTERN, ORDINALS, to_int
 
@@ -114,8 +114,11 @@ def _month_day(month: int, day: int, year: int | None, today: date) -> DateAnswe
     return _checked(found, today)
 
 
-def parse_treatment_date(text: str, today: date, date_order: str = "DMY") -> DateAnswer:
-    """Find the treatment date in a client's message. `today` is the clinic-local date."""
+def parse_treatment_date(
+    text: str, today: date, date_order: str = "DMY", now: datetime | None = None
+) -> DateAnswer:
+    """Find the treatment date in a client's message. `today` is the clinic-local date;
+    `now` (clinic-local time) makes "20 hours ago" at 09:00 yesterday, not today."""
     t = _normalise(text)
     if not t:
         return DateAnswer(None, "unclear")
@@ -153,6 +156,8 @@ def parse_treatment_date(text: str, today: date, date_order: str = "DMY") -> Dat
     ):
         hours = to_int(match.group(1))
         if hours is not None:
+            if now is not None:
+                return _checked((now - timedelta(hours=hours)).date(), today)
             return _checked(today - timedelta(days=hours // 24), today)
 
     match = re.search(

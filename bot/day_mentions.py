@@ -46,7 +46,7 @@ def find_day_mention(text: str) -> DayMention | None:
     t = re.sub(
         rf"\b(?:since|than|as|like|from|until|till|til|before)\s+(?:on\s+)?day\s*{_NUM}\b", " ", t
     )
-    match = re.search(rf"\bday\s*{_NUM}\b(?!\s*(?:/|-|\.)\s*\d)", t) or re.search(
+    match = re.search(rf"\bday\s*(?!an?\b){_NUM}\b(?!\s*(?:/|-|\.)\s*\d)", t) or re.search(
         r"\b(\d{1,2})(?:st|nd|rd|th)\s+day\b", t
     )
     if match:

@@ -116,11 +116,13 @@ class Delivery:
 
 def _aware(moment: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; every stored time is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
     from datetime import timezone
 
-    return moment.replace(tzinfo=timezone.utc)
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)  # PostgreSQL returns the session's zone
 
 
 def _to_escalation(row: EscalationRow) -> Escalation:

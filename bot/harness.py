@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,11 +46,18 @@ class ActionServerProcess:
     """The action server as a child process on a free loopback port."""
 
     def __init__(
-        self, settings: Settings, env: dict[str, str] | None = None, port: int | None = None
+        self,
+        settings: Settings,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        log_file: Path | None = None,
     ):
+        """`log_file`: where its logs go (default: this process's stderr). Never a pipe that
+        nobody reads: a full pipe would block the server."""
         self.settings = settings
         self.port = port or free_port()
         self.env = {**os.environ, **(env or {})}
+        self.log_file = log_file
         self.process: subprocess.Popen | None = None
 
     @property
@@ -59,18 +67,25 @@ class ActionServerProcess:
 
     def start(self, timeout: float = 60) -> None:
         """Start and wait until /health answers."""
+        log = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115 (kept by the child)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.action_server", "--port", str(self.port)],
             cwd=self.settings.project_dir,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdout=log or subprocess.DEVNULL,
+            stderr=log,
         )
+        if log:
+            log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise HarnessError(f"the action server stopped:\n{self.process.stderr.read()}")
+                tail = (
+                    Path(self.log_file).read_text(errors="replace")[-4000:]
+                    if self.log_file
+                    else "(see the log above)"
+                )
+                raise HarnessError(f"the action server stopped:\n{tail}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=1).status_code == 200:
                     return
@@ -98,7 +113,8 @@ class LocalBot:
     ):
         self.settings = settings
         self.model = model or latest_model(settings.models_dir)
-        self.actions = ActionServerProcess(settings, env)
+        log_dir = Path(tempfile.mkdtemp(prefix="aftercare-actions-"))
+        self.actions = ActionServerProcess(settings, env, log_file=log_dir / "action_server.log")
         self.agent: Any = None
 
     def start(self) -> None:

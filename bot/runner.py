@@ -34,7 +34,14 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
     """Train if needed, start the action server and Rasa, and supervise them until Ctrl-C."""
     from bot.service import AftercareService
 
-    AftercareService(settings).clinic()  # a broken KB stops here, with file and line
+    clinic = AftercareService(settings).clinic()  # a broken KB stops here, with file and line
+    if not clinic.settings.alerts.names():
+        print(
+            "WARNING: no staff alert channel is configured (clinic/settings.yml, alerts:). Red flags are\n"
+            "recorded (aftercare escalations list) and clients are told to call the clinic, but no one\n"
+            "is notified.",
+            file=sys.stderr,
+        )
     train(settings.project_dir, settings.models_dir)
     (settings.project_dir / "var").mkdir(exist_ok=True)
     actions = ActionServerProcess(settings, port=action_port)
@@ -75,8 +82,9 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         rasa = subprocess.Popen(rasa_cmd, cwd=settings.project_dir, env=env)
         _wait_http(f"http://127.0.0.1:{rasa_port}/", rasa, timeout=180)
         notifier_env = {**env, "AFTERCARE_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
+        notifier_cmd = [str(Path(sys.executable).with_name("aftercare")), "notifier"]
         notifier = subprocess.Popen(
-            [str(Path(sys.executable).with_name("aftercare")), "notifier"],
+            notifier_cmd,
             cwd=settings.project_dir,
             env=notifier_env,
         )
@@ -91,11 +99,18 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
             flush=True,
         )
         while True:
-            for name, proc in (
-                ("action server", actions.process),
-                ("Rasa", rasa),
-                ("alert notifier", notifier),
-            ):
+            if notifier.poll() is not None:
+                # Alerts are in the database: restarting the notifier loses nothing, and the
+                # bot keeps answering (and screening) meanwhile.
+                print(
+                    f"The alert notifier stopped (exit {notifier.returncode}); restarting it.",
+                    file=sys.stderr,
+                )
+                time.sleep(5)
+                notifier = subprocess.Popen(
+                    notifier_cmd, cwd=settings.project_dir, env=notifier_env
+                )
+            for name, proc in (("action server", actions.process), ("Rasa", rasa)):
                 if proc is not None and proc.poll() is not None:
                     print(
                         f"The {name} stopped (exit {proc.returncode}); stopping.", file=sys.stderr

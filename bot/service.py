@@ -6,6 +6,7 @@ date parser and the advisor. Built once per process, lazily (`get_service`).
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.advisor import RESPONSE_RED_FLAG, Advisor, Answer
 from bot.dates import parse_treatment_date
 from bot.day_mentions import find_day_mention
-from bot.days import local_today, now_utc, treatment_day
+from bot.days import now_utc, treatment_day
 from bot.db import session_factory
 from bot.escalations import Escalation, EscalationRepository
 from bot.intents import UNANSWERABLE_INTENTS, topic_intents
@@ -25,6 +26,7 @@ from bot.settings import Settings
 from bot.treatments import TreatmentRepository
 from bot.triage import Triage, assess
 
+log = logging.getLogger(__name__)
 DAY_SUMMARY = "day_summary"
 SMALL_TALK = frozenset({"greet", "thanks", "goodbye"})
 RESPONSE_SMALL_TALK = "small_talk"
@@ -139,14 +141,15 @@ class AftercareService:
         triage = max(triages, key=lambda t: level_rank(t.level))
         day = triage.findings[0].answer.day if triage.findings else days[0]
         if triage.level in ("urgent", "emergency"):
+            topic = triage.flagged[0].topic if triage.flagged else None
+            alerted = self._escalate_safely(
+                sender_id, text, triage.level, topic, day, triage.symptoms, now
+            )
             answer = advisor.red_flag_reply(
                 [f.answer for f in triage.flagged],
                 triage.level,
-                self._next_steps(advisor, triage.level, now),
+                self._next_steps(advisor, triage.level, now, alerted),
                 bool(triage.emergency),
-            )
-            self.escalate(
-                sender_id, text, answer.escalation, answer.topic, day, triage.symptoms, now
             )
             return answer, triage
         if (
@@ -201,19 +204,35 @@ class AftercareService:
         if level_rank(answer.escalation) >= level_rank("urgent") and not triage.hypothetical_cue:
             # NLU recognised a red-flag symptom the lexicon did not: err to safety.
             day, _ = self._day_and_kind(sender_id, text, now)
-            self.escalate(
+            alerted = self._escalate_safely(
                 sender_id, text, answer.escalation, answer.topic, day, [answer.topic], now
             )
-            answer = replace(
-                answer,
-                reply=answer.reply
-                + "\n"
-                + self._next_steps(Advisor(self.clinic()), answer.escalation, now),
-            )
+            steps = self._next_steps(Advisor(self.clinic()), answer.escalation, now, alerted)
+            answer = replace(answer, reply=answer.reply + "\n" + steps)
         return answer
 
-    def _next_steps(self, advisor: Advisor, level: str, now: datetime | None) -> str:
-        """What happens next: who contacts the client and when, from the opening hours."""
+    def _escalate_safely(self, sender_id, message, level, topic, day, symptoms, now) -> bool:
+        """Store the escalation; True if staff will be alerted. A storage failure must not cost
+        the client their red-flag reply: it is logged and the client is told to call."""
+        try:
+            self.escalate(sender_id, message, level, topic, day, symptoms, now)
+        except Exception:
+            log.critical(
+                "Could not store the %s escalation of %s; the client is told to call",
+                level,
+                sender_id,
+                exc_info=True,
+            )
+            return False
+        return bool(self.clinic().settings.alerts.names())
+
+    def _next_steps(
+        self, advisor: Advisor, level: str, now: datetime | None, alerted: bool = True
+    ) -> str:
+        """What happens next: who contacts the client and when, from the opening hours.
+        Only says staff were alerted when an alert is really on its way."""
+        if not alerted:
+            return "" if level == "emergency" else advisor.phrase("escalation.call_us")
         if level == "emergency":
             return advisor.phrase("escalation.emergency")
         settings = self.clinic().settings
@@ -291,8 +310,9 @@ class AftercareService:
     ) -> DateSaved | DateNotUnderstood:
         """Understand and store the treatment date a client gave in `text`."""
         settings = self.clinic().settings
-        today = local_today(settings.time_zone, now)
-        parsed = parse_treatment_date(text, today, settings.date_order)
+        local_now = (now or now_utc()).astimezone(ZoneInfo(settings.time_zone))
+        today = local_now.date()
+        parsed = parse_treatment_date(text, today, settings.date_order, local_now)
         if not parsed.ok:
             return DateNotUnderstood(parsed.problem or "unclear")
         self.treatments.set_date(sender_id, parsed.value, source="client")

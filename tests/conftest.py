@@ -77,7 +77,9 @@ def database_url(request, tmp_path) -> str:
 @pytest.fixture
 def settings(database_url, clinic_dir) -> Settings:
     """Settings pointing at the clinic copy and a fresh database."""
-    return Settings.from_env({"AFTERCARE_CLINIC_DIR": str(clinic_dir), "AFTERCARE_DATABASE_URL": database_url})
+    return Settings.from_env(
+        {"AFTERCARE_CLINIC_DIR": str(clinic_dir), "AFTERCARE_DATABASE_URL": database_url}
+    )
 
 
 @pytest.fixture

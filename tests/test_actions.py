@@ -119,12 +119,23 @@ def test_pending_question_is_answered_once_the_date_is_known(service):
         ActionAnswerPending(),
         tracker("4 days ago", "give_treatment_date", {"pending_question": pending}),
     )
-    assert keys(messages) == ["kb_answer"]
+    assert keys(messages) == ["red_flag"]  # the waiting question is screened like any message
     assert (
         events["last_answer"]["topic"] == "oozing"
         and events["last_answer"]["escalation"] == "urgent"
     )
     assert events["pending_question"] is None
+    assert service.escalations.list()[0].message == "is oozing normal?"
+
+
+def test_pending_calm_question_gets_its_answer(service):
+    service.save_treatment_date("client-1", "4 days ago")
+    pending = {"intent": "makeup", "text": "can i wear makeup", "message_id": "m1"}
+    messages, events = run(
+        ActionAnswerPending(),
+        tracker("4 days ago", "give_treatment_date", {"pending_question": pending}),
+    )
+    assert keys(messages) == ["kb_answer"] and events["last_answer"]["entry"] == "makeup@4-6"
 
 
 def test_oozing_on_day_4_escalates(service):
@@ -272,3 +283,12 @@ def test_escalation_update_tells_the_client(service):
         ActionEscalationUpdate(), tracker("", "EXTERNAL", {"escalation_update": "acknowledged"})
     )
     assert keys(messages) == ["escalation.acknowledged"] and events["escalation_update"] is None
+
+
+def test_a_symptom_compared_with_yesterday_does_not_move_the_treatment_date(service):
+    service.save_treatment_date("client-1", "4 days ago")
+    messages, _ = run(
+        ActionSetTreatmentDate(), tracker("hotter today than yesterday", "give_treatment_date")
+    )
+    assert keys(messages) == ["red_flag"]  # worsening redness after day 3
+    assert service.current_day("client-1") == 4

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from bot.advisor import Answer
 from bot.service import AftercareService, DateNotUnderstood, DateSaved, NeedsDate
-from tests.conftest import NOW
+from tests.conftest import NOW, edit
 
 
 def test_question_without_a_known_date_needs_the_date(service):
@@ -97,7 +97,8 @@ def test_handoff_request_is_stored_with_the_day(service):
     assert [e.id for e in service.escalations.list()] == [record.id]
 
 
-def test_red_flag_in_opening_hours_promises_a_call_within_the_response_time(service):
+def test_red_flag_in_opening_hours_promises_a_call_within_the_response_time(service, clinic_dir):
+    with_alerts(clinic_dir)
     service.save_treatment_date("c1", "3 days ago", NOW)  # Saturday 10:00, open 10-14
     answer = service.respond("c1", "oozing", "it's weeping yellow stuff", now=NOW)
     settings = service.clinic().settings
@@ -111,7 +112,8 @@ def test_red_flag_in_opening_hours_promises_a_call_within_the_response_time(serv
     )
 
 
-def test_red_flag_after_hours_says_when_the_clinic_opens_and_what_to_do_now(service):
+def test_red_flag_after_hours_says_when_the_clinic_opens_and_what_to_do_now(service, clinic_dir):
+    with_alerts(clinic_dir)
     sunday = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
     service.save_treatment_date("c1", "3 days ago", sunday)
     answer = service.respond("c1", "oozing", "it's weeping yellow stuff", now=sunday)
@@ -144,3 +146,37 @@ def test_a_past_day_in_the_story_does_not_hide_todays_red_flag(service):
 def test_unplaced_symptom_goes_to_the_team(service):
     answer = service.respond("c1", "nlu_fallback", "my cheek feels numb", now=NOW)
     assert (answer.escalation, answer.reply) == ("question", service.phrase("escalation.unplaced"))
+
+
+def with_alerts(clinic_dir) -> None:
+    """Configure one staff channel (a webhook) in the clinic copy."""
+    edit(
+        clinic_dir / "settings.yml",
+        "  alerts:\n",
+        '  alerts:\n    webhook:\n      url: "http://127.0.0.1:9/hook"\n',
+    )
+
+
+def test_without_a_staff_channel_the_client_is_told_to_call_not_that_staff_were_alerted(service):
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    answer = service.respond("c1", "oozing", "it's weeping yellow stuff", now=NOW)
+    assert answer.escalation == "urgent" and answer.reply.endswith(
+        service.phrase("escalation.call_us")
+    )
+    assert service.escalations.list()[0].level == "urgent"  # still recorded for the team
+
+
+def test_a_storage_failure_still_gives_the_red_flag_reply(service, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(service, "escalate", broken)
+    answer = service.respond("c1", "greet", "my lips are swelling and i cant breathe", now=NOW)
+    assert answer.escalation == "emergency" and answer.reply.startswith(
+        service.phrase("notice.emergency")
+    )
+
+
+def test_twenty_hours_ago_at_nine_in_the_morning_was_yesterday(service):
+    nine_am = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+    assert service.save_treatment_date("c1", "20 hours ago", nine_am).day == 1

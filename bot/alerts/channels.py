@@ -13,6 +13,7 @@ import json
 import smtplib
 from email.message import EmailMessage
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
@@ -137,7 +138,9 @@ class ClientNoticeChannel:
         update = {"ack_notice": "acknowledged", "deadline_notice": "deadline_passed"}[
             delivery.purpose
         ]
-        conversation = f"{self.rasa_url}/conversations/{delivery.escalation.sender_id}"
+        conversation = (
+            f"{self.rasa_url}/conversations/{quote(delivery.escalation.sender_id, safe='')}"
+        )
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             response = await client.post(
                 f"{conversation}/tracker/events",

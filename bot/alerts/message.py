@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from bot.escalations import Delivery
 
+MAX_MESSAGE_CHARS = 1500  # Telegram refuses texts over 4096 characters
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " [...]"
+
+
 TITLES = {"alert": "Aftercare alert", "realert": "NOT ACKNOWLEDGED - aftercare alert"}
 
 
@@ -23,7 +30,7 @@ def alert_text(delivery: Delivery) -> str:
         f"Treatment: {e.treatment_date or 'date unknown'} ({e.treatment_kind or 'kind unknown'}), {'day unknown' if e.day is None else 'day ' + str(e.day)}",
         f"Level: {e.level}",
         f"Symptoms: {', '.join(e.symptoms) or 'none detected'}",
-        f"Message: {e.message or '-'}",
+        f"Message: {_clip(e.message or '-')}",
         f"Raised: {e.created_at:%Y-%m-%d %H:%M} UTC",
         f"Acknowledge: the button below, or `aftercare escalations ack {e.id}`",
     ]

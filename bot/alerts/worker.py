@@ -77,7 +77,9 @@ class AlertWorker:
     async def deliver_due(self, now: datetime | None = None) -> int:
         """Try every due delivery once; returns how many were delivered."""
         delivered = 0
-        for delivery in self.repo.claim_due(now):
+        # One row per claim: the lease only has to cover one send (SEND_TIMEOUT < lease).
+        while claimed := self.repo.claim_due(now, limit=1):
+            delivery = claimed[0]
             channel = self.channels.get(delivery.channel)
             moment = now or now_utc()
             if channel is None:
@@ -181,13 +183,37 @@ async def serve(
         )
     app = builder.build()
     app.add_handler(CallbackQueryHandler(acknowledge_handler(repo), pattern=f"^{ACK_PREFIX}"))
-    async with app:
-        await app.start()
-        await app.updater.start_polling(
-            poll_interval=0.2, timeout=10, allowed_updates=["callback_query"]
-        )
+    # Alerts never wait for the button listener: if Telegram is unreachable at start-up, the
+    # worker delivers anyway (Telegram deliveries retry) and the listener keeps trying.
+    listener = asyncio.create_task(_listen_for_acks(app, stop))
+    try:
+        await worker.run(stop, interval)
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+
+
+async def _listen_for_acks(app, stop: asyncio.Event, retry_seconds: float = 30.0) -> None:
+    """Poll the staff bot for Acknowledge presses until `stop`, retrying if Telegram is down."""
+    while not stop.is_set():
         try:
-            await worker.run(stop, interval)
-        finally:
-            await app.updater.stop()
-            await app.stop()
+            async with app:
+                await app.start()
+                await app.updater.start_polling(
+                    poll_interval=0.2, timeout=10, allowed_updates=["callback_query"]
+                )
+                try:
+                    await stop.wait()
+                finally:
+                    await app.updater.stop()
+                    await app.stop()
+            return
+        except Exception as exc:
+            log.warning(
+                "Telegram Acknowledge listener could not start (%s); retrying in %.0fs",
+                exc,
+                retry_seconds,
+            )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=retry_seconds)

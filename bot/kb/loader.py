@@ -70,6 +70,7 @@ REQUIRED_PHRASES: dict[str, set[str]] = {
     "escalation.urgent_closed": {"next_opening"},
     "escalation.emergency": set(),
     "escalation.unplaced": set(),
+    "escalation.call_us": set(),
     "escalation.acknowledged": set(),
     "chat.greet": set(),
     "chat.thanks": set(),
@@ -152,8 +153,9 @@ def load_clinic(clinic_dir: Path, known_topics: Iterable[str] | None = None) -> 
     for path, doc in topic_docs:
         _parse_topic_file(doc, _display(path, clinic_dir), kinds, sources, known, topics, errs)
     symptom_topics = {k for k, t in topics.items() if t.type == "symptom"}
+    used_signs = {flag.sign for t in topics.values() for flag in t.red_flags}
     lexicon = parse_lexicon(
-        raw_screening, _display(screening_path, clinic_dir), symptom_topics, errs
+        raw_screening, _display(screening_path, clinic_dir), symptom_topics, errs, used_signs
     )
     if errs.errors:
         raise KnowledgeBaseError(errs.errors)
@@ -220,6 +222,15 @@ def _check_template(
     except ValueError as exc:
         errs.add(file, line, f"{what}: broken {{placeholder}} ({exc}); write {{{{ for a brace")
         return
+    try:
+        text.format(**{name: "x" for name in allowed})
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        if all(f in allowed for f in fields):
+            errs.add(
+                file,
+                line,
+                f"{what}: a {{placeholder}} cannot be filled ({type(exc).__name__}: {exc})",
+            )
     for name in fields:
         if name not in allowed:
             errs.add(
@@ -381,7 +392,7 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
     if tz:
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             errs.add(
                 file,
                 node.line_of("time_zone"),

@@ -49,7 +49,7 @@ class ClinicStore:
                     self._clinic = load_clinic(self.clinic_dir, self.known_topics)
                     self.last_error = None
                     log.info("Loaded clinic knowledge base %s", self._clinic.kb.version)
-                except KnowledgeBaseError as exc:
+                except Exception as exc:  # any failure keeps the last good KB
                     self.last_error = exc
                     if self._clinic is None:
                         raise

@@ -57,8 +57,11 @@ def _pairs(value, file: str, line: int, what: str, errs) -> tuple:
     return tuple(result)
 
 
-def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | None:
-    """Validate the screening file; errors go to `errs` with file and line."""
+def parse_lexicon(
+    raw, file: str, symptom_topics: set[str], errs, used_signs: set[str] = frozenset()
+) -> Lexicon | None:
+    """Validate the screening file; errors go to `errs` with file and line. Every KB symptom
+    topic needs words, and every sign a KB red flag uses needs words, or it could never fire."""
     if not isinstance(raw, LineDict):
         errs.add(file, 1, "screening.yml must be a mapping")
         return None
@@ -143,6 +146,19 @@ def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | N
         emergency_pairs = _pairs(
             emergency.get("pairs") or [], file, emergency.line_of("pairs"), "emergency.pairs", errs
         )
+        for key in emergency:
+            if key not in ("phrases", "pairs"):
+                errs.add(
+                    file,
+                    emergency.line_of(key),
+                    f"unknown key '{key}' in emergency; allowed: pairs, phrases",
+                )
+        if not phrases or not emergency_pairs:
+            errs.add(
+                file,
+                emergency.line,
+                "emergency needs both 'phrases' and 'pairs' (without them emergencies go unseen)",
+            )
     elif "emergency" in raw:
         errs.add(file, raw.line_of("emergency"), "emergency must have 'phrases' and 'pairs'")
     context = raw.get("context")
@@ -168,6 +184,20 @@ def parse_lexicon(raw, file: str, symptom_topics: set[str], errs) -> Lexicon | N
                     context.line_of(key),
                     f"unknown key '{key}' in context; allowed: {allowed}",
                 )
+    if isinstance(raw.get("symptoms"), LineDict):
+        for topic in sorted(symptom_topics - set(raw["symptoms"])):
+            errs.add(
+                file,
+                raw.line_of("symptoms"),
+                f"symptoms: no words for the KB symptom topic '{topic}' (it could never be detected)",
+            )
+    if isinstance(raw.get("signs"), LineDict):
+        for sign in sorted(set(used_signs) - {k for k, v in signs.items() if v}):
+            errs.add(
+                file,
+                raw.line_of("signs"),
+                f"signs: no words for '{sign}', which a KB red flag uses (it could never fire)",
+            )
     return Lexicon(
         symptoms=symptoms,
         weak=weak,

@@ -241,22 +241,27 @@ class Screener:
             )
 
         def resolved(start: int, end: int) -> bool:
-            # "it bled a little on the day but nothing since": over, whatever comes between.
-            if any(c_start >= end for c_start, _, _ in over_since):
-                return True
-            # "Oozing?? no." / "bleeding: none"
-            after = [
-                i
-                for i in range(end, min(end + 4, len(lowers)))
-                if lowers[i] not in ("?", "!", ":", "-", "...", "??")
-            ]
-            if (
-                after
-                and lowers[after[0]] in POST_NEGATIONS
-                and after[0] - end <= 3
-                and lowers[end] in ("?", "!", ":", "-", "...", "??")
-            ):
-                return True
+            # "it bled a little on the day but nothing since": over, across "but" or a comma, in
+            # the same sentence, for the symptom named last before it only ("there's pus, the
+            # bleeding has dried up" ends the bleeding, not the pus).
+            for c_start, _, _ in over_since:
+                same_sentence = c_start >= end and sentence_of[c_start] == sentence_of[start]
+                if same_sentence and not any(end <= other < c_start for other in symptom_starts):
+                    return True
+            # "Oozing?? no.": the symptom word alone as a question, answered "no".
+            opens_sentence = (
+                start == 0
+                or sentence_of[start - 1] != sentence_of[start]
+                or lowers[start - 1] in (".", "!", "?")
+            )
+            if opens_sentence and end < len(lowers) and lowers[end] in ("?", "??"):
+                after = [
+                    i
+                    for i in range(end, min(end + 4, len(lowers)))
+                    if lowers[i] not in ("?", "??", "!")
+                ]
+                if after and lowers[after[0]] in POST_NEGATIONS:
+                    return True
             for c_start, c_end, _ in resolutions:
                 if sentence_of[c_start] != sentence_of[start] or cue_before(negations, c_start, 2):
                     continue  # "hasn't gone down" is not a resolution
@@ -293,6 +298,7 @@ class Screener:
             return False
 
         spans = self._symptom_spans(lowers, lemmas, symptom_question, sentence_of)
+        symptom_starts = [s for s, _, _ in spans]
         mentions = tuple(
             Mention(topic, doc[s:e].text, s, e, negated(s, e), resolved(s, e), hypothetical(s))
             for s, e, topic in spans
@@ -305,8 +311,10 @@ class Screener:
         signs = frozenset(key for key, _ in live_signs)
         emergency, hypothetical_emergency = [], False
         for s, e in emergency_hits:
-            denied_inside = any(s <= n[0] < e for n in negations)  # "my lips aren't swollen"
-            if denied_inside or negated(s, e) or resolved(s, e):
+            # Only a denial of the sign itself clears it ("my lips aren't swollen", "no trouble
+            # breathing"); nothing said elsewhere in the message may ("...the oozing has dried up").
+            denied_inside = any(s <= n[0] < e for n in negations)
+            if denied_inside or negated(s, e):
                 continue
             if hypothetical(s):
                 hypothetical_emergency = True
