@@ -32,7 +32,7 @@ from aiohttp.web_request import FileField
 Json = dict[str, Any]
 Predicate = Callable[[Json], bool]
 
-DEFAULT_TOKEN = "123456789:AAFakeTokenForAftercareTests_0123456789"
+DEFAULT_TOKEN = "123456:fake-token-for-aftercare-tests"  # not a real token's shape
 BOT_ID = 123456789
 BOT_USERNAME = "aftercare_test_bot"
 BOT_FIRST_NAME = "Aftercare Test Bot"
