@@ -63,12 +63,16 @@ class Advisor:
         day: int | None,
         kind: str | None = None,
         signs: frozenset[str] = frozenset(),
+        any_day: bool = False,
     ) -> Answer:
         """The clinic's answer to `topic_key` on treatment day `day` (None if unknown).
 
         `signs` are red-flag signs seen in the client's message (e.g. "worsening"); a matching
-        red flag raises the level above the day window's.
+        red flag raises the level above the day window's. `any_day`: the day is unknown and only
+        red flags that hold on every day are answered (no day label).
         """
+        if any_day:
+            return self._any_day_answer(topic_key, kind, signs)
         topic = self.kb.topic(topic_key)
         if topic is None:
             return self.no_guidance(topic_key)
@@ -94,6 +98,20 @@ class Advisor:
         body = " ".join(self._fill(f.answer) for f in flags) if flags else self._fill(window.answer)
         entry = self._entry(topic, window, kind) + "".join(f"+{f.sign}" for f in flags)
         return self._compose(topic, window, day if topic.needs_day else None, body, level, entry)
+
+    def _any_day_answer(self, topic_key: str, kind: str | None, signs: frozenset[str]) -> Answer:
+        """The answer for red flags valid on every day, when the day is unknown."""
+        topic = self.kb.topic(topic_key)
+        flags = [
+            f
+            for f in self._red_flags(topic, None, signs)
+            if f.days.start is None and f.days.end is None
+        ]
+        window = topic.window_on(0, self.kind_or_default(kind))
+        level = max([f.level for f in flags] or [window.level], key=level_rank)
+        body = " ".join(self._fill(f.answer) for f in flags) if flags else self._fill(window.answer)
+        entry = f"{topic.key}@any" + "".join(f"+{f.sign}" for f in flags)
+        return self._compose(topic, window, None, body, level, entry)
 
     def no_guidance(self, topic_key: str | None = None) -> Answer:
         """The honest reply for a question the KB does not cover (level `question`)."""

@@ -13,6 +13,7 @@ from bot.advisor import Advisor, Answer
 from bot.kb.model import level_rank
 from bot.screening.screener import Screening
 
+DAYS_CHECKED = 61  # with the day unknown, a symptom urgent on all of days 0-60 is urgent now
 # Signs that on their own ("it's getting worse") say something is wrong.
 WORRYING_SIGNS = frozenset(
     {"worsening", "spreading", "severe", "wont_stop", "pus", "rash", "airway"}
@@ -92,7 +93,18 @@ def assess(
         if not advisor.knows(topic):
             continue
         if day is None and advisor.needs_day(topic):
-            waiting.append(topic)
+            # Day unknown: if the symptom is urgent on every day ("won't stop bleeding"), it is
+            # urgent now; otherwise ask for the date before deciding.
+            every_day = [
+                advisor.answer(topic, d, kind, screening.signs) for d in range(0, DAYS_CHECKED)
+            ]
+            floor = min(every_day, key=lambda a: level_rank(a.escalation))
+            if level_rank(floor.escalation) >= level_rank("urgent"):
+                findings.append(
+                    Finding(topic, advisor.answer(topic, None, kind, screening.signs, any_day=True))
+                )
+            else:
+                waiting.append(topic)
             continue
         findings.append(Finding(topic, advisor.answer(topic, day, kind, screening.signs)))
     levels = [f.level for f in findings]

@@ -180,3 +180,16 @@ def test_a_storage_failure_still_gives_the_red_flag_reply(service, monkeypatch):
 def test_twenty_hours_ago_at_nine_in_the_morning_was_yesterday(service):
     nine_am = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
     assert service.save_treatment_date("c1", "20 hours ago", nine_am).day == 1
+
+
+def test_with_the_day_unknown_a_red_flag_urgent_on_every_day_escalates_at_once(service):
+    answer = service.respond("new-client", "bleeding", "my face wont stop bleeding", now=NOW)
+    assert (answer.escalation, answer.entry) == ("urgent", "bleeding@any+wont_stop")
+    assert service.escalations.list()[0].level == "urgent"
+
+
+def test_with_the_day_unknown_a_day_dependent_symptom_asks_for_the_date(service):
+    assert isinstance(
+        service.respond("new-client", "oozing", "it's oozing a bit", now=NOW), NeedsDate
+    )
+    assert service.escalations.list() == []
