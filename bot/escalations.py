@@ -125,6 +125,19 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.astimezone(timezone.utc)  # PostgreSQL returns the session's zone
 
 
+def _queue(session, escalation_id: int, channel: str, purpose: str, now: datetime) -> None:
+    """Add one delivery to the outbox, in the caller's transaction."""
+    session.add(
+        OutboxRow(
+            escalation_id=escalation_id,
+            channel=channel,
+            purpose=purpose,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
 def _to_escalation(row: EscalationRow) -> Escalation:
     return Escalation(
         row.id,
@@ -186,15 +199,7 @@ class EscalationRepository:
             session.add(row)
             session.flush()
             for channel in channels:
-                session.add(
-                    OutboxRow(
-                        escalation_id=row.id,
-                        channel=channel,
-                        purpose="alert",
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
+                _queue(session, row.id, channel, "alert", now)
             session.flush()
             return _to_escalation(row)
 
@@ -240,15 +245,7 @@ class EscalationRepository:
             if row is None or row.status != "open":
                 return False
             row.status, row.acknowledged_at, row.acknowledged_by = "acknowledged", now, by
-            session.add(
-                OutboxRow(
-                    escalation_id=row.id,
-                    channel=CLIENT_CHANNEL,
-                    purpose="ack_notice",
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+            _queue(session, row.id, CLIENT_CHANNEL, "ack_notice", now)
             return True
 
     def resolve(self, escalation_id: int, now: datetime | None = None) -> bool:
@@ -277,24 +274,8 @@ class EscalationRepository:
             for row in rows:
                 row.realerted_at = now
                 for channel in channels:
-                    session.add(
-                        OutboxRow(
-                            escalation_id=row.id,
-                            channel=channel,
-                            purpose="realert",
-                            next_attempt_at=now,
-                            created_at=now,
-                        )
-                    )
-                session.add(
-                    OutboxRow(
-                        escalation_id=row.id,
-                        channel=CLIENT_CHANNEL,
-                        purpose="deadline_notice",
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
-                )
+                    _queue(session, row.id, channel, "realert", now)
+                _queue(session, row.id, CLIENT_CHANNEL, "deadline_notice", now)
                 done.append(row.id)
         return done
 
