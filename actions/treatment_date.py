@@ -9,16 +9,15 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import context_topic, say, screen_first, send_answer
+from bot.days import format_date
 from bot.service import DateSaved, NeedsDate, get_service
-
-DATE_FORMAT = "%a %d %b %Y"
 
 
 def _confirm(dispatcher: CollectingDispatcher, saved: DateSaved) -> None:
     say(
         dispatcher,
         "date.saved",
-        treatment_date=saved.treatment_date.strftime(DATE_FORMAT),
+        treatment_date=format_date(saved.treatment_date),
         day=saved.day,
     )
 
@@ -38,7 +37,22 @@ class ValidateTreatmentDateForm(FormValidationAction):
         ):
             # The form opened on the question itself: that is not an answer; let it ask.
             return {"treatment_date": None, "date_problem": None}
-        outcome = get_service().save_treatment_date(tracker.sender_id, str(slot_value or ""))
+        service = get_service()
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "nlu_fallback"
+        known = service.treatments.get(tracker.sender_id)
+        if known and known.treatment_date and intent != "give_treatment_date":
+            # The date became known while the form waited (the client opened the clinic's
+            # link): this message is a question, not a date. End the form; answer it next.
+            return {
+                "treatment_date": known.treatment_date.isoformat(),
+                "date_problem": None,
+                "pending_question": {
+                    "intent": intent,
+                    "text": tracker.latest_message.get("text") or "",
+                    "message_id": tracker.latest_message.get("message_id"),
+                },
+            }
+        outcome = service.save_treatment_date(tracker.sender_id, str(slot_value or ""))
         screen_first(dispatcher, tracker)  # "yesterday, and now there's pus" is still screened
         if isinstance(outcome, DateSaved):
             _confirm(dispatcher, outcome)

@@ -27,3 +27,11 @@ def treatment_day(treatment_date: date, time_zone: str, now: datetime | None = N
 def date_for_day(day: int, time_zone: str, now: datetime | None = None) -> date:
     """The treatment date that makes today day `day`."""
     return local_today(time_zone, now) - timedelta(days=day)
+
+
+DATE_FORMAT = "%a %d %b %Y"  # "Wed 18 Nov 2026", how dates appear in replies
+
+
+def format_date(value: date) -> str:
+    """A date as replies show it."""
+    return value.strftime(DATE_FORMAT)

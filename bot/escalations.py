@@ -18,9 +18,11 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    delete,
     or_,
     select,
     update,
@@ -32,6 +34,8 @@ from bot.db import Base
 
 STATUSES = ("open", "acknowledged", "resolved")
 CLIENT_CHANNEL = "client"  # notices back to the client (via Rasa), delivered like alerts
+PHOTO_PURPOSE = "photo:"  # outbox purpose of a photo for staff: "photo:<photo id>"
+FORGOTTEN = "forgotten"  # the conversation id of escalations whose client used /forget
 
 
 class EscalationRow(Base):
@@ -56,6 +60,22 @@ class EscalationRow(Base):
     acknowledged_by = Column(String(128), nullable=True)
     resolved_at = Column(DateTime(timezone=True), nullable=True)
     realerted_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class EscalationPhotoRow(Base):
+    """A photo a client sent, kept with their escalation for the clinic team."""
+
+    __tablename__ = "escalation_photos"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    escalation_id = Column(
+        Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    content_type = Column(String(64), nullable=False)
+    data = Column(LargeBinary, nullable=False)
+    caption = Column(Text, nullable=True)
+    source = Column(String(32), nullable=False)  # the channel it came from
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
 
 
 class OutboxRow(Base):
@@ -104,6 +124,18 @@ class Escalation:
 
 
 @dataclass(frozen=True)
+class Photo:
+    """A photo kept with an escalation."""
+
+    id: int
+    escalation_id: int
+    content_type: str
+    data: bytes
+    caption: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Delivery:
     """An outbox row claimed for delivery, with its escalation."""
 
@@ -112,6 +144,7 @@ class Delivery:
     purpose: str
     attempts: int
     escalation: Escalation
+    photo: Photo | None = None  # for a "photo:<id>" delivery
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -135,6 +168,12 @@ def _queue(session, escalation_id: int, channel: str, purpose: str, now: datetim
             next_attempt_at=now,
             created_at=now,
         )
+    )
+
+
+def _to_photo(r: EscalationPhotoRow) -> Photo:
+    return Photo(
+        r.id, r.escalation_id, r.content_type, bytes(r.data), r.caption, _aware(r.created_at)
     )
 
 
@@ -245,7 +284,8 @@ class EscalationRepository:
             if row is None or row.status != "open":
                 return False
             row.status, row.acknowledged_at, row.acknowledged_by = "acknowledged", now, by
-            _queue(session, row.id, CLIENT_CHANNEL, "ack_notice", now)
+            if row.sender_id != FORGOTTEN:
+                _queue(session, row.id, CLIENT_CHANNEL, "ack_notice", now)
             return True
 
     def resolve(self, escalation_id: int, now: datetime | None = None) -> bool:
@@ -275,7 +315,8 @@ class EscalationRepository:
                 row.realerted_at = now
                 for channel in channels:
                     _queue(session, row.id, channel, "realert", now)
-                _queue(session, row.id, CLIENT_CHANNEL, "deadline_notice", now)
+                if row.sender_id != FORGOTTEN:
+                    _queue(session, row.id, CLIENT_CHANNEL, "deadline_notice", now)
                 done.append(row.id)
         return done
 
@@ -312,8 +353,14 @@ class EscalationRepository:
                 if result.rowcount == 1:
                     row = session.get(OutboxRow, outbox_id)
                     escalation = _to_escalation(session.get(EscalationRow, row.escalation_id))
+                    photo = None
+                    if row.purpose.startswith(PHOTO_PURPOSE):
+                        photo_row = session.get(
+                            EscalationPhotoRow, int(row.purpose[len(PHOTO_PURPOSE) :])
+                        )
+                        photo = _to_photo(photo_row) if photo_row else None
                     claimed.append(
-                        Delivery(row.id, row.channel, row.purpose, row.attempts, escalation)
+                        Delivery(row.id, row.channel, row.purpose, row.attempts, escalation, photo)
                     )
         return claimed
 
@@ -330,6 +377,95 @@ class EscalationRepository:
             row = session.get(OutboxRow, outbox_id)
             row.attempts += 1
             row.last_error, row.next_attempt_at, row.lease_until = error[:2000], retry_at, None
+
+    def open_for(self, sender_id: str) -> Escalation | None:
+        """The conversation's newest escalation the clinic has not resolved yet."""
+        with self._sessions() as session:
+            row = session.execute(
+                select(EscalationRow)
+                .where(EscalationRow.sender_id == sender_id, EscalationRow.status != "resolved")
+                .order_by(EscalationRow.id.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            return _to_escalation(row) if row else None
+
+    def add_photo(
+        self,
+        escalation_id: int,
+        data: bytes,
+        content_type: str,
+        caption: str | None,
+        source: str,
+        channels: list[str] = (),
+        now: datetime | None = None,
+    ) -> int:
+        """Keep a photo with an escalation and tell staff on every channel (one transaction)."""
+        now = now or now_utc()
+        with self._sessions.begin() as session:
+            photo = EscalationPhotoRow(
+                escalation_id=escalation_id,
+                content_type=content_type,
+                data=data,
+                caption=caption,
+                source=source,
+                created_at=now,
+            )
+            session.add(photo)
+            session.flush()
+            for channel in channels:
+                _queue(session, escalation_id, channel, f"{PHOTO_PURPOSE}{photo.id}", now)
+            return photo.id
+
+    def photos(self, escalation_id: int) -> list[Photo]:
+        """An escalation's photos, oldest first."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(EscalationPhotoRow)
+                .where(EscalationPhotoRow.escalation_id == escalation_id)
+                .order_by(EscalationPhotoRow.id)
+            ).scalars()
+            return [_to_photo(r) for r in rows]
+
+    def photo(self, photo_id: int) -> Photo | None:
+        """One photo by id."""
+        with self._sessions() as session:
+            row = session.get(EscalationPhotoRow, photo_id)
+            return _to_photo(row) if row else None
+
+    def redact_conversation(self, sender_id: str) -> int:
+        """After a client's /forget: keep each escalation's clinical facts (level, symptoms,
+        day, treatment, times, who acknowledged) but drop the message text, name, photos and
+        the link to the conversation; cancel notices still to be sent to the client."""
+        with self._sessions.begin() as session:
+            rows = list(
+                session.execute(
+                    select(EscalationRow).where(EscalationRow.sender_id == sender_id)
+                ).scalars()
+            )
+            ids = [row.id for row in rows]
+            if not ids:
+                return 0
+            session.execute(
+                delete(EscalationPhotoRow)
+                .where(EscalationPhotoRow.escalation_id.in_(ids))
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                delete(OutboxRow).where(
+                    OutboxRow.escalation_id.in_(ids),
+                    OutboxRow.status == "pending",
+                    or_(
+                        OutboxRow.channel == CLIENT_CHANNEL,
+                        OutboxRow.purpose.like(f"{PHOTO_PURPOSE}%"),
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            for row in rows:
+                row.sender_id = FORGOTTEN
+                row.client_name = None
+                row.message = None
+            return len(ids)
 
     def pending_count(self) -> int:
         """How many deliveries are still to do."""

@@ -30,6 +30,20 @@ def _wait_http(url: str, process: subprocess.Popen, timeout: float) -> None:
     raise HarnessError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def _telegram_line(telegram, rasa_port: int) -> str:
+    """Where Telegram clients come in, for the start-up banner."""
+    if telegram is None:
+        return (
+            "  Telegram:           off (set TELEGRAM_BOT_TOKEN to turn it on; README, Telegram)\n"
+        )
+    if telegram.mode == "webhook":
+        return (
+            f"  Telegram:           webhook {telegram.webhook_url} -> "
+            f"http://127.0.0.1:{rasa_port}/webhooks/telegram/webhook\n"
+        )
+    return "  Telegram:           long polling (message the clinic's bot; links: aftercare clients add)\n"
+
+
 def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> int:
     """Train if needed, start the action server and Rasa, and supervise them until Ctrl-C."""
     from bot.service import AftercareService
@@ -42,6 +56,9 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
             "is notified.",
             file=sys.stderr,
         )
+    from bot.channels.telegram_config import TelegramConfig
+
+    telegram = TelegramConfig.from_settings(settings)  # a half-set webhook stops here
     train(settings.project_dir, settings.models_dir)
     (settings.project_dir / "var").mkdir(exist_ok=True)
     actions = ActionServerProcess(settings, port=action_port)
@@ -95,6 +112,7 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
             '                       {"sender": "client-1", "message": "can I wear makeup?"}\n'
             f"  Clinic answers:      {settings.clinic_dir}/knowledge/*.yml (edits apply on the next message)\n"
             "  Red flags for staff: .venv/bin/aftercare escalations list   (alerts: clinic/settings.yml)\n"
+            f"{_telegram_line(telegram, rasa_port)}"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )

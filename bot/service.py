@@ -65,6 +65,7 @@ class AftercareService:
         self._screener_for = None
         self._screener_cache: Screener | None = None
         sessions = session_factory(settings.database_url)
+        self.sessions = sessions
         self.treatments = TreatmentRepository(sessions)
         self.escalations = EscalationRepository(sessions)
 
@@ -256,8 +257,11 @@ class AftercareService:
         now: datetime | None = None,
     ) -> Escalation:
         """Store the escalation and queue an alert on every configured channel (one transaction)."""
+        from bot.clients import ClientRegistry
+
         settings = self.clinic().settings
         treatment = self.treatments.get(sender_id)
+        client = ClientRegistry(self.sessions).client_for(sender_id)
         return self.escalations.create(
             sender_id,
             level,
@@ -265,6 +269,7 @@ class AftercareService:
             topic,
             day,
             channels=settings.alerts.names(),
+            client_name=client.name if client else None,
             symptoms=symptoms,
             treatment_date=treatment.treatment_date if treatment else None,
             treatment_kind=(treatment.kind if treatment else None)
@@ -318,13 +323,34 @@ class AftercareService:
         self.treatments.set_date(sender_id, parsed.value, source="client")
         return DateSaved(parsed.value, (today - parsed.value).days)
 
+    def add_photo(
+        self,
+        sender_id: str,
+        data: bytes,
+        content_type: str,
+        caption: str | None,
+        source: str,
+        now: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Keep a client's photo with their open escalation, or start a question-level one
+        for the team to look at. Returns (escalation id, whether it is new)."""
+        open_one = self.escalations.open_for(sender_id)
+        is_new = open_one is None
+        if is_new:
+            open_one = self.escalate(
+                sender_id, caption, "question", None, self.current_day(sender_id, now), [], now
+            )
+        channels = self.clinic().settings.alerts.names()
+        # A new escalation's alert already goes out; the photo follows it on every channel.
+        self.escalations.add_photo(open_one.id, data, content_type, caption, source, channels, now)
+        return open_one.id, is_new
+
     def request_handoff(
         self, sender_id: str, message: str | None, level: str = "question", topic: str | None = None
     ) -> Escalation:
-        """Record that the clinic team should follow up this conversation."""
-        return self.escalations.create(
-            sender_id, level, message, topic, self.current_day(sender_id)
-        )
+        """Record that the clinic team should follow up this conversation, and alert them
+        on every configured channel (like a red flag, but with no deadline)."""
+        return self.escalate(sender_id, message, level, topic, self.current_day(sender_id), [])
 
 
 _service: AftercareService | None = None

@@ -193,3 +193,17 @@ def test_with_the_day_unknown_a_day_dependent_symptom_asks_for_the_date(service)
         service.respond("new-client", "oozing", "it's oozing a bit", now=NOW), NeedsDate
     )
     assert service.escalations.list() == []
+
+
+def test_handoff_request_alerts_staff_on_every_channel(service, clinic_dir):
+    edit(
+        clinic_dir / "settings.yml",
+        "  alerts:\n",
+        '  alerts:\n    webhook:\n      url: "http://127.0.0.1:9/hook"\n',
+    )
+    record = service.request_handoff("c1", "can I talk to someone about my next session?")
+    deliveries = service.escalations.deliveries(record.id)
+    assert [(d["channel"], d["purpose"], d["status"]) for d in deliveries] == [
+        ("webhook", "alert", "pending")
+    ]
+    assert record.deadline_at is None  # a question has no acknowledgement deadline

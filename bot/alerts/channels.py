@@ -56,9 +56,17 @@ class TelegramStaffChannel:
         button = InlineKeyboardButton(
             "Acknowledge", callback_data=f"{ACK_PREFIX}{delivery.escalation.id}"
         )
-        await self.bot.send_message(
-            self.chat_id, alert_text(delivery), reply_markup=InlineKeyboardMarkup([[button]])
-        )
+        markup = InlineKeyboardMarkup([[button]])
+        if delivery.photo is not None:
+            # The photo itself, captioned with the alert (a caption holds 1024 characters).
+            await self.bot.send_photo(
+                self.chat_id,
+                delivery.photo.data,
+                caption=alert_text(delivery)[:1024],
+                reply_markup=markup,
+            )
+            return
+        await self.bot.send_message(self.chat_id, alert_text(delivery), reply_markup=markup)
 
 
 class EmailChannel:
@@ -87,6 +95,14 @@ class EmailChannel:
             f"<aftercare-escalation-{delivery.escalation.id}-{delivery.purpose}@{self.config.sender.split('@')[-1]}>"
         )
         message.set_content(alert_text(delivery))
+        if delivery.photo is not None:
+            maintype, _, subtype = delivery.photo.content_type.partition("/")
+            message.add_attachment(
+                delivery.photo.data,
+                maintype=maintype or "image",
+                subtype=subtype or "jpeg",
+                filename=f"escalation-{delivery.escalation.id}-photo-{delivery.photo.id}.{subtype or 'jpg'}",
+            )
         with smtplib.SMTP(self.config.host, self.config.port, timeout=self.timeout) as smtp:
             if self.config.starttls:
                 smtp.starttls()

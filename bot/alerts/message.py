@@ -18,7 +18,10 @@ def alert_subject(delivery: Delivery) -> str:
     """A one-line subject (e-mail) or heading (chat)."""
     e = delivery.escalation
     day = "day unknown" if e.day is None else f"day {e.day}"
-    return f"[{e.level.upper()}] {TITLES.get(delivery.purpose, 'Aftercare alert')} #{e.id}: {e.client_name or e.sender_id}, {day}"
+    title = TITLES.get(delivery.purpose, "Aftercare alert")
+    if delivery.photo is not None:
+        title = "Photo from client"
+    return f"[{e.level.upper()}] {title} #{e.id}: {e.client_name or e.sender_id}, {day}"
 
 
 def alert_text(delivery: Delivery) -> str:
@@ -32,6 +35,13 @@ def alert_text(delivery: Delivery) -> str:
         f"Symptoms: {', '.join(e.symptoms) or 'none detected'}",
         f"Message: {_clip(e.message or '-')}",
         f"Raised: {e.created_at:%Y-%m-%d %H:%M} UTC",
+        *(
+            [
+                f"Photo #{delivery.photo.id} ({delivery.photo.content_type}): `aftercare escalations photos {e.id}`"
+            ]
+            if delivery.photo is not None
+            else []
+        ),
         f"Acknowledge: the button below, or `aftercare escalations ack {e.id}`",
     ]
     return "\n".join(lines)
@@ -52,5 +62,10 @@ def alert_payload(delivery: Delivery) -> dict:
         "symptoms": e.symptoms,
         "message": e.message,
         "created_at": e.created_at.isoformat(),
+        "photo": (
+            {"id": delivery.photo.id, "content_type": delivery.photo.content_type}
+            if delivery.photo is not None
+            else None
+        ),
         "text": alert_text(delivery),
     }

@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import html
 import json
+import re
 import threading
 import time
 import zlib
@@ -156,6 +158,7 @@ class FakeTelegramApi:
         self._paths: dict[str, bytes] = {}
         self._failures: dict[str, deque[tuple[int, str | None]]] = {}
         self._webhook: Json = {"url": ""}
+        self.commands: list[Json] = []
         self._next_update_id = 1
         self._next_message_id = 1
         self._next_file = 1
@@ -182,6 +185,7 @@ class FakeTelegramApi:
             "answerCallbackQuery": self._answer_callback_query,
             "sendPhoto": self._send_photo,
             "getFile": self._get_file,
+            "setMyCommands": self._set_my_commands,
         }
         # Bot API method names are case-insensitive.
         self._methods = {name.lower(): (name, handler) for name, handler in handlers.items()}
@@ -671,12 +675,33 @@ class FakeTelegramApi:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
             return copy.deepcopy(self._updates[:limit])
 
+    async def _set_my_commands(self, params: Json) -> bool:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise ApiError(400, "Bad Request: commands must be a list of at most 100")
+        for command in commands:
+            name, description = command.get("command", ""), command.get("description", "")
+            if not re.fullmatch(r"[a-z0-9_]{1,32}", name) or not 1 <= len(description) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+        with self._cond:
+            self.commands = copy.deepcopy(commands)
+        return True
+
     async def _send_message(self, params: Json) -> Json:
         chat = self._chat_for(params.get("chat_id"))
         text = params.get("text")
         if text is None or str(text) == "":
             raise ApiError(400, "Bad Request: message text is empty")
-        fields: Json = {"text": str(text)}
+        text = str(text)
+        if params.get("parse_mode") == "HTML":
+            text = parse_html(text)  # what the user sees, or 400 like Telegram
+        elif params.get("parse_mode"):
+            raise ApiError(400, f"Bad Request: unsupported parse_mode {params['parse_mode']}")
+        if _utf16_len(text) > MAX_TEXT_LENGTH:
+            raise ApiError(400, "Bad Request: message is too long")
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        fields: Json = {"text": text}
         if params.get("entities"):
             fields["entities"] = params["entities"]
         quoted = self._quoted_message(chat, params)
@@ -742,6 +767,49 @@ class FakeTelegramApi:
         if info is None:
             raise ApiError(400, "Bad Request: invalid file_id")
         return dict(info)
+
+
+MAX_TEXT_LENGTH = 4096
+_HTML_TAGS = frozenset(
+    "b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split()
+)
+_HTML_TOKEN = re.compile(r"<(/?)([a-zA-Z-]+)([^<>]*)>|&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);|[<>&]")
+
+
+def parse_html(text: str) -> str:
+    """The visible text of a `parse_mode=HTML` message, or the 400 Telegram answers: only its
+    tags, balanced; every other <, > and & written as an entity."""
+    plain, stack, position = [], [], 0
+    for match in _HTML_TOKEN.finditer(text):
+        plain.append(text[position : match.start()])
+        position = match.end()
+        closing, tag, _attrs, entity = match.groups()
+        if entity:
+            plain.append(html.unescape(match.group(0)))
+        elif tag:
+            tag = tag.lower()
+            if tag not in _HTML_TAGS:
+                raise ApiError(
+                    400, f'Bad Request: can\'t parse entities: unsupported start tag "{tag}"'
+                )
+            if not closing:
+                stack.append(tag)
+            elif not stack or stack.pop() != tag:
+                raise ApiError(
+                    400, f'Bad Request: can\'t parse entities: unmatched end tag "{tag}"'
+                )
+        else:
+            raise ApiError(
+                400,
+                f"Bad Request: can't parse entities: unescaped {match.group(0)!r} at byte "
+                f"offset {len(text[: match.start()].encode())}",
+            )
+    if stack:
+        raise ApiError(
+            400, f"Bad Request: can't parse entities: can't find end tag \"{stack[-1]}\""
+        )
+    plain.append(text[position:])
+    return "".join(plain)
 
 
 def _apply_reply_markup(message: Json, reply_markup: Any) -> None:
