@@ -248,3 +248,47 @@ def test_telegram_staff_alert_has_an_acknowledge_button_that_works(repo, telegra
     assert repo.get(escalation.id).status == "acknowledged"
     asyncio.run(worker.deliver_due())  # the button press was stored at the real time
     assert client.delivered == [(escalation.id, "ack_notice")]
+
+
+def test_a_client_photo_reaches_the_staff_chat_as_a_photo_and_email_as_an_attachment(
+    repo, telegram_api
+):
+    inbox = SmtpInbox().start()
+    try:
+        root = telegram_api.base_url[: -len("/bot")]
+        channels = {
+            "telegram": TelegramStaffChannel(STAFF_BOT_TOKEN, "-1001234", base_url=root),
+            "email": EmailChannel(
+                EmailAlerts(
+                    ("team@clinic.example",), "bot@clinic.example", "127.0.0.1", inbox.port, False
+                ),
+                timeout=2,
+            ),
+        }
+        worker = AlertWorker(repo, channels)
+        escalation = create(repo, ["telegram", "email"])
+        photo_id = repo.add_photo(
+            escalation.id,
+            b"\xff\xd8\xffJPEG",
+            "image/jpeg",
+            "the crust",
+            "telegram",
+            channels=["telegram", "email"],
+            now=NOW,
+        )
+        drain(worker, seconds=3)
+        (photo_call,) = telegram_api.calls("sendPhoto")
+        assert photo_call["params"]["photo"]["data"] == b"\xff\xd8\xffJPEG"
+        assert f"Photo #{photo_id}" in photo_call["params"]["caption"]
+        assert photo_call["params"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
+            f"ack:{escalation.id}"
+        )
+        photo_mail = [m for m in inbox.messages if "Photo from client" in m["Subject"]]
+        (mail,) = photo_mail
+        attachments = [part for part in mail.walk() if part.get_filename()]
+        assert [a.get_payload(decode=True) for a in attachments] == [b"\xff\xd8\xffJPEG"]
+        purposes = sorted(d["purpose"] for d in repo.deliveries(escalation.id))
+        assert purposes == ["alert", "alert", f"photo:{photo_id}", f"photo:{photo_id}"]
+        assert {d["status"] for d in repo.deliveries(escalation.id)} == {"delivered"}
+    finally:
+        inbox.stop()

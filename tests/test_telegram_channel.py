@@ -550,3 +550,86 @@ def test_forget_deletes_the_conversation_link_messages_and_photos(api, service, 
     with create_engine(f"sqlite:///{tmp_path / 'tracker.db'}").connect() as connection:
         senders = [r[0] for r in connection.execute(text("SELECT DISTINCT sender_id FROM events"))]
     assert senders == ["telegram-7"]
+
+
+# --- pure parts: splitting, escaping, buttons, configuration --------------------------------
+
+
+def test_split_prefers_paragraphs_then_sentences_and_never_exceeds_the_limit():
+    from bot.channels.telegram_format import split_text, utf16_length
+
+    text = "First paragraph. " * 30 + "\n\n" + "Second one, longer. " * 40
+    parts = split_text(text, limit=600)
+    assert all(utf16_length(p) <= 600 for p in parts)
+    assert parts[0] == ("First paragraph. " * 30).strip()
+    assert " ".join(parts).split() == text.split()
+
+
+def test_split_counts_emoji_as_telegram_does_and_cuts_a_giant_word():
+    from bot.channels.telegram_format import split_text, utf16_length
+
+    emoji = "😀" * 3000  # 6000 UTF-16 units, no spaces at all
+    parts = split_text(emoji)
+    assert [utf16_length(p) for p in parts] == [4096, 1904]
+    assert "".join(parts) == emoji
+
+
+def test_html_escaping_keeps_every_character_visible():
+    from bot.channels.telegram_format import to_html
+    from tests.fakes.telegram_api import parse_html
+
+    for written in ["<b>bold?</b>", "a & b", "x < y > z", "&amp; literally", "*_[]()~`>#+-=|{}.!"]:
+        assert parse_html(to_html(written)) == written
+
+
+def test_button_payloads_too_long_for_telegram_fall_back_to_the_title():
+    from bot.channels.telegram_format import button_rows
+
+    rows = button_rows([{"title": "Yes", "payload": "/affirm" + "x" * 80}])
+    assert rows == [[{"text": "Yes", "callback_data": "Yes"}]]
+
+
+def _config(env):
+    from bot.settings import Settings
+
+    return TelegramConfig.from_settings(Settings.from_env(env))
+
+
+def test_telegram_is_off_without_a_token_and_polls_without_a_public_url():
+    assert _config({}) is None
+    config = _config({"TELEGRAM_BOT_TOKEN": "1:abc"})
+    assert (config.mode, config.api_base_url) == ("polling", "https://api.telegram.org/bot")
+    local = _config(
+        {"TELEGRAM_BOT_TOKEN": "1:abc", "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081"}
+    )
+    assert local.api_base_url == "http://127.0.0.1:8081/bot"
+    assert local.file_base_url == "http://127.0.0.1:8081/file/bot"
+
+
+@pytest.mark.parametrize(
+    "env, problem",
+    [
+        (
+            {"TELEGRAM_WEBHOOK_URL": "https://clinic.example/tg"},
+            "TELEGRAM_WEBHOOK_SECRET is not set",
+        ),
+        (
+            {"TELEGRAM_WEBHOOK_URL": "http://clinic.example/tg", "TELEGRAM_WEBHOOK_SECRET": "abc"},
+            "https://",
+        ),
+        (
+            {
+                "TELEGRAM_WEBHOOK_URL": "https://clinic.example/tg",
+                "TELEGRAM_WEBHOOK_SECRET": "has space",
+            },
+            "letters, digits",
+        ),
+        ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "not an http(s) URL"),
+    ],
+    ids=["no-secret", "plain-http", "bad-secret", "bad-base-url"],
+)
+def test_a_half_configured_webhook_fails_fast_with_the_reason(env, problem):
+    from bot.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        _config({"TELEGRAM_BOT_TOKEN": "1:abc", **env})
