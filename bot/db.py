@@ -34,6 +34,10 @@ class Conversation(Base):
 
 def get_engine(url: str) -> Engine:
     """One engine per URL per process; creates the schema on first use."""
+    # The modules defining the other tables import this one, so they are imported here.
+    import bot.clients  # noqa: F401
+    import bot.escalations  # noqa: F401
+
     with _lock:
         engine = _engines.get(url)
         if engine is None:

@@ -292,3 +292,17 @@ def test_a_client_photo_reaches_the_staff_chat_as_a_photo_and_email_as_an_attach
         assert {d["status"] for d in repo.deliveries(escalation.id)} == {"delivered"}
     finally:
         inbox.stop()
+
+
+def test_staff_save_a_clients_photos_with_the_cli(repo, settings, monkeypatch, tmp_path, capsys):
+    from bot.cli import main
+
+    escalation = create(repo, [])
+    repo.add_photo(escalation.id, b"\xff\xd8\xffONE", "image/jpeg", "left cheek", "telegram")
+    monkeypatch.setenv("AFTERCARE_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("AFTERCARE_CLINIC_DIR", str(settings.clinic_dir))
+    assert main(["escalations", "show", str(escalation.id)]) == 0
+    assert "image/jpeg, 6 bytes" in capsys.readouterr().out
+    assert main(["escalations", "photos", str(escalation.id), "--out", str(tmp_path / "out")]) == 0
+    (saved,) = (tmp_path / "out").iterdir()
+    assert saved.read_bytes() == b"\xff\xd8\xffONE" and saved.suffix == ".jpg"

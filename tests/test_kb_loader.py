@@ -282,3 +282,83 @@ def test_shipped_folder_is_untouched_by_these_tests():
         "status: maybe"
         not in (SHIPPED_CLINIC / "knowledge" / "activities_skincare.yml").read_text()
     )
+
+
+def test_telegram_settings_are_read(clinic):
+    assert clinic.settings.telegram.bot_username == "NorthsideAftercareBot"
+    assert clinic.settings.telegram.link_valid_days == 14
+
+
+def test_telegram_section_is_optional(clinic_dir, known_topics):
+    path = clinic_dir / "settings.yml"
+    text = path.read_text()
+    start = text.index("  # The clients' Telegram bot.")
+    end = text.index("link_valid_days: 14\n") + len("link_valid_days: 14\n")
+    path.write_text(text[:start] + text[end:])
+    assert "telegram:" not in path.read_text()
+
+    telegram = load_clinic(clinic_dir, known_topics).settings.telegram
+
+    assert (telegram.bot_username, telegram.link_valid_days) == (None, 14)
+
+
+@pytest.mark.parametrize(
+    "username",
+    ["@NorthsideAftercareBot", "Northside", "abot", "North-side_bot", "a" * 30 + "bot", "bot bot"],
+)
+def test_bad_bot_username_is_rejected_with_its_line(clinic_dir, known_topics, username):
+    path = clinic_dir / "settings.yml"
+    edit(path, '"NorthsideAftercareBot"', f'"{username}"')
+
+    (error,) = errors_of(clinic_dir, known_topics)
+
+    line = line_of(path, "bot_username:")
+    assert error.startswith(f"clinic/settings.yml:{line}: telegram.bot_username '{username}'")
+    assert "ending in 'bot', without the @" in error
+
+
+@pytest.mark.parametrize("username", ["nbot_Bot", "Clinic_BOT", "a" * 29 + "bot", "North_side2bot"])
+def test_bot_usernames_telegram_allows_are_accepted(clinic_dir, known_topics, username):
+    edit(clinic_dir / "settings.yml", '"NorthsideAftercareBot"', f'"{username}"')
+
+    assert load_clinic(clinic_dir, known_topics).settings.telegram.bot_username == username
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "2.5", '"two"', "true"])
+def test_bad_link_valid_days_is_rejected_with_its_line(clinic_dir, known_topics, days):
+    path = clinic_dir / "settings.yml"
+    edit(path, "link_valid_days: 14", f"link_valid_days: {days}")
+
+    (error,) = errors_of(clinic_dir, known_topics)
+
+    line = line_of(path, "link_valid_days:")
+    assert error == (
+        f"clinic/settings.yml:{line}: telegram.link_valid_days must be a whole number of days, "
+        "1 or more"
+    )
+
+
+def test_unknown_telegram_key_is_rejected(clinic_dir, known_topics):
+    path = clinic_dir / "settings.yml"
+    edit(path, "link_valid_days: 14", "link_valid_hours: 14")
+
+    (error,) = errors_of(clinic_dir, known_topics)
+
+    assert error.startswith(
+        f"clinic/settings.yml:{line_of(path, 'link_valid_hours')}: unknown key 'link_valid_hours' in telegram"
+    )
+
+
+def test_telegram_mistakes_are_reported_with_the_others(clinic_dir, known_topics):
+    path = clinic_dir / "settings.yml"
+    edit(path, "Europe/London", "Europe/Londn")
+    edit(path, '"NorthsideAftercareBot"', '"Northside"')
+    edit(path, "link_valid_days: 14", "link_valid_days: 0")
+
+    errors = errors_of(clinic_dir, known_topics)
+
+    assert len(errors) == 3
+    assert [e.split(": ", 1)[0] for e in errors] == [
+        f"clinic/settings.yml:{line_of(path, needle)}"
+        for needle in ("Europe/Londn", "bot_username:", "link_valid_days:")
+    ]

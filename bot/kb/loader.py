@@ -28,6 +28,7 @@ from bot.kb.model import (
     KnowledgeBase,
     OpeningHours,
     RedFlag,
+    TelegramSettings,
     Topic,
     TreatmentKind,
     Where,
@@ -76,10 +77,35 @@ REQUIRED_PHRASES: dict[str, set[str]] = {
     "chat.thanks": set(),
     "chat.goodbye": set(),
     "escalation.deadline_passed": set(),
+    "telegram.linked": {"treatment_date", "day"},
+    "telegram.code_used": set(),
+    "telegram.code_expired": set(),
+    "telegram.code_unknown": set(),
+    "telegram.help": set(),
+    "telegram.unknown_command": set(),
+    "telegram.private_only": set(),
+    "telegram.forget_confirm": set(),
+    "telegram.forget_yes": set(),
+    "telegram.forget_no": set(),
+    "telegram.forgotten": set(),
+    "telegram.forget_cancelled": set(),
+    "telegram.photo_added": set(),
+    "telegram.photo_new": set(),
+    "telegram.photo_failed": set(),
+    "telegram.voice": set(),
+    "telegram.unsupported": set(),
+    "telegram.edited": set(),
+    "telegram.error": set(),
+    "telegram.command_help": set(),
+    "telegram.command_today": set(),
+    "telegram.command_human": set(),
+    "telegram.command_forget": set(),
 }
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)|(\+))?\s*$")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+# A Telegram bot's username: 5-32 letters, digits or underscores, ending in "bot".
+_BOT_USERNAME = re.compile(r"^[A-Za-z0-9_]{2,29}[Bb][Oo][Tt]$")
 
 
 class KnowledgeBaseError(Exception):
@@ -379,7 +405,7 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
     }
     _check_keys(
         node,
-        required | {"date_order", "escalation", "alerts"},
+        required | {"date_order", "escalation", "alerts", "telegram"},
         required,
         file,
         "clinic settings",
@@ -435,6 +461,7 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
         if "alerts" in node
         else AlertChannels()
     )
+    telegram = _parse_telegram(node.get("telegram"), file, node.line_of("telegram"), errs)
     if any(v is None for v in values.values()) or hours is None:
         return None
     return ClinicSettings(
@@ -448,7 +475,38 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
         response_minutes=response_minutes,
         ack_deadline_minutes=deadline_minutes,
         alerts=alerts,
+        telegram=telegram,
     )
+
+
+def _parse_telegram(raw: Any, file: str, line: int, errs: _Collector) -> TelegramSettings:
+    """The clients' Telegram bot: `bot_username` (for deep links) and `link_valid_days`."""
+    if raw is None:
+        return TelegramSettings()
+    node = _mapping(raw, file, line, "telegram", errs)
+    if node is None:
+        return TelegramSettings()
+    _check_keys(node, {"bot_username", "link_valid_days"}, set(), file, "telegram", errs)
+    username = node.get("bot_username")
+    if username is not None:
+        username = str(username).strip()
+        if username and not _BOT_USERNAME.match(username):
+            errs.add(
+                file,
+                node.line_of("bot_username"),
+                f"telegram.bot_username '{username}' is not a Telegram bot username: 5-32 "
+                "letters, digits or underscores ending in 'bot', without the @",
+            )
+            username = None
+    days = node.get("link_valid_days", 14)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        errs.add(
+            file,
+            node.line_of("link_valid_days"),
+            "telegram.link_valid_days must be a whole number of days, 1 or more",
+        )
+        days = 14
+    return TelegramSettings(username or None, days)
 
 
 def _parse_alerts(raw: Any, file: str, line: int, errs: _Collector) -> AlertChannels:

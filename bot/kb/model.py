@@ -183,6 +183,14 @@ class AlertChannels:
 
 
 @dataclass(frozen=True)
+class TelegramSettings:
+    """The clients' Telegram bot: its username (for deep links) and how long link codes last."""
+
+    bot_username: str | None = None
+    link_valid_days: int = 14
+
+
+@dataclass(frozen=True)
 class ClinicSettings:
     """The clinic's own settings from `clinic/settings.yml`."""
 
@@ -196,6 +204,7 @@ class ClinicSettings:
     response_minutes: int = 30
     ack_deadline_minutes: int = 30
     alerts: AlertChannels = field(default_factory=AlertChannels)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
     def placeholders(self) -> dict[str, str]:
         """Values that answer texts may use as {placeholders}."""

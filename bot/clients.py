@@ -1,0 +1,493 @@
+"""The clinic's client registry and the single-use codes that link a chat to a treatment.
+
+The clinic registers a client's treatment (`aftercare clients add`) and gets a code, printed
+as a Telegram deep link `https://t.me/<bot>?start=<code>` and a QR code. A conversation that
+redeems the code (Telegram's `/start <code>`, later a web page's `?code=`) is linked to the
+client: its treatment date and kind are set, so the bot never has to ask.
+
+Codes are 144 random bits, work once, expire, and a new code revokes the client's unused
+ones. Only a code's SHA-256 is stored: the database never holds a code that still works.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, delete, select, update
+from sqlalchemy.orm import sessionmaker
+
+from bot.days import now_utc, treatment_day
+from bot.db import Base, Conversation
+from bot.settings import SettingsError
+
+if TYPE_CHECKING:
+    from bot.kb.model import Clinic
+    from bot.settings import Settings
+
+CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CODE_BYTES = 18  # 144 bits: 24 characters of [A-Za-z0-9_-], a valid Telegram start parameter
+DEFAULT_VALID_FOR = timedelta(days=14)
+LINK_STATUSES = ("linked", "used", "expired", "unknown")
+DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
+_BOT_USERNAME = re.compile(r"^[A-Za-z0-9_]{2,29}[Bb][Oo][Tt]$")
+
+
+class ClientRow(Base):
+    """One registered treatment of a client."""
+
+    __tablename__ = "clients"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    name = Column(String(128), nullable=False)
+    treatment_date = Column(Date, nullable=False)
+    treatment_kind = Column(String(32), nullable=False)
+    area = Column(String(64), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+
+
+class LinkCodeRow(Base):
+    """One link code of a client, stored as its SHA-256 only."""
+
+    __tablename__ = "link_codes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    client_id = Column(
+        Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code_hash = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+    used_at = Column(DateTime(timezone=True), nullable=True)
+    used_by = Column(String(128), nullable=True)  # the conversation that redeemed it
+    revoked_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class ClientLinkRow(Base):
+    """Which client a conversation belongs to (a conversation has at most one)."""
+
+    __tablename__ = "client_links"
+
+    conversation_id = Column(String(128), primary_key=True)
+    client_id = Column(
+        Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    channel = Column(String(32), nullable=False)
+    linked_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+
+
+@dataclass(frozen=True)
+class Client:
+    """A registered client's treatment."""
+
+    id: int
+    name: str
+    treatment_date: date
+    kind: str
+    area: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """What redeeming a code did: `status` is linked, used, expired or unknown.
+
+    `client` is set only when the conversation is linked (a stranger holding someone else's
+    used or expired code learns nothing about them).
+    """
+
+    status: str
+    client: Client | None = None
+
+    @property
+    def linked(self) -> bool:
+        """Whether the conversation is now linked to the client."""
+        return self.status == "linked"
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    """A client for `aftercare clients list`: today's day, linked conversations, code state."""
+
+    client: Client
+    day: int | None  # today's treatment day in the clinic's time zone
+    conversations: list[tuple[str, str]]  # (conversation_id, channel)
+    code_status: str  # "active until YYYY-MM-DD HH:MM UTC", "used", "expired", "revoked", "none"
+    code_expires_at: datetime | None = None  # of the newest code
+
+
+class UnknownClientError(KeyError):
+    """No client has this id."""
+
+    def __init__(self, client_id: int):
+        super().__init__(client_id)
+        self.client_id = client_id
+
+    def __str__(self) -> str:
+        return f"no client #{self.client_id}"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)  # PostgreSQL returns the session's zone
+
+
+def _utc(now: datetime | None) -> datetime:
+    """`now` (default: the current time) in UTC, as every stored time is."""
+    moment = now or now_utc()
+    if moment.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return moment.astimezone(timezone.utc)
+
+
+def hash_code(code: str) -> str:
+    """The stored form of a code: its SHA-256, hex."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def new_code_text() -> str:
+    """A fresh random code (URL- and Telegram-start-parameter-safe)."""
+    return secrets.token_urlsafe(CODE_BYTES)
+
+
+def _to_client(row: ClientRow) -> Client:
+    return Client(
+        row.id,
+        row.name,
+        row.treatment_date,
+        row.treatment_kind,
+        row.area,
+        _aware(row.created_at),
+    )
+
+
+def _text(value: str | None, what: str, limit: int, required: bool = True) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            raise ValueError(f"{what} must not be empty")
+        return None
+    if len(value) > limit:
+        raise ValueError(f"{what} is too long (at most {limit} characters)")
+    return value
+
+
+def _valid_for(valid_for: timedelta) -> timedelta:
+    if valid_for <= timedelta(0):
+        raise ValueError("a code must be valid for a positive time")
+    return valid_for
+
+
+def _code_status(row: LinkCodeRow | None, now: datetime) -> str:
+    if row is None:
+        return "none"
+    if row.used_at is not None:
+        return "used"
+    if row.revoked_at is not None:
+        return "revoked"
+    expires = _aware(row.expires_at)
+    if expires <= now:
+        return "expired"
+    return f"active until {expires:%Y-%m-%d %H:%M} UTC"
+
+
+class ClientRegistry:
+    """Clients, their link codes and linked conversations; one session per call."""
+
+    def __init__(self, sessions: sessionmaker):
+        self._sessions = sessions
+
+    def add(
+        self,
+        name: str,
+        treatment_date: date,
+        kind: str,
+        area: str | None = None,
+        valid_for: timedelta = DEFAULT_VALID_FOR,
+        now: datetime | None = None,
+    ) -> tuple[Client, str]:
+        """Register a client's treatment with its first code; the code is returned only here."""
+        now = _utc(now)
+        name = _text(name, "the client's name", 128)
+        kind = _text(kind, "the treatment kind", 32)
+        area = _text(area, "the treated area", 64, required=False)
+        valid_for = _valid_for(valid_for)
+        if not isinstance(treatment_date, date) or isinstance(treatment_date, datetime):
+            raise ValueError("treatment_date must be a date")
+        with self._sessions.begin() as session:
+            row = ClientRow(
+                name=name,
+                treatment_date=treatment_date,
+                treatment_kind=kind,
+                area=area,
+                created_at=now,
+            )
+            session.add(row)
+            session.flush()
+            code = self._issue(session, row.id, valid_for, now)
+            return _to_client(row), code
+
+    def new_code(
+        self, client_id: int, valid_for: timedelta = DEFAULT_VALID_FOR, now: datetime | None = None
+    ) -> str:
+        """A fresh code for a client; the client's unused codes stop working.
+
+        Raises `UnknownClientError` (a `KeyError`) if there is no such client.
+        """
+        now = _utc(now)
+        valid_for = _valid_for(valid_for)
+        with self._sessions.begin() as session:
+            if session.get(ClientRow, client_id) is None:
+                raise UnknownClientError(client_id)
+            session.execute(
+                update(LinkCodeRow)
+                .where(
+                    LinkCodeRow.client_id == client_id,
+                    LinkCodeRow.used_at.is_(None),
+                    LinkCodeRow.revoked_at.is_(None),
+                )
+                .values(revoked_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return self._issue(session, client_id, valid_for, now)
+
+    @staticmethod
+    def _issue(session, client_id: int, valid_for: timedelta, now: datetime) -> str:
+        code = new_code_text()
+        session.add(
+            LinkCodeRow(
+                client_id=client_id,
+                code_hash=hash_code(code),
+                created_at=now,
+                expires_at=now + valid_for,
+            )
+        )
+        session.flush()
+        return code
+
+    def redeem(
+        self, code: str, conversation_id: str, channel: str, now: datetime | None = None
+    ) -> LinkResult:
+        """Link a conversation to the client a code was issued for, in one transaction.
+
+        linked: the code was unused and valid (or this same conversation used it before: the
+        link is idempotent); the conversation's treatment date and kind are now the clinic's.
+        used: another conversation used it. expired: too old, or replaced by a newer code.
+        unknown: no such code (malformed codes are rejected without a query).
+        """
+        now = _utc(now)
+        if not isinstance(code, str) or not CODE_PATTERN.match(code):
+            return LinkResult("unknown")
+        conversation_id = _text(conversation_id, "the conversation id", 128)
+        channel = _text(channel, "the channel", 32)
+        code_hash = hash_code(code)
+        with self._sessions.begin() as session:
+            # Claim first: of two conversations racing for one code, exactly one matches.
+            claimed = session.execute(
+                update(LinkCodeRow)
+                .where(
+                    LinkCodeRow.code_hash == code_hash,
+                    LinkCodeRow.used_at.is_(None),
+                    LinkCodeRow.revoked_at.is_(None),
+                    LinkCodeRow.expires_at > now,
+                )
+                .values(used_at=now, used_by=conversation_id)
+                .execution_options(synchronize_session=False)
+            )
+            row = session.execute(
+                select(LinkCodeRow).where(LinkCodeRow.code_hash == code_hash)
+            ).scalar_one_or_none()
+            if row is None:
+                return LinkResult("unknown")
+            if claimed.rowcount != 1:
+                if row.used_at is None:
+                    return LinkResult("expired")  # expired or revoked
+                if row.used_by != conversation_id:
+                    return LinkResult("used")
+            client = session.get(ClientRow, row.client_id)
+            link = session.get(ClientLinkRow, conversation_id)
+            if link is None:
+                session.add(
+                    ClientLinkRow(
+                        conversation_id=conversation_id,
+                        client_id=client.id,
+                        channel=channel,
+                        linked_at=now,
+                    )
+                )
+            else:
+                link.client_id, link.channel, link.linked_at = client.id, channel, now
+            conversation = session.get(Conversation, conversation_id)
+            if conversation is None:
+                conversation = Conversation(sender_id=conversation_id, created_at=now)
+                session.add(conversation)
+            conversation.treatment_date = client.treatment_date
+            conversation.treatment_kind = client.treatment_kind
+            conversation.date_source = "clinic"
+            return LinkResult("linked", _to_client(client))
+
+    def client_for(self, conversation_id: str) -> Client | None:
+        """The client a conversation is linked to, if any."""
+        with self._sessions() as session:
+            row = session.execute(
+                select(ClientRow)
+                .join(ClientLinkRow, ClientLinkRow.client_id == ClientRow.id)
+                .where(ClientLinkRow.conversation_id == conversation_id)
+            ).scalar_one_or_none()
+            return _to_client(row) if row else None
+
+    def get(self, client_id: int) -> Client | None:
+        """One client by id."""
+        with self._sessions() as session:
+            row = session.get(ClientRow, client_id)
+            return _to_client(row) if row else None
+
+    def list(self, time_zone: str, now: datetime | None = None) -> list[ClientSummary]:
+        """Every client, oldest registration first, with today's day in `time_zone`."""
+        now = _utc(now)
+        with self._sessions() as session:
+            clients = session.execute(select(ClientRow).order_by(ClientRow.id)).scalars().all()
+            links: dict[int, list[tuple[str, str]]] = {}
+            for link in session.execute(
+                select(ClientLinkRow).order_by(ClientLinkRow.linked_at)
+            ).scalars():
+                links.setdefault(link.client_id, []).append((link.conversation_id, link.channel))
+            newest: dict[int, LinkCodeRow] = {}
+            for code in session.execute(select(LinkCodeRow).order_by(LinkCodeRow.id)).scalars():
+                newest[code.client_id] = code
+            summaries = []
+            for row in clients:
+                code = newest.get(row.id)
+                summaries.append(
+                    ClientSummary(
+                        client=_to_client(row),
+                        day=treatment_day(row.treatment_date, time_zone, now),
+                        conversations=links.get(row.id, []),
+                        code_status=_code_status(code, now),
+                        code_expires_at=_aware(code.expires_at) if code else None,
+                    )
+                )
+            return summaries
+
+    def forget_conversation(self, conversation_id: str) -> int | None:
+        """Unlink a conversation; a client left with no conversation is deleted with its codes.
+
+        Returns the id of the client the conversation was linked to, or None.
+        """
+        with self._sessions.begin() as session:
+            session.execute(
+                update(LinkCodeRow)
+                .where(LinkCodeRow.used_by == conversation_id)
+                .values(used_by=None)
+                .execution_options(synchronize_session=False)
+            )
+            link = session.get(ClientLinkRow, conversation_id)
+            if link is None:
+                return None
+            client_id = link.client_id
+            session.delete(link)
+            session.flush()
+            others = session.execute(
+                select(ClientLinkRow.conversation_id).where(ClientLinkRow.client_id == client_id)
+            ).first()
+            if others is None:
+                # Explicit, so it does not depend on the database enforcing ON DELETE CASCADE.
+                session.execute(delete(LinkCodeRow).where(LinkCodeRow.client_id == client_id))
+                session.execute(delete(ClientRow).where(ClientRow.id == client_id))
+            return client_id
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    """The Telegram link that opens the bot and sends `/start <code>`."""
+    return f"https://t.me/{bot_username.lstrip('@')}?start={code}"
+
+
+def qr_code(link: str):
+    """The QR code of a link, as `write_qr_png` draws it (error correction M, border 4)."""
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    qr.add_data(link)
+    qr.make(fit=True)
+    return qr
+
+
+def write_qr_png(link: str, path: Path | str) -> Path:
+    """Draw the link's QR code as a PNG at `path` (its folder is created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = qr_code(link).make_image(fill_color="black", back_color="white")
+    with path.open("wb") as stream:
+        image.save(stream, format="PNG")
+    return path
+
+
+def valid_bot_username(username: str) -> bool:
+    """Whether `username` has the shape of a Telegram bot's username (no @)."""
+    return bool(_BOT_USERNAME.match(username))
+
+
+def telegram_api_base_url(settings: Settings) -> str:
+    """python-telegram-bot's `base_url` (ending in /bot) from TELEGRAM_API_BASE_URL.
+
+    Both the server's root (as the staff alerts take it) and the root plus /bot are accepted.
+    """
+    base = (settings.env.get("TELEGRAM_API_BASE_URL") or "").strip().rstrip("/")
+    if not base:
+        return DEFAULT_TELEGRAM_API
+    return base if base.endswith("/bot") else f"{base}/bot"
+
+
+async def fetch_bot_username(token: str, base_url: str = DEFAULT_TELEGRAM_API) -> str:
+    """Ask the Bot API (getMe) for the bot's username."""
+    from telegram import Bot
+
+    async with Bot(token, base_url=base_url) as bot:
+        return bot.username
+
+
+def bot_username(settings: Settings, clinic: Clinic) -> str:
+    """The clients' bot username: TELEGRAM_BOT_USERNAME, else `telegram.bot_username` in
+    clinic/settings.yml, else asked from Telegram with TELEGRAM_BOT_TOKEN.
+
+    Raises `SettingsError` when none of them gives one. Not for use inside a running event
+    loop (it runs its own); there, await `fetch_bot_username`.
+    """
+    from_env = settings.env.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@")
+    if from_env:
+        if not valid_bot_username(from_env):
+            raise SettingsError(
+                f"TELEGRAM_BOT_USERNAME {from_env!r} is not a Telegram bot username "
+                "(5-32 letters, digits or underscores ending in 'bot')"
+            )
+        return from_env
+    configured = clinic.settings.telegram.bot_username
+    if configured:
+        return configured
+    token = settings.env.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        raise SettingsError(
+            "the clients' Telegram bot username is unknown: set telegram.bot_username in "
+            "clinic/settings.yml (or TELEGRAM_BOT_USERNAME, or TELEGRAM_BOT_TOKEN to ask Telegram)"
+        )
+    import asyncio
+
+    from telegram.error import TelegramError
+
+    try:
+        return asyncio.run(fetch_bot_username(token, telegram_api_base_url(settings)))
+    except TelegramError as exc:
+        raise SettingsError(
+            f"could not ask Telegram for the bot's username ({exc}); set "
+            "telegram.bot_username in clinic/settings.yml"
+        ) from exc
