@@ -42,16 +42,18 @@ class ValidateTreatmentDateForm(FormValidationAction):
         known = service.treatments.get(tracker.sender_id)
         if known and known.treatment_date and intent != "give_treatment_date":
             # The date became known while the form waited (the client opened the clinic's
-            # link): this message is a question, not a date. End the form; answer it next.
-            return {
+            # link): this message is a question, not a date. Answer it (screened) now; the form
+            # ends and the question that opened it is answered next.
+            text = tracker.latest_message.get("text") or ""
+            slots: dict[str, Any] = {
                 "treatment_date": known.treatment_date.isoformat(),
                 "date_problem": None,
-                "pending_question": {
-                    "intent": intent,
-                    "text": tracker.latest_message.get("text") or "",
-                    "message_id": tracker.latest_message.get("message_id"),
-                },
             }
+            outcome = service.respond(tracker.sender_id, intent, text, context_topic(tracker))
+            if not isinstance(outcome, NeedsDate):
+                for event in send_answer(dispatcher, outcome, text):
+                    slots[event["name"]] = event["value"]
+            return slots
         outcome = service.save_treatment_date(tracker.sender_id, str(slot_value or ""))
         screen_first(dispatcher, tracker)  # "yesterday, and now there's pus" is still screened
         if isinstance(outcome, DateSaved):

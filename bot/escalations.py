@@ -368,6 +368,8 @@ class EscalationRepository:
         """Record a successful delivery (it is never sent again)."""
         with self._sessions.begin() as session:
             row = session.get(OutboxRow, outbox_id)
+            if row is None:  # cancelled while it was being sent (the client used /forget)
+                return
             row.status, row.delivered_at, row.lease_until = "delivered", now or now_utc(), None
             row.attempts += 1
 
@@ -375,6 +377,8 @@ class EscalationRepository:
         """Record a failed attempt; it is retried at `retry_at`."""
         with self._sessions.begin() as session:
             row = session.get(OutboxRow, outbox_id)
+            if row is None:  # cancelled while it was being sent
+                return
             row.attempts += 1
             row.last_error, row.next_attempt_at, row.lease_until = error[:2000], retry_at, None
 
@@ -451,7 +455,14 @@ class EscalationRepository:
                 .execution_options(synchronize_session=False)
             )
             session.execute(
-                delete(OutboxRow).where(
+                update(OutboxRow)
+                .where(OutboxRow.escalation_id.in_(ids))
+                .values(last_error=None)  # errors may quote the conversation's address
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                delete(OutboxRow)
+                .where(
                     OutboxRow.escalation_id.in_(ids),
                     OutboxRow.status == "pending",
                     or_(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date, timedelta
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -292,3 +293,23 @@ def test_a_symptom_compared_with_yesterday_does_not_move_the_treatment_date(serv
     )
     assert keys(messages) == ["red_flag"]  # worsening redness after day 3
     assert service.current_day("client-1") == 4
+
+
+def test_a_date_linked_while_the_form_waits_answers_this_message_and_keeps_the_first(service):
+    # The form opened on "is oozing normal?"; then the client opened the clinic's link (the
+    # date is now known) and asked something else: both questions get answered.
+    pending = {"intent": "oozing", "text": "is oozing normal?", "message_id": "m1"}
+    service.treatments.set_date("client-1", date.today() - timedelta(days=2), source="clinic")
+    dispatcher = CollectingDispatcher()
+    track = tracker(
+        "can I go to the gym?", "exercise", {"pending_question": pending}, message_id="m2"
+    )
+    result = asyncio.run(
+        ValidateTreatmentDateForm().validate_treatment_date(
+            "can I go to the gym?", dispatcher, track, {}
+        )
+    )
+    assert result["treatment_date"] and result["date_problem"] is None
+    assert "pending_question" not in result  # the first question is answered after the form
+    assert keys(dispatcher.messages) == ["kb_answer"]
+    assert result["last_answer"]["topic"] == "exercise"

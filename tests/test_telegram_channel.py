@@ -192,16 +192,38 @@ def _last_message_id(api: FakeTelegramApi) -> int:
     return max(key[1] for key in api._messages)
 
 
-def test_button_data_that_is_not_a_domain_intent_never_reaches_rasa(api, service):
+def test_button_data_that_is_not_a_domain_intent_reaches_rasa_only_as_words(api, service):
     async def scenario():
         async with Channel(api) as channel:
             api.push_callback(USER, "/restart", 77)
-            api.push_callback(USER, "anything at all", 78)
-            await api.wait_for_async("answerCallbackQuery", 2)
-            await asyncio.sleep(0.3)
-            return channel.received
+            api.push_callback(USER, "Yes, pass it on", 78)  # a payload too long: its title
+            await channel.sent_to(USER, 2)
+            return [m.text for m in channel.received]
 
-    assert run(scenario()) == []
+    assert run(scenario()) == ["restart", "Yes, pass it on"]
+
+
+def test_words_after_a_command_or_on_a_voice_note_are_read_too(api, service):
+    async def scenario():
+        async with Channel(api) as channel:
+            api.push_text(USER, "/human I'm bleeding a lot")
+            await channel.sent_to(USER, 2)
+            voice = {"file_id": "v1", "file_unique_id": "v1u", "duration": 3}
+            api.push_update({"message": private_message(api, voice=voice, caption="pus!")})
+            await channel.sent_to(USER, 4)
+            return [m.text for m in channel.received]
+
+    assert run(scenario()) == ["I'm bleeding a lot", "/request_human", "pus!"]
+
+
+def test_a_reply_telegram_refuses_ends_in_the_try_again_or_call_message(api, service):
+    async def scenario():
+        async with Channel(api) as channel:
+            api.fail_next("sendMessage", times=1, status=400, description="Bad Request: nope")
+            api.push_text(USER, "is this normal?")
+            return await channel.sent_to(USER, 2)  # the refused reply, then the fallback
+
+    assert run(scenario()) == ["echo: is this normal?", service.phrase("telegram.error")]
 
 
 @pytest.mark.parametrize(
@@ -625,8 +647,9 @@ def test_telegram_is_off_without_a_token_and_polls_without_a_public_url():
             "letters, digits",
         ),
         ({"TELEGRAM_API_BASE_URL": "ftp://x"}, "not an http(s) URL"),
+        ({"TELEGRAM_STAFF_BOT_TOKEN": "1:abc"}, "must be two bots"),
     ],
-    ids=["no-secret", "plain-http", "bad-secret", "bad-base-url"],
+    ids=["no-secret", "plain-http", "bad-secret", "bad-base-url", "staff-token"],
 )
 def test_a_half_configured_webhook_fails_fast_with_the_reason(env, problem):
     from bot.settings import SettingsError

@@ -18,10 +18,12 @@ from urllib.parse import quote
 import httpx
 
 from bot.alerts.message import alert_payload, alert_subject, alert_text
-from bot.escalations import Delivery
+from bot.escalations import FORGOTTEN, Delivery
 from bot.kb.model import EmailAlerts
 
 ACK_PREFIX = "ack:"
+# Conversation-id prefixes of channels that can message a client unprompted.
+PUSH_CHANNELS = {"telegram-": "telegram"}
 
 
 class Channel(Protocol):
@@ -154,17 +156,32 @@ class ClientNoticeChannel:
         update = {"ack_notice": "acknowledged", "deadline_notice": "deadline_passed"}[
             delivery.purpose
         ]
-        conversation = (
-            f"{self.rasa_url}/conversations/{quote(delivery.escalation.sender_id, safe='')}"
-        )
+        sender = delivery.escalation.sender_id
+        if sender == FORGOTTEN:
+            return  # the client asked to be forgotten: there is no one to tell
+        conversation = f"{self.rasa_url}/conversations/{quote(sender, safe='')}"
+        # A channel that can push (Telegram) is named, so the notice reaches it even when the
+        # client's last message came another way; others use the channel last used.
+        pushing = next((c for p, c in PUSH_CHANNELS.items() if sender.startswith(p)), None)
+        output = pushing or "latest"
         async with httpx.AsyncClient(timeout=self.timeout) as client:
+            # 1. Let Rasa start a new session first if the old one expired (a new session
+            #    resets slots: done after step 2, it would wipe the update).
+            response = await client.post(
+                f"{conversation}/execute?output_channel=collector",
+                json={"name": "action_listen"},
+            )
+            response.raise_for_status()
             response = await client.post(
                 f"{conversation}/tracker/events",
                 json=[{"event": "slot", "name": "escalation_update", "value": update}],
             )
             response.raise_for_status()
             response = await client.post(
-                f"{conversation}/execute?output_channel=latest",
+                f"{conversation}/execute?output_channel={output}",
                 json={"name": "action_escalation_update"},
             )
             response.raise_for_status()
+        if pushing and response.json().get("messages"):
+            # Rasa collected the reply instead of sending it: the channel is not running.
+            raise RuntimeError(f"the {pushing} channel is not running; the notice was not sent")

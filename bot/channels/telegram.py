@@ -28,7 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     BaseUpdateProcessor,
@@ -52,6 +52,8 @@ _FORGET_YES, _FORGET_NO = "forget:yes", "forget:no"
 # Telegram commands → what Rasa is asked (an intent payload).
 _COMMAND_INTENTS = {"today": "/day_summary", "human": "/request_human"}
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# The update types the channel handles; Telegram sends no others (e.g. business messages).
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
 def sender_id_for(user_id: int) -> str:
@@ -83,6 +85,7 @@ class TelegramOutput(OutputChannel):
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
         self.sent = 0
+        self.failed = 0
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_text(chat_id_for(recipient_id), text)
@@ -98,8 +101,17 @@ class TelegramOutput(OutputChannel):
         await self.send_text(chat_id_for(recipient_id), text, quick_replies)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await _retrying(lambda: self.bot.send_photo(chat_id_for(recipient_id), image))
-        self.sent += 1
+        await self._deliver(lambda: self.bot.send_photo(chat_id_for(recipient_id), image))
+
+    async def _deliver(self, call: Callable[[], Awaitable[Any]]) -> None:
+        """Send one message. A failure is logged and counted, never raised: an exception here
+        would abort Rasa's turn (later replies unsent, the turn unsaved)."""
+        try:
+            await _retrying(call)
+            self.sent += 1
+        except Exception:  # noqa: BLE001
+            self.failed += 1
+            log.error("Could not send a Telegram message", exc_info=True)
 
     async def send_text(
         self, chat_id: int, text: str, buttons: list[dict[str, Any]] | None = None
@@ -118,12 +130,11 @@ class TelegramOutput(OutputChannel):
                         for row in button_rows(buttons)
                     ]
                 )
-            await _retrying(
+            await self._deliver(
                 lambda part=part, markup=markup: self.bot.send_message(
                     chat_id, to_html(part), parse_mode=ParseMode.HTML, reply_markup=markup
                 )
             )
-            self.sent += 1
 
 
 async def _retrying(call: Callable[[], Awaitable[Any]], attempts: int = 3) -> Any:
@@ -138,8 +149,8 @@ async def _retrying(call: Callable[[], Awaitable[Any]], attempts: int = 3) -> An
             await asyncio.sleep(
                 min(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait), 30)
             )
-        except Forbidden:
-            raise  # the user blocked the bot: retrying cannot help
+        except (Forbidden, BadRequest):
+            raise  # blocked by the user, or a request Telegram will never accept
         except TelegramError:
             if attempt == attempts:
                 raise
@@ -155,17 +166,21 @@ class _PerUserOrder(BaseUpdateProcessor):
         self._locks: dict[int | None, asyncio.Lock] = {}
         self._users: dict[int | None, int] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # The user's turn first, then a slot: one user's backlog never holds every slot.
         user = getattr(getattr(update, "effective_user", None), "id", None)
         lock = self._locks.setdefault(user, asyncio.Lock())
         self._users[user] = self._users.get(user, 0) + 1
         try:
             async with lock:
-                await coroutine
+                await super().process_update(update, coroutine)
         finally:
             self._users[user] -= 1
             if not self._users[user]:
                 del self._users[user], self._locks[user]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
 
     async def initialize(self) -> None:
         return None
@@ -293,6 +308,7 @@ class TelegramInput(InputChannel):
             )
         )
         application.add_handler(MessageHandler(private & new, self.on_unsupported))
+        # The bot asks Telegram only for these (ALLOWED_UPDATES); anything else is not sent.
         application.add_handler(
             MessageHandler(
                 filters.ChatType.GROUPS & new & (filters.TEXT | filters.COMMAND), self.on_group
@@ -307,6 +323,22 @@ class TelegramInput(InputChannel):
         application = self.build_application()
         await application.initialize()
         try:
+            await self._run(application)
+        except BaseException:
+            self.application = None
+            with suppress(Exception):
+                if application.running:
+                    await application.stop()
+            with suppress(Exception):
+                await application.shutdown()
+            raise
+        self.application = application
+        log.info(
+            "Telegram channel running in %s mode as @%s", self.config.mode, application.bot.username
+        )
+
+    async def _run(self, application: Application) -> None:
+        try:
             await application.bot.set_my_commands(
                 [
                     BotCommand(name, _phrase(f"telegram.command_{name}"))
@@ -315,20 +347,18 @@ class TelegramInput(InputChannel):
             )
         except TelegramError:
             log.warning("Could not set the Telegram command menu", exc_info=True)
+        await application.start()
         if self.config.mode == "webhook":
+            self.application = application  # ready before Telegram is told where to push
             await application.bot.set_webhook(
                 self.config.webhook_url,
                 secret_token=self.config.webhook_secret,
-                allowed_updates=Update.ALL_TYPES,
+                allowed_updates=ALLOWED_UPDATES,
             )
-        await application.start()
-        if self.config.mode == "polling":
+        else:
             await application.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1
+                allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1
             )
-        self.application = application
-        me = application.bot.username
-        log.info("Telegram channel running in %s mode as @%s", self.config.mode, me)
 
     async def _start_with_retry(self) -> None:
         """Start, retrying while the Bot API cannot be reached (the bot keeps serving REST)."""
@@ -350,6 +380,8 @@ class TelegramInput(InputChannel):
         """Stop polling and the application (the webhook stays registered with Telegram)."""
         if self._starter is not None and not self._starter.done():
             self._starter.cancel()
+            with suppress(BaseException):
+                await self._starter
         application, self.application = self.application, None
         if application is None:
             return
@@ -395,7 +427,7 @@ class TelegramInput(InputChannel):
                 )
             except Exception:  # noqa: BLE001 - the client must hear something
                 log.exception("Rasa failed on a Telegram message from %s", update.effective_user.id)
-        if output.sent == 0:
+        if output.sent == 0 or output.failed:
             await self.say(context.bot, chat_id, "telegram.error")
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -436,10 +468,17 @@ class TelegramInput(InputChannel):
     async def on_intent_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/today and /human: the same as asking in words."""
         command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
+        if context.args:  # "/human I'm bleeding a lot": the words are read (screened) too
+            await self.to_rasa(update, context, " ".join(context.args))
         await self.to_rasa(update, context, _COMMAND_INTENTS[command])
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        # Never passed on: Rasa would read "/anything" as an intent.
+        # Never passed on as a command (Rasa would read "/anything" as an intent); words after
+        # it are read like any message.
+        words = update.effective_message.text.lstrip("/").strip()
+        if len(words.split()) > 1:
+            await self.to_rasa(update, context, words)
+            return
         await self.say(context.bot, update.effective_chat.id, "telegram.unknown_command")
 
     async def on_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -473,8 +512,9 @@ class TelegramInput(InputChannel):
             await self.say(context.bot, chat.id, "telegram.forget_cancelled")
         elif is_intent_payload(data) and data[1:] in _button_intents():
             await self.to_rasa(update, context, data)
-        else:
-            log.warning("Ignored unknown button data from %s", update.effective_user.id)
+        elif data.lstrip("/").strip():
+            # A long payload sent as its title, or something else: read it as words.
+            await self.to_rasa(update, context, data.lstrip("/"))
 
     async def forget(self, user_id: int) -> None:
         """Delete the user's conversation (tracker), treatment link, messages and photos."""
@@ -529,12 +569,20 @@ class TelegramInput(InputChannel):
         )
 
     async def on_voice(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._read_caption(update, context)
         await self.say(context.bot, update.effective_chat.id, "telegram.voice")
+
+    async def _read_caption(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A caption on any media is a message too (it may report a red flag)."""
+        caption = (getattr(update.effective_message, "caption", None) or "").strip()
+        if caption:
+            await self.to_rasa(update, context, caption)
 
     async def on_unsupported(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None or (message.text is None and not _has_content(message)):
             return  # service messages (pinned, joined...) need no answer
+        await self._read_caption(update, context)
         await self.say(context.bot, update.effective_chat.id, "telegram.unsupported")
 
     async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

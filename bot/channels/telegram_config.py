@@ -39,6 +39,11 @@ class TelegramConfig:
         token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
         if not token:
             return None
+        if token == env.get("TELEGRAM_STAFF_BOT_TOKEN", "").strip():
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN and TELEGRAM_STAFF_BOT_TOKEN are the same bot; the clients' "
+                "bot and the staff alert bot must be two bots (two tokens from @BotFather)"
+            )
         base = env.get("TELEGRAM_API_BASE_URL", "").strip().rstrip("/") or DEFAULT_API_BASE_URL
         if not base.startswith(("http://", "https://")):
             raise SettingsError(f"TELEGRAM_API_BASE_URL is not an http(s) URL: {base!r}")
