@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, String, delete, select, update
 from sqlalchemy.orm import sessionmaker
 
-from bot.days import now_utc, treatment_day
+from bot.days import as_utc, now_utc, treatment_day
 from bot.db import Base, Conversation
 from bot.settings import SettingsError
 
@@ -132,15 +132,6 @@ class UnknownClientError(KeyError):
         return f"no client #{self.client_id}"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)  # PostgreSQL returns the session's zone
-
-
 def _utc(now: datetime | None) -> datetime:
     """`now` (default: the current time) in UTC, as every stored time is."""
     moment = now or now_utc()
@@ -166,7 +157,7 @@ def _to_client(row: ClientRow) -> Client:
         row.treatment_date,
         row.treatment_kind,
         row.area,
-        _aware(row.created_at),
+        as_utc(row.created_at),
     )
 
 
@@ -194,7 +185,7 @@ def _code_status(row: LinkCodeRow | None, now: datetime) -> str:
         return "used"
     if row.revoked_at is not None:
         return "revoked"
-    expires = _aware(row.expires_at)
+    expires = as_utc(row.expires_at)
     if expires <= now:
         return "expired"
     return f"active until {expires:%Y-%m-%d %H:%M} UTC"
@@ -373,7 +364,7 @@ class ClientRegistry:
                         day=treatment_day(row.treatment_date, time_zone, now),
                         conversations=links.get(row.id, []),
                         code_status=_code_status(code, now),
-                        code_expires_at=_aware(code.expires_at) if code else None,
+                        code_expires_at=as_utc(code.expires_at) if code else None,
                     )
                 )
             return summaries

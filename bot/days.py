@@ -35,3 +35,13 @@ DATE_FORMAT = "%a %d %b %Y"  # "Wed 18 Nov 2026", how dates appear in replies
 def format_date(value: date) -> str:
     """A date as replies show it."""
     return value.strftime(DATE_FORMAT)
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored time as aware UTC: SQLite returns naive datetimes (stored as UTC), PostgreSQL
+    returns the session's zone."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

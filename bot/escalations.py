@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import sessionmaker
 
-from bot.days import now_utc
+from bot.days import as_utc, now_utc
 from bot.db import Base
 
 STATUSES = ("open", "acknowledged", "resolved")
@@ -147,17 +147,6 @@ class Delivery:
     photo: Photo | None = None  # for a "photo:<id>" delivery
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; every stored time is UTC."""
-    from datetime import timezone
-
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)  # PostgreSQL returns the session's zone
-
-
 def _queue(session, escalation_id: int, channel: str, purpose: str, now: datetime) -> None:
     """Add one delivery to the outbox, in the caller's transaction."""
     session.add(
@@ -173,7 +162,7 @@ def _queue(session, escalation_id: int, channel: str, purpose: str, now: datetim
 
 def _to_photo(r: EscalationPhotoRow) -> Photo:
     return Photo(
-        r.id, r.escalation_id, r.content_type, bytes(r.data), r.caption, _aware(r.created_at)
+        r.id, r.escalation_id, r.content_type, bytes(r.data), r.caption, as_utc(r.created_at)
     )
 
 
@@ -190,11 +179,11 @@ def _to_escalation(row: EscalationRow) -> Escalation:
         json.loads(row.symptoms or "[]"),
         row.message,
         row.status,
-        _aware(row.created_at),
-        _aware(row.deadline_at),
-        _aware(row.acknowledged_at),
+        as_utc(row.created_at),
+        as_utc(row.deadline_at),
+        as_utc(row.acknowledged_at),
         row.acknowledged_by,
-        _aware(row.resolved_at),
+        as_utc(row.resolved_at),
     )
 
 
@@ -271,7 +260,7 @@ class EscalationRepository:
                     "status": r.status,
                     "attempts": r.attempts,
                     "last_error": r.last_error,
-                    "delivered_at": _aware(r.delivered_at),
+                    "delivered_at": as_utc(r.delivered_at),
                 }
                 for r in rows
             ]
