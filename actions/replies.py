@@ -34,7 +34,14 @@ def send_answer(
             {"title": service.phrase("handoff.offer_yes"), "payload": "/affirm"},
             {"title": service.phrase("handoff.offer_no"), "payload": "/deny"},
         ]
-    dispatcher.utter_message(text=answer.reply, buttons=buttons, response_key=answer.response)
+    # The level travels with the message (tracker metadata): the web widget shows a banner for
+    # urgent and emergency replies, also when the chat is reloaded.
+    dispatcher.utter_message(
+        text=answer.reply,
+        buttons=buttons,
+        response_key=answer.response,
+        escalation=answer.escalation,
+    )
     offer = None
     if answer.escalation == "question":
         offer = {"message": question, "topic": answer.topic, "level": answer.escalation}

@@ -73,7 +73,7 @@ def _train(settings: Settings, args: argparse.Namespace) -> int:
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runner import run
 
-    return run(settings, rasa_port=args.port, action_port=args.action_port)
+    return run(settings, rasa_port=args.port, action_port=args.action_port, web_port=args.web_port)
 
 
 def _repo(settings: Settings):
@@ -458,6 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=5005, help="Rasa port (default 5005)")
     run.add_argument(
         "--action-port", type=int, default=5055, help="action server port (default 5055)"
+    )
+    run.add_argument(
+        "--web-port",
+        type=int,
+        default=8080,
+        help="port of the demo clinic page with the chat widget (default 8080; a free one if taken)",
     )
     run.set_defaults(func=_run)
 

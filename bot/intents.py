@@ -6,6 +6,7 @@ conversation intent is a topic.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import yaml
@@ -35,6 +36,14 @@ def domain_intents(domain_file: Path) -> list[str]:
     for item in data.get("intents", []):
         names.append(next(iter(item)) if isinstance(item, dict) else str(item))
     return names
+
+
+@functools.lru_cache(maxsize=1)
+def button_intents() -> frozenset[str]:
+    """Intents a client's button press may send: those the project's domain declares."""
+    from bot.settings import Settings
+
+    return frozenset(domain_intents(Settings.from_env().domain_file))
 
 
 def topic_intents(domain_file: Path) -> set[str]:

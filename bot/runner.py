@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from bot.demo_site import widget_tag
 from bot.harness import ActionServerProcess, HarnessError
 from bot.settings import Settings
 from bot.training import model_path, train
@@ -44,11 +45,15 @@ def _telegram_line(telegram, rasa_port: int) -> str:
     return "  Telegram:           long polling (message the clinic's bot; links: aftercare clients add)\n"
 
 
-def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> int:
-    """Train if needed, start the action server and Rasa, and supervise them until Ctrl-C."""
+def run(
+    settings: Settings, rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8080
+) -> int:
+    """Train if needed, start the action server, Rasa and the demo clinic page (with the chat
+    widget), and supervise them until Ctrl-C."""
     from bot.service import AftercareService
 
-    clinic = AftercareService(settings).clinic()  # a broken KB stops here, with file and line
+    service = AftercareService(settings)
+    clinic = service.clinic()  # a broken KB stops here, with file and line
     if not clinic.settings.alerts.names():
         print(
             "WARNING: no staff alert channel is configured (clinic/settings.yml, alerts:). Red flags are\n"
@@ -79,11 +84,21 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         # escalation. Put a reverse proxy with auth in front before exposing Rasa anywhere.
         "--enable-api",
     ]
+    from bot.channels.web_format import ORIGINS_ENV
+    from bot.demo_site import DemoSite
+
+    bot_url = f"http://127.0.0.1:{rasa_port}"
+    demo = DemoSite(lambda: service.clinic().settings, bot_url, port=web_port)
     env = {
         "AFTERCARE_TRACKER_DB": str(settings.project_dir / "var" / "rasa_tracker.db"),
         **os.environ,
         "RASA_TELEMETRY_ENABLED": "false",
         "AFTERCARE_ACTION_URL": actions.url,
+        # The demo page is a site of its own (another port): the widget API must allow it.
+        ORIGINS_ENV: ",".join(
+            [o for o in os.environ.get(ORIGINS_ENV, "").split(",") if o.strip()]
+            + list(demo.origins())
+        ),
     }
     rasa: subprocess.Popen | None = None
     notifier: subprocess.Popen | None = None
@@ -98,6 +113,7 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
         print(f"Action server: http://127.0.0.1:{action_port}", flush=True)
         rasa = subprocess.Popen(rasa_cmd, cwd=settings.project_dir, env=env)
         _wait_http(f"http://127.0.0.1:{rasa_port}/", rasa, timeout=180)
+        demo.start()
         notifier_env = {**env, "AFTERCARE_RASA_URL": f"http://127.0.0.1:{rasa_port}"}
         notifier_cmd = [str(Path(sys.executable).with_name("aftercare")), "notifier"]
         notifier = subprocess.Popen(
@@ -112,6 +128,8 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
             '                       {"sender": "client-1", "message": "can I wear makeup?"}\n'
             f"  Clinic answers:      {settings.clinic_dir}/knowledge/*.yml (edits apply on the next message)\n"
             "  Red flags for staff: .venv/bin/aftercare escalations list   (alerts: clinic/settings.yml)\n"
+            f"  Website chat:       {demo.url}   (demo clinic page; open it in a browser)\n"
+            f"                       widget tag for the clinic's site: {widget_tag(bot_url)}\n"
             f"{_telegram_line(telegram, rasa_port)}"
             "Press Ctrl-C to stop.\n",
             flush=True,
@@ -155,3 +173,4 @@ def run(settings: Settings, rasa_port: int = 5005, action_port: int = 5055) -> i
             except subprocess.TimeoutExpired:
                 rasa.kill()
         actions.stop()
+        demo.stop()

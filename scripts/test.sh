@@ -29,7 +29,10 @@ $V/python scripts/nlu_eval.py
 echo "== red flags (recall must be 100%, false alarms at most 3%)"
 $V/python scripts/red_flag_eval.py
 
-echo "== pytest (unit, action and end-to-end tests; storage tests on SQLite and PostgreSQL)"
+echo "== browser for the website widget tests (Debian chromium)"
+bash scripts/browser.sh
+
+echo "== pytest (unit, action, end-to-end and browser tests; storage on SQLite and PostgreSQL)"
 pgdir=$(mktemp -d /tmp/aftercare-pg.XXXXXX)
 trap 'bash scripts/postgres.sh stop "$pgdir"' EXIT
 eval "$(bash scripts/postgres.sh start "$pgdir")"

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bot.advisor import Advisor
+from bot.days import local_today
 from bot.harness import free_port
 from bot.intents import topic_intents
 from bot.kb.loader import load_clinic
@@ -153,17 +155,54 @@ STAFF_BOT_TOKEN = "123456:TEST-staff-token-not-real"
 AFTERCARE = str(Path(sys.executable).with_name("aftercare"))
 
 
+def register_client(env: dict[str, str], days_ago: int, kind: str = "medical") -> dict:
+    """`aftercare clients add`, as the clinic runs it at checkout."""
+    treatment = local_today("Europe/London") - timedelta(days=days_ago)
+    result = subprocess.run(
+        [
+            AFTERCARE,
+            "clients",
+            "add",
+            "--name",
+            "Sam Client",
+            "--date",
+            treatment.isoformat(),
+            "--kind",
+            kind,
+            "--area",
+            "face",
+            "--json",
+        ],
+        cwd=PROJECT_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 class RunningBot:
     """`aftercare run` on free loopback ports, talking over the REST channel."""
 
     def __init__(self, env: dict[str, str]):
-        self.port, self.action_port = free_port(), free_port()
+        self.port, self.action_port, self.web_port = free_port(), free_port(), free_port()
         self.env = {**os.environ, **env}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [AFTERCARE, "run", "--port", str(self.port), "--action-port", str(self.action_port)],
+            [
+                AFTERCARE,
+                "run",
+                "--port",
+                str(self.port),
+                "--action-port",
+                str(self.action_port),
+                "--web-port",
+                str(self.web_port),
+            ],
             cwd=PROJECT_DIR,
             env=self.env,
             stdout=subprocess.PIPE,
@@ -205,3 +244,63 @@ def trained_model() -> Path:
     models = PROJECT_DIR / "models"
     train(PROJECT_DIR, models)
     return model_path(models)
+
+
+# --- browser tests ----------------------------------------------------------------------------
+
+CHROMIUM = os.environ.get("AFTERCARE_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = PROJECT_DIR / "results" / "web"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (so fixtures can tell a failure)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Debian's chromium driven by Playwright from PyPI (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/browser.sh` (make test does)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+class Screens:
+    """Numbered screenshots of one test's steps in results/web/ (and one on failure)."""
+
+    def __init__(self, page, name: str):
+        self.page, self.name, self.count = page, name, 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(self, step: str) -> Path:
+        self.count += 1
+        path = SCREENSHOTS / f"{self.name}-{self.count:02d}-{step}.png"
+        self.page.screenshot(path=path, full_page=False)
+        return path
+
+
+@pytest.fixture
+def browser_page(chromium, request):
+    """A fresh browser profile (no stored chat) and its page, with step screenshots."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("dialog", lambda dialog: (errors.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    screens = Screens(page, request.node.name)
+    page.screens = screens
+    page.errors = errors
+    yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        screens.shot("FAILED")
+    context.close()

@@ -357,7 +357,7 @@ def test_start_with_a_clinic_code_links_the_chat_to_the_registered_treatment(api
     from bot.days import format_date
 
     assert texts == [
-        service.phrase("telegram.linked", treatment_date=format_date(three_days_ago), day=3)
+        service.phrase("link.linked", treatment_date=format_date(three_days_ago), day=3)
     ]
     assert received == []  # linked: no date question
     treatment = service.treatments.get(SENDER)
@@ -376,7 +376,7 @@ def test_start_with_a_used_code_says_so_and_falls_back_to_asking_the_date(api, s
             return await channel.sent_to(USER, 2), channel.received
 
     texts, received = run(scenario())
-    assert texts[0] == service.phrase("telegram.code_used")
+    assert texts[0] == service.phrase("link.code_used")
     assert [m.text for m in received] == ["/day_summary"]  # asks the date when it isn't known
     assert service.treatments.get(SENDER) is None
     assert registry.client_for(SENDER) is None
@@ -395,7 +395,7 @@ def test_start_with_an_expired_code_says_so_and_falls_back_to_asking_the_date(ap
             return await channel.sent_to(USER, 2), channel.received
 
     texts, received = run(scenario())
-    assert texts[0] == service.phrase("telegram.code_expired")
+    assert texts[0] == service.phrase("link.code_expired")
     assert [m.text for m in received] == ["/day_summary"]
     assert service.treatments.get(SENDER) is None
 

@@ -4,21 +4,17 @@ action server, the notifier) against the fake Bot API on loopback, in polling an
 from __future__ import annotations
 
 import html
-import json
-import os
 import sqlite3
 import subprocess
-from datetime import timedelta
 
 import httpx
 import pytest
 
 from bot.advisor import Advisor
-from bot.days import local_today
 from bot.intents import topic_intents
 from bot.kb.loader import load_clinic
 from bot.settings import PROJECT_DIR
-from tests.conftest import AFTERCARE, DOMAIN, RunningBot, edit
+from tests.conftest import AFTERCARE, DOMAIN, RunningBot, edit, register_client
 from tests.fakes.telegram_api import FakeTelegramApi
 from tests.test_red_flags_end_to_end import wait_until
 
@@ -58,34 +54,6 @@ def base_env(tmp_path, clinic_dir, api: FakeTelegramApi) -> dict[str, str]:
         "TELEGRAM_BOT_TOKEN": api.token,
         "TELEGRAM_API_BASE_URL": api.base_url,
     }
-
-
-def register_client(env: dict[str, str], days_ago: int, kind: str = "medical") -> dict:
-    """`aftercare clients add`, as the clinic runs it at checkout."""
-    treatment = local_today("Europe/London") - timedelta(days=days_ago)
-    result = subprocess.run(
-        [
-            AFTERCARE,
-            "clients",
-            "add",
-            "--name",
-            "Sam Client",
-            "--date",
-            treatment.isoformat(),
-            "--kind",
-            kind,
-            "--area",
-            "face",
-            "--json",
-        ],
-        cwd=PROJECT_DIR,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def rows_mentioning(db_path, needles: list[str]) -> list[str]:

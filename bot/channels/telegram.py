@@ -15,7 +15,6 @@ comes from the clinic's phrases (`telegram.*` in `clinic/knowledge/phrases.yml`)
 from __future__ import annotations
 
 import asyncio
-import functools
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -41,6 +40,7 @@ from telegram.ext import (
 
 from bot.channels.telegram_config import TelegramConfig
 from bot.channels.telegram_format import button_rows, is_intent_payload, split_text, to_html
+from bot.intents import button_intents
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -451,12 +451,12 @@ class TelegramInput(InputChannel):
                 await self.say(
                     context.bot,
                     chat_id,
-                    "telegram.linked",
+                    "link.linked",
                     treatment_date=format_date(result.client.treatment_date),
                     day=day,
                 )
                 return
-            await self.say(context.bot, chat_id, f"telegram.code_{result.status}")
+            await self.say(context.bot, chat_id, f"link.code_{result.status}")
         else:
             await self.say(context.bot, chat_id, "chat.greet")
         # No usable code: the day summary asks the treatment date first if it isn't known.
@@ -510,7 +510,7 @@ class TelegramInput(InputChannel):
             await self.say(context.bot, chat.id, "telegram.forgotten")
         elif data == _FORGET_NO:
             await self.say(context.bot, chat.id, "telegram.forget_cancelled")
-        elif is_intent_payload(data) and data[1:] in _button_intents():
+        elif is_intent_payload(data) and data[1:] in button_intents():
             await self.to_rasa(update, context, data)
         elif data.lstrip("/").strip():
             # A long payload sent as its title, or something else: read it as words.
@@ -613,14 +613,6 @@ def _has_content(message: Any) -> bool:
             "game",
         )
     )
-
-
-@functools.lru_cache(maxsize=1)
-def _button_intents() -> frozenset[str]:
-    """Intents a button may send (those the domain declares)."""
-    from bot.intents import domain_intents
-
-    return frozenset(domain_intents(Settings.from_env().domain_file))
 
 
 @asynccontextmanager

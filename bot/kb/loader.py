@@ -31,6 +31,7 @@ from bot.kb.model import (
     TelegramSettings,
     Topic,
     TreatmentKind,
+    WebSettings,
     Where,
     Window,
 )
@@ -77,10 +78,10 @@ REQUIRED_PHRASES: dict[str, set[str]] = {
     "chat.thanks": set(),
     "chat.goodbye": set(),
     "escalation.deadline_passed": set(),
-    "telegram.linked": {"treatment_date", "day"},
-    "telegram.code_used": set(),
-    "telegram.code_expired": set(),
-    "telegram.code_unknown": set(),
+    "link.linked": {"treatment_date", "day"},
+    "link.code_used": set(),
+    "link.code_expired": set(),
+    "link.code_unknown": set(),
     "telegram.help": set(),
     "telegram.unknown_command": set(),
     "telegram.private_only": set(),
@@ -100,12 +101,34 @@ REQUIRED_PHRASES: dict[str, set[str]] = {
     "telegram.command_today": set(),
     "telegram.command_human": set(),
     "telegram.command_forget": set(),
+    "web.launcher": set(),
+    "web.dialog": set(),
+    "web.subtitle": set(),
+    "web.close": set(),
+    "web.input_label": set(),
+    "web.placeholder": set(),
+    "web.send": set(),
+    "web.typing": set(),
+    "web.you_said": set(),
+    "web.bot_said": set(),
+    "web.unread": {"count"},
+    "web.too_long": {"max_length"},
+    "web.empty": set(),
+    "web.send_failed": set(),
+    "web.error": set(),
+    "web.busy": set(),
+    "web.banner_urgent": set(),
+    "web.banner_emergency": set(),
+    "web.new_chat": set(),
 }
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)|(\+))?\s*$")
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 # A Telegram bot's username: 5-32 letters, digits or underscores, ending in "bot".
 _BOT_USERNAME = re.compile(r"^[A-Za-z0-9_]{2,29}[Bb][Oo][Tt]$")
+_COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+# A web origin: scheme, host and optional port, nothing else.
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 
 class KnowledgeBaseError(Exception):
@@ -405,7 +428,7 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
     }
     _check_keys(
         node,
-        required | {"date_order", "escalation", "alerts", "telegram"},
+        required | {"date_order", "escalation", "alerts", "telegram", "web"},
         required,
         file,
         "clinic settings",
@@ -462,6 +485,7 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
         else AlertChannels()
     )
     telegram = _parse_telegram(node.get("telegram"), file, node.line_of("telegram"), errs)
+    web = _parse_web(node.get("web"), file, node.line_of("web"), errs)
     if any(v is None for v in values.values()) or hours is None:
         return None
     return ClinicSettings(
@@ -476,6 +500,7 @@ def _parse_settings(raw: Any, file: str, kinds: dict[str, TreatmentKind], errs: 
         ack_deadline_minutes=deadline_minutes,
         alerts=alerts,
         telegram=telegram,
+        web=web,
     )
 
 
@@ -507,6 +532,54 @@ def _parse_telegram(raw: Any, file: str, line: int, errs: _Collector) -> Telegra
         )
         days = 14
     return TelegramSettings(username or None, days)
+
+
+def _parse_web(raw: Any, file: str, line: int, errs: _Collector) -> WebSettings:
+    """The website widget: `colour`, `allowed_origins` (sites that embed it), `max_message_length`."""
+    if raw is None:
+        return WebSettings()
+    node = _mapping(raw, file, line, "web", errs)
+    if node is None:
+        return WebSettings()
+    _check_keys(node, {"colour", "allowed_origins", "max_message_length"}, set(), file, "web", errs)
+    colour = str(node.get("colour", WebSettings.colour)).strip()
+    if not _COLOUR.match(colour):
+        errs.add(
+            file,
+            node.line_of("colour"),
+            f"web.colour '{colour}' is not a colour: write it as #rrggbb (e.g. \"#1f6f78\")",
+        )
+        colour = WebSettings.colour
+    origins = node.get("allowed_origins", [])
+    if not isinstance(origins, list):
+        errs.add(
+            file,
+            node.line_of("allowed_origins"),
+            "web.allowed_origins must be a list of site addresses, e.g. "
+            '["https://www.example-clinic.com"]',
+        )
+        origins = []
+    checked = []
+    for origin in origins:
+        text = str(origin).strip().rstrip("/")
+        if not _ORIGIN.match(text):
+            errs.add(
+                file,
+                getattr(origin, "line", node.line_of("allowed_origins")),
+                f"web.allowed_origins: '{origin}' is not a site address: scheme and host only, "
+                "like https://www.example-clinic.com (no path)",
+            )
+            continue
+        checked.append(text.lower())
+    limit = node.get("max_message_length", WebSettings.max_message_length)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 20 <= limit <= 10000:
+        errs.add(
+            file,
+            node.line_of("max_message_length"),
+            "web.max_message_length must be a whole number of characters from 20 to 10000",
+        )
+        limit = WebSettings.max_message_length
+    return WebSettings(colour.lower(), tuple(checked), limit)
 
 
 def _parse_alerts(raw: Any, file: str, line: int, errs: _Collector) -> AlertChannels:

@@ -191,6 +191,15 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The website chat widget: brand colour, the sites allowed to embed it, message limit."""
+
+    colour: str = "#1f6f78"
+    allowed_origins: tuple[str, ...] = ()
+    max_message_length: int = 1000
+
+
+@dataclass(frozen=True)
 class ClinicSettings:
     """The clinic's own settings from `clinic/settings.yml`."""
 
@@ -205,6 +214,7 @@ class ClinicSettings:
     ack_deadline_minutes: int = 30
     alerts: AlertChannels = field(default_factory=AlertChannels)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
     def placeholders(self) -> dict[str, str]:
         """Values that answer texts may use as {placeholders}."""

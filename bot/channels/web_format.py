@@ -1,0 +1,168 @@
+"""Pure helpers of the website chat channel: conversation ids, origins, colours, history.
+
+Nothing here touches Rasa or the network, so every rule is tested on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+SENDER_PREFIX = "web-"
+# Sites allowed to embed the widget, besides clinic/settings.yml (comma-separated).
+ORIGINS_ENV = "AFTERCARE_WEB_ORIGINS"
+# The browser's secret: 32 random bytes, URL-safe base64 (43 characters).
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{40,64}$")
+# Levels that put a banner above the chat (the message was passed to staff as a red flag).
+BANNER_LEVELS = ("urgent", "emergency")
+# What a button title or a shown message is cut to, whatever a client sends.
+MAX_TITLE = 200
+
+
+def new_token() -> str:
+    """A new browser token (the only thing the browser keeps)."""
+    return secrets.token_urlsafe(32)
+
+
+def valid_token(token: object) -> bool:
+    """Whether a token is well-formed (any well-formed token names a conversation)."""
+    return isinstance(token, str) and bool(TOKEN_PATTERN.match(token))
+
+
+def conversation_id_for(token: str) -> str:
+    """The Rasa conversation id of a browser token.
+
+    A one-way hash: staff see `web-<hash>` in alerts and logs, and that id cannot be used to
+    read or write the conversation, which needs the token itself.
+    """
+    return SENDER_PREFIX + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def normalise_origin(origin: str) -> str:
+    """`https://Example.com/` → `https://example.com` (how origins are compared)."""
+    return origin.strip().rstrip("/").lower()
+
+
+def origin_allowed(origin: str | None, allowed: Iterable[str]) -> bool:
+    """Whether a request's Origin header is one of the allowed sites.
+
+    No Origin header (a non-browser client, or a same-origin GET) is allowed: the check stops
+    other websites' pages from using the widget API in their visitors' browsers, which always
+    send Origin on these requests. The opaque origin "null" (sandboxed frames, files) is not.
+    """
+    if origin is None:
+        return True
+    return normalise_origin(origin) in {normalise_origin(o) for o in allowed}
+
+
+def parse_origins(text: str | None) -> tuple[str, ...]:
+    """Origins from a comma-separated environment variable."""
+    return tuple(normalise_origin(o) for o in (text or "").split(",") if o.strip())
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of #rrggbb."""
+
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours (1 to 21)."""
+    a, b = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def text_colour_on(background: str) -> str:
+    """Black or white, whichever reads better on `background` (always at least 4.5:1)."""
+    black, white = "#000000", "#ffffff"
+    if contrast_ratio(background, white) >= contrast_ratio(background, black):
+        return white
+    return black
+
+
+def clean_text(text: str) -> str:
+    """A client's typed message as Rasa gets it.
+
+    Control characters go (newlines and tabs become spaces), and leading slashes are removed:
+    Rasa reads "/intent{...}" as an intent with entities, which a client must not be able to
+    forge by typing it.
+    """
+    kept = []
+    for char in text:
+        if char in "\n\r\t":
+            kept.append(" ")
+        elif unicodedata.category(char) not in ("Cc", "Cf") or char == "\u200d":
+            kept.append(char)
+    return " ".join("".join(kept).split()).lstrip("/").strip()
+
+
+def _client_text(event: Mapping[str, Any]) -> str | None:
+    """What the client sees of their own message: the button title for a button press,
+    nothing for an internal request (e.g. the day summary asked when the chat opens)."""
+    web = (event.get("metadata") or {}).get("web") or {}
+    if isinstance(web, Mapping) and web.get("title"):
+        return str(web["title"])[:MAX_TITLE]
+    text = event.get("text") or ""
+    if not text or text.startswith("/"):
+        return None
+    return text
+
+
+def history_messages(
+    events: Iterable[Mapping[str, Any]], after: float = 0.0, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The chat as the widget shows it, from Rasa tracker events (as dicts), oldest first.
+
+    Each message: `id`, `from` ("client" or "bot"), `text`, `time` (Unix seconds), `buttons`
+    (title and payload; only the last bot message's are offered) and `escalation` (urgent or
+    emergency when the message answered a red flag, else null). Only messages after `after`,
+    at most the last `limit`.
+    """
+    messages: list[dict[str, Any]] = []
+    for event in events:
+        kind, time = event.get("event"), float(event.get("timestamp") or 0)
+        if time <= after:
+            continue
+        if kind == "user":
+            text = _client_text(event)
+            if text is None:
+                continue
+            messages.append(
+                {
+                    "id": f"u{time!r}",
+                    "from": "client",
+                    "text": text,
+                    "time": time,
+                    "buttons": [],
+                    "escalation": None,
+                }
+            )
+        elif kind == "bot" and event.get("text"):
+            data = event.get("data") or {}
+            metadata = event.get("metadata") or {}
+            buttons = [
+                {"title": str(b.get("title", ""))[:MAX_TITLE], "payload": str(b.get("payload", ""))}
+                for b in (data.get("buttons") or data.get("quick_replies") or [])
+                if isinstance(b, Mapping) and b.get("title")
+            ]
+            level = metadata.get("escalation")
+            messages.append(
+                {
+                    "id": f"b{time!r}",
+                    "from": "bot",
+                    "text": event["text"],
+                    "time": time,
+                    "buttons": buttons,
+                    "escalation": level if level in BANNER_LEVELS else None,
+                }
+            )
+    return messages[-limit:] if limit else messages

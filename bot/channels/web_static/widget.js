@@ -1,0 +1,468 @@
+/*
+ * Aftercare Assistant chat widget. One tag on every page of the clinic's site:
+ *   <script src="https://<bot address>/webhooks/web/widget.js" defer></script>
+ * Optional attributes: data-open="true" (open at once), data-position="left",
+ * data-code-param="code" (the page parameter carrying a clinic link code).
+ *
+ * No dependencies, no build step. Every label and message comes from the bot's /config
+ * (the clinic's phrases); every message is shown as text (never parsed as HTML).
+ */
+(function () {
+  "use strict";
+  if (window.AftercareChat) return; // the tag was pasted twice
+  var script = document.currentScript;
+  if (!script || !script.src) return;
+
+  var API = new URL("./", script.src).href;
+  var CODE_PARAM = script.getAttribute("data-code-param") || "code";
+  var START_OPEN = script.getAttribute("data-open") === "true";
+  var POSITION = script.getAttribute("data-position") === "left" ? "left" : "right";
+  var KEY = "aftercare-chat:" + new URL(API).host;
+  var BANNER_HOURS = 24; // an escalation banner stays this long after the message
+  var LEVEL_RANK = { urgent: 1, emergency: 2 };
+
+  var store = storage(window.localStorage); // the chat token: kept across visits and pages
+  var tabStore = storage(window.sessionStorage); // open or closed: kept across pages
+
+  var state = {
+    config: null,
+    token: store.get(KEY),
+    cursor: 0,
+    ids: {},
+    session: null, // a promise while the chat is loading
+    sending: false,
+    unread: 0,
+    open: false,
+    pollTimer: null,
+  };
+  var ui = {};
+
+  function storage(area) {
+    // Storage can be blocked (privacy settings): fall back to memory for this page.
+    var memory = {};
+    return {
+      get: function (k) {
+        try { return area.getItem(k); } catch (e) { return memory[k] || null; }
+      },
+      set: function (k, v) {
+        try { area.setItem(k, v); } catch (e) { memory[k] = v; }
+      },
+    };
+  }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      if (name === "text") node.textContent = attrs[name];
+      else if (name === "hidden") node.hidden = attrs[name];
+      else node.setAttribute(name, attrs[name]);
+    });
+    (children || []).forEach(function (child) { node.appendChild(child); });
+    return node;
+  }
+
+  function text(name, values) {
+    var phrase = (state.config && state.config.text[name]) || "";
+    Object.keys(values || {}).forEach(function (k) {
+      phrase = phrase.split("{" + k + "}").join(String(values[k]));
+    });
+    return phrase;
+  }
+
+  function request(method, path, body) {
+    var init = { method: method, mode: "cors", credentials: "omit", cache: "no-store" };
+    if (body !== undefined) {
+      // text/plain keeps this a CORS "simple" request: no preflight needed.
+      init.headers = { "Content-Type": "text/plain;charset=UTF-8" };
+      init.body = JSON.stringify(body);
+    }
+    return fetch(API + path, init).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { status: response.status, data: data };
+      });
+    });
+  }
+
+  // --- building the widget ------------------------------------------------------------
+
+  function build(config) {
+    var host = el("div", { id: "aftercare-chat", "data-position": POSITION });
+    host.style.setProperty("--aa-accent", config.colour);
+    host.style.setProperty("--aa-on-accent", config.text_colour);
+    var root = host.attachShadow({ mode: "open" });
+    root.appendChild(el("link", { rel: "stylesheet", href: API + "widget.css" }));
+
+    ui.badge = el("span", { class: "badge", "aria-hidden": "true", hidden: true });
+    ui.launcher = el("button", {
+      type: "button",
+      class: "launcher " + POSITION,
+      "aria-haspopup": "dialog",
+      "aria-expanded": "false",
+      "aria-controls": "aa-panel",
+      "aria-label": text("launcher"),
+    }, [chatIcon(), ui.badge]);
+
+    ui.close = el("button", { type: "button", class: "close", "aria-label": text("close") }, [
+      el("span", { "aria-hidden": "true", text: "\u00d7" }),
+    ]);
+    var header = el("header", {}, [
+      el("div", { class: "titles" }, [
+        el("h2", { id: "aa-title", text: config.clinic_name }),
+        el("p", { id: "aa-subtitle", text: text("subtitle") }),
+      ]),
+      ui.close,
+    ]);
+    ui.bannerText = el("span", { class: "banner-text" });
+    ui.bannerCall = el("a", { class: "banner-call", hidden: true });
+    ui.banner = el("div", { class: "banner", role: "alert", hidden: true }, [ui.bannerText, ui.bannerCall]);
+    ui.log = el("div", {
+      class: "log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-relevant": "additions",
+      "aria-label": text("dialog"),
+      tabindex: "0",
+    });
+    ui.typing = el("div", { class: "typing", role: "status", "aria-live": "polite" });
+    ui.replies = el("div", { class: "replies", role: "group", "aria-label": text("dialog"), hidden: true });
+    ui.input = el("textarea", {
+      id: "aa-input",
+      rows: "2",
+      placeholder: text("placeholder"),
+      "aria-describedby": "aa-notice aa-counter",
+      autocomplete: "off",
+    });
+    ui.send = el("button", { type: "submit", class: "send", text: text("send") });
+    ui.notice = el("p", { id: "aa-notice", class: "notice", role: "alert", hidden: true });
+    ui.counter = el("span", { id: "aa-counter", class: "counter", hidden: true });
+    ui.form = el("form", { class: "composer", novalidate: "" }, [
+      el("label", { for: "aa-input", class: "sr-only", text: text("input_label") }),
+      ui.input,
+      ui.send,
+      ui.counter,
+      ui.notice,
+    ]);
+    ui.panel = el("section", {
+      id: "aa-panel",
+      class: "panel " + POSITION,
+      role: "dialog",
+      "aria-modal": "false",
+      "aria-labelledby": "aa-title",
+      "aria-describedby": "aa-subtitle",
+      hidden: true,
+    }, [header, ui.banner, ui.log, ui.typing, ui.replies, ui.form]);
+
+    root.appendChild(ui.panel);
+    root.appendChild(ui.launcher);
+    document.body.appendChild(host);
+
+    ui.launcher.addEventListener("click", function () { state.open ? close() : open(); });
+    ui.close.addEventListener("click", close);
+    ui.panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { event.preventDefault(); close(); }
+    });
+    ui.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      sendText();
+    });
+    ui.input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        sendText();
+      }
+    });
+    ui.input.addEventListener("input", updateCounter);
+  }
+
+  function chatIcon() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  // --- opening and closing ------------------------------------------------------------
+
+  function open() {
+    state.open = true;
+    tabStore.set(KEY + ":open", "1");
+    ui.panel.hidden = false;
+    ui.launcher.setAttribute("aria-expanded", "true");
+    setUnread(0);
+    ensureSession().then(scrollToEnd, function () { /* the notice says so */ });
+    ui.input.focus();
+  }
+
+  function close() {
+    state.open = false;
+    tabStore.set(KEY + ":open", "0");
+    ui.panel.hidden = true;
+    ui.launcher.setAttribute("aria-expanded", "false");
+    ui.launcher.focus();
+  }
+
+  function setUnread(count) {
+    state.unread = count;
+    ui.badge.hidden = count === 0;
+    ui.badge.textContent = count > 9 ? "9+" : String(count);
+    ui.launcher.setAttribute(
+      "aria-label",
+      count ? text("launcher") + ". " + text("unread", { count: count }) : text("launcher")
+    );
+  }
+
+  // --- the conversation ---------------------------------------------------------------
+
+  function takeCode() {
+    // A clinic link code in the page address: used once, then removed from the address
+    // (so it isn't bookmarked, shared or sent on as a referrer).
+    var url = new URL(window.location.href);
+    var code = url.searchParams.get(CODE_PARAM);
+    if (!code) return null;
+    url.searchParams.delete(CODE_PARAM);
+    try { window.history.replaceState(window.history.state, "", url.href); } catch (e) { /* ignore */ }
+    return code;
+  }
+
+  function ensureSession(code) {
+    if (state.session && !code) return state.session;
+    var body = { token: state.token };
+    if (code) body.code = code;
+    showTyping(true);
+    state.session = request("POST", "session", body).then(function (result) {
+      showTyping(false);
+      if (result.status !== 200 || !result.data.token) throw new Error("session " + result.status);
+      state.token = result.data.token;
+      store.set(KEY, state.token);
+      render(result.data.messages);
+      state.cursor = Math.max(state.cursor, result.data.cursor || 0);
+      schedulePoll();
+    }).catch(function (error) {
+      showTyping(false);
+      state.session = null;
+      showNotice(text("send_failed"));
+      throw error;
+    });
+    return state.session;
+  }
+
+  function sendText() {
+    var value = ui.input.value.trim();
+    if (!value) { showNotice(text("empty")); return; }
+    if (Array.from(value).length > state.config.max_length) { showNotice(text("too_long")); return; }
+    if (state.sending) return;
+    ui.input.value = "";
+    updateCounter();
+    deliver({ text: value }, value);
+  }
+
+  function sendButton(button) {
+    if (state.sending) return;
+    clearReplies();
+    deliver({ payload: button.payload, title: button.title }, button.title);
+    ui.input.focus();
+  }
+
+  function deliver(body, shown) {
+    hideNotice();
+    state.sending = true;
+    ui.send.disabled = true;
+    var bubble = addMessage({ from: "client", text: shown, time: Date.now() / 1000 }, true);
+    showTyping(true);
+    ensureSession().then(function () {
+      body.token = state.token;
+      body.after = state.cursor;
+      return request("POST", "message", body);
+    }).then(function (result) {
+      if (result.status === 200) {
+        bubble.classList.remove("pending");
+        render(result.data.messages, bubble);
+        if (result.data.error) showNotice(result.data.message || text("error"));
+        return;
+      }
+      bubble.remove();
+      if (body.text !== undefined) ui.input.value = body.text; // nothing lost
+      updateCounter();
+      showNotice(result.data.message || text("send_failed"));
+    }).catch(function () {
+      // Unknown whether it arrived: if it did, the next poll shows it with its reply.
+      bubble.remove();
+      if (body.text !== undefined && !ui.input.value) ui.input.value = body.text;
+      updateCounter();
+      showNotice(text("send_failed"));
+    }).then(function () {
+      showTyping(false);
+      state.sending = false;
+      ui.send.disabled = false;
+      scrollToEnd();
+    });
+  }
+
+  function render(messages, pending) {
+    var fresh = 0;
+    var latest = null; // the newest message of this batch: its buttons are offered
+    (messages || []).forEach(function (message) {
+      if (state.ids[message.id]) return;
+      state.ids[message.id] = true;
+      latest = message;
+      state.cursor = Math.max(state.cursor, message.time);
+      if (pending && message.from === "client" && pending.isConnected && !pending.dataset.id) {
+        pending.dataset.id = message.id; // the message just sent, as the bot stored it
+        setTime(pending, message.time);
+        return;
+      }
+      addMessage(message, false);
+      if (message.from === "bot") fresh += 1;
+    });
+    if (latest && latest.from === "bot" && latest.buttons.length) showReplies(latest.buttons);
+    else if (latest) clearReplies();
+    if (!state.open && fresh) setUnread(state.unread + fresh);
+    updateBanner();
+    scrollToEnd();
+  }
+
+  function addMessage(message, pending) {
+    var who = message.from === "bot" ? "bot" : "client";
+    var node = el("div", { class: "message " + who + (pending ? " pending" : "") }, [
+      el("span", { class: "sr-only", text: text(who === "bot" ? "bot_said" : "you_said") + ": " }),
+      el("p", { class: "text", text: message.text }),
+      el("time", {}),
+    ]);
+    if (message.id) node.dataset.id = message.id;
+    if (message.escalation) {
+      node.dataset.escalation = message.escalation;
+      node.classList.add("escalated", message.escalation);
+    }
+    setTime(node, message.time);
+    ui.log.appendChild(node);
+    return node;
+  }
+
+  function setTime(node, seconds) {
+    var when = new Date(seconds * 1000);
+    var sameDay = when.toDateString() === new Date().toDateString();
+    var format = sameDay
+      ? { hour: "2-digit", minute: "2-digit" }
+      : { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" };
+    var stamp = node.querySelector("time");
+    stamp.setAttribute("datetime", when.toISOString());
+    stamp.textContent = new Intl.DateTimeFormat(undefined, format).format(when);
+    node.dataset.time = String(seconds);
+  }
+
+  function updateBanner() {
+    var now = Date.now() / 1000;
+    var level = null;
+    Array.prototype.forEach.call(ui.log.querySelectorAll(".message.escalated"), function (node) {
+      var recent = now - Number(node.dataset.time) < BANNER_HOURS * 3600;
+      var found = node.dataset.escalation;
+      if (recent && (!level || LEVEL_RANK[found] > LEVEL_RANK[level])) level = found;
+    });
+    if (!level) { ui.banner.hidden = true; return; }
+    if (ui.banner.dataset.level === level && !ui.banner.hidden) return; // announced once
+    ui.banner.dataset.level = level;
+    ui.banner.className = "banner " + level;
+    ui.bannerText.textContent = text("banner_" + level);
+    var number = state.config.emergency_number;
+    ui.bannerCall.hidden = level !== "emergency";
+    ui.bannerCall.textContent = number;
+    ui.bannerCall.setAttribute("href", "tel:" + number.replace(/[^0-9+]/g, ""));
+    ui.banner.hidden = false;
+  }
+
+  function showReplies(buttons) {
+    clearReplies();
+    buttons.forEach(function (button) {
+      var node = el("button", { type: "button", class: "reply", text: button.title });
+      node.addEventListener("click", function () { sendButton(button); });
+      ui.replies.appendChild(node);
+    });
+    ui.replies.hidden = false;
+  }
+
+  function clearReplies() {
+    ui.replies.textContent = "";
+    ui.replies.hidden = true;
+  }
+
+  function showTyping(on) {
+    ui.typing.textContent = "";
+    ui.typing.classList.toggle("on", on);
+    if (on) {
+      ui.typing.appendChild(el("span", { class: "dots", "aria-hidden": "true" }, [
+        el("span"), el("span"), el("span"),
+      ]));
+      ui.typing.appendChild(el("span", { class: "sr-only", text: text("typing") }));
+    }
+  }
+
+  function showNotice(message) {
+    ui.notice.textContent = message;
+    ui.notice.hidden = false;
+  }
+
+  function hideNotice() {
+    ui.notice.hidden = true;
+    ui.notice.textContent = "";
+  }
+
+  function updateCounter() {
+    var used = Array.from(ui.input.value).length;
+    var max = state.config.max_length;
+    ui.counter.hidden = used < max * 0.8;
+    ui.counter.textContent = used + " / " + max;
+    ui.counter.classList.toggle("over", used > max);
+  }
+
+  function scrollToEnd() {
+    ui.log.scrollTop = ui.log.scrollHeight;
+  }
+
+  // --- later messages (e.g. "the team has seen your message") -------------------------
+
+  function schedulePoll() {
+    if (state.pollTimer) return;
+    state.pollTimer = window.setInterval(poll, state.config.poll_seconds * 1000);
+  }
+
+  function poll() {
+    if (document.hidden || state.sending || !state.token) return;
+    request("POST", "history", { token: state.token, after: state.cursor }).then(function (result) {
+      if (result.status === 200) render(result.data.messages);
+    }).catch(function () { /* offline: try again next time */ });
+  }
+
+  // --- start --------------------------------------------------------------------------
+
+  function start() {
+    request("GET", "config").then(function (result) {
+      if (result.status !== 200) throw new Error("config " + result.status);
+      state.config = result.data;
+      build(state.config);
+      var code = takeCode();
+      if (code) {
+        ensureSession(code).catch(function () {});
+        open();
+      } else if (START_OPEN || tabStore.get(KEY + ":open") === "1") {
+        open();
+      } else if (state.token) {
+        ensureSession().catch(function () {}); // history and unread notices
+      }
+    }).catch(function (error) {
+      // Not allowed on this site, or the bot is down: no launcher rather than a broken one.
+      if (window.console) window.console.warn("Aftercare chat unavailable:", error.message);
+    });
+  }
+
+  window.AftercareChat = {
+    open: function () { if (ui.panel) open(); },
+    close: function () { if (ui.panel) close(); },
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

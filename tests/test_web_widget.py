@@ -1,0 +1,474 @@
+"""The website chat widget on the real stack: `aftercare run` (Rasa with the web channel, the
+action server, the notifier, the demo clinic page), driven by Debian's chromium through
+Playwright, and the widget API called directly for what a browser never sends.
+
+Screenshots of every step go to results/web/ (and one more when a test fails).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from bot.advisor import Advisor
+from bot.channels.web_format import contrast_ratio, conversation_id_for, new_token
+from bot.intents import topic_intents
+from bot.kb.loader import load_clinic
+from bot.settings import PROJECT_DIR
+from tests.conftest import AFTERCARE, DOMAIN, SHIPPED_CLINIC, RunningBot, register_client
+
+pytestmark = pytest.mark.integration
+EXTRA_SITE = "https://www.clinic-from-env.example"
+
+
+@pytest.fixture(scope="module")
+def web_bot(tmp_path_factory, trained_model):
+    """One running bot for the module (each test uses its own browser profile or token)."""
+    home = tmp_path_factory.mktemp("web")
+    clinic_dir = home / "clinic"
+    shutil.copytree(SHIPPED_CLINIC, clinic_dir)
+    bot = RunningBot(
+        {
+            "AFTERCARE_CLINIC_DIR": str(clinic_dir),
+            "AFTERCARE_DATABASE_URL": f"sqlite:///{home / 'app.db'}",
+            "AFTERCARE_TRACKER_DB": str(home / "tracker.db"),
+            "AFTERCARE_WEB_ORIGINS": EXTRA_SITE,
+        }
+    )
+    bot.clinic_dir = clinic_dir
+    bot.start()
+    yield bot
+    assert bot.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def advisor_of(web_bot) -> Advisor:
+    return Advisor(load_clinic(web_bot.clinic_dir, topic_intents(DOMAIN)))
+
+
+def demo_url(bot: RunningBot, path: str = "/") -> str:
+    return f"http://127.0.0.1:{bot.web_port}{path}"
+
+
+def api(bot: RunningBot, route: str) -> str:
+    return f"http://127.0.0.1:{bot.port}/webhooks/web/{route}"
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- driving the widget like a client ------------------------------------------------------
+
+
+def open_chat(page, advisor: Advisor) -> None:
+    page.get_by_role("button", name=advisor.phrase("web.launcher")).click()
+    page.get_by_role("dialog").wait_for()
+
+
+def bot_texts(page) -> list[str]:
+    return [words(t) for t in page.locator(".message.bot .text").all_inner_texts()]
+
+
+def client_texts(page) -> list[str]:
+    return [t for t in page.locator(".message.client .text").all_inner_texts()]
+
+
+def wait_for_bot_messages(page, count: int) -> list[str]:
+    page.wait_for_function(
+        "n => document.querySelector('#aftercare-chat').shadowRoot"
+        ".querySelectorAll('.message.bot').length >= n",
+        arg=count,
+    )
+    return bot_texts(page)
+
+
+def send(page, advisor: Advisor, text: str) -> list[str]:
+    """Type and send a message; wait for the reply; return every bot message shown."""
+    before = page.locator(".message.bot").count()
+    page.get_by_label(advisor.phrase("web.input_label")).fill(text)
+    page.keyboard.press("Enter")
+    texts = wait_for_bot_messages(page, before + 1)
+    page.locator(".typing.on").wait_for(state="detached")
+    return texts
+
+
+# --- the conversation in a browser -----------------------------------------------------------
+
+
+def test_new_client_gives_date_gets_day_aware_answer_and_keeps_history_across_reload_and_pages(
+    web_bot, advisor_of, browser_page
+):
+    page, shots = browser_page, browser_page.screens
+    page.goto(demo_url(web_bot))
+    clinic = advisor_of.clinic.settings
+    assert page.title() == f"Home | {clinic.name}"
+    header_colour = page.eval_on_selector("header.site", "e => getComputedStyle(e).backgroundColor")
+    assert header_colour == "rgb(31, 111, 120)"  # web.colour #1f6f78 from the clinic settings
+    shots.shot("demo-page")
+
+    open_chat(page, advisor_of)
+    assert page.get_by_role("dialog", name=clinic.name).is_visible()
+    texts = wait_for_bot_messages(page, 2)
+    assert texts[0] == words(advisor_of.phrase("chat.greet"))
+    assert texts[1] == words(advisor_of.phrase("date.ask"))  # no code: the date is asked
+    shots.shot("widget-open-asks-date")
+
+    texts = send(page, advisor_of, "3 days ago")
+    assert "today is day 3" in texts[2]
+    shots.shot("date-given")
+
+    texts = send(page, advisor_of, "can I go to the gym?")
+    expected = advisor_of.answer("exercise", 3, "medical").reply
+    assert texts[-1] == words(expected)
+    assert texts[-1].startswith("Day 3")
+    stamps = page.locator(".message time").evaluate_all("ts => ts.map(t => t.dateTime)")
+    assert stamps and all(re.match(r"\d{4}-\d\d-\d\dT", s) for s in stamps)
+    shots.shot("day-aware-answer")
+
+    shown = bot_texts(page)
+    page.reload()
+    page.get_by_role("dialog").wait_for()  # it was open: it opens again, with the history
+    assert wait_for_bot_messages(page, len(shown)) == shown
+    assert client_texts(page) == ["3 days ago", "can I go to the gym?"]
+    shots.shot("history-after-reload")
+
+    page.get_by_role("link", name="Aftercare").click()
+    page.wait_for_url(demo_url(web_bot, "/aftercare"))
+    page.get_by_role("dialog").wait_for()
+    assert wait_for_bot_messages(page, len(shown)) == shown
+    shots.shot("history-on-another-page")
+    assert page.errors == []
+
+
+def test_red_flags_show_the_escalation_banner_and_the_staff_acknowledgement_arrives(
+    web_bot, advisor_of, browser_page
+):
+    page, shots = browser_page, browser_page.screens
+    page.goto(demo_url(web_bot))
+    open_chat(page, advisor_of)
+    wait_for_bot_messages(page, 2)
+    send(page, advisor_of, "my treatment was 4 days ago")
+    banner = page.locator(".banner")
+    assert banner.is_hidden()
+
+    send(page, advisor_of, "there's yellow pus and the skin feels hot")
+    banner.wait_for()
+    assert page.get_by_role("alert").filter(has_text="as urgent").is_visible()
+    assert words(banner.inner_text()) == words(advisor_of.phrase("web.banner_urgent"))
+    assert page.locator(".message.bot.escalated.urgent").count() == 1
+    shots.shot("urgent-banner")
+
+    send(page, advisor_of, "my lips and tongue are swelling and I can't breathe properly")
+    page.locator(".banner.emergency").wait_for()
+    assert advisor_of.phrase("web.banner_emergency") in banner.inner_text()
+    call = page.locator(".banner-call")
+    assert call.inner_text() == "999" and call.get_attribute("href") == "tel:999"
+    shots.shot("emergency-banner")
+
+    # Staff see it as an escalation and acknowledge it; the open widget shows the notice.
+    listing = subprocess.run(
+        [AFTERCARE, "escalations", "list"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env=web_bot.env,
+        timeout=60,
+    ).stdout
+    emergency = next(line for line in listing.splitlines() if "emergency" in line)
+    subprocess.run(
+        [AFTERCARE, "escalations", "ack", emergency.split()[0].lstrip("#"), "--by", "nurse"],
+        cwd=PROJECT_DIR,
+        env=web_bot.env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    notice = words(advisor_of.phrase("escalation.acknowledged"))
+    page.wait_for_function(
+        "t => [...document.querySelector('#aftercare-chat').shadowRoot"
+        ".querySelectorAll('.message.bot .text')].some(e => e.textContent === t)",
+        arg=notice,
+        timeout=90_000,
+    )
+    shots.shot("acknowledged-notice")
+
+    page.reload()  # the banner comes back with the history
+    page.locator(".banner.emergency").wait_for()
+    shots.shot("banner-after-reload")
+    assert page.errors == []
+
+
+def test_html_in_messages_is_shown_as_text(web_bot, advisor_of, browser_page):
+    page, shots = browser_page, browser_page.screens
+    page.goto(demo_url(web_bot))
+    open_chat(page, advisor_of)
+    wait_for_bot_messages(page, 2)
+    attack = "<img src=x onerror=alert(1)>"
+    send(page, advisor_of, attack)
+    assert client_texts(page)[-1] == attack
+    root = "document.querySelector('#aftercare-chat').shadowRoot"
+    assert page.evaluate(f"{root}.querySelectorAll('img, script, iframe').length") == 0
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    shots.shot("html-as-text")
+    page.reload()
+    page.get_by_role("dialog").wait_for()
+    page.locator(".message.client .text", has_text=attack).wait_for()
+    assert page.evaluate(f"{root}.querySelectorAll('img').length") == 0
+    shots.shot("html-as-text-after-reload")
+    assert page.errors == []  # no alert() dialog, no script error
+
+
+def test_link_code_answers_for_the_registered_treatment_without_asking_the_date(
+    web_bot, advisor_of, browser_page
+):
+    page, shots = browser_page, browser_page.screens
+    client = register_client(web_bot.env, days_ago=4)
+    page.goto(demo_url(web_bot, f"/?code={client['code']}"))
+    page.get_by_role("dialog").wait_for()  # a clinic link opens the chat at once
+    (greeting,) = wait_for_bot_messages(page, 1)
+    assert "today is day 4" in greeting
+    assert "code" not in urlsplit(page.url).query  # used once, then gone from the address
+    shots.shot("linked-greeting")
+
+    texts = send(page, advisor_of, "can I wear makeup?")
+    assert texts[-1] == words(advisor_of.answer("makeup", 4, client["kind"]).reply)
+    assert words(advisor_of.phrase("date.ask")) not in texts
+    shots.shot("answer-for-registered-day")
+
+    listing = subprocess.run(
+        [AFTERCARE, "clients", "list", "--json"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env=web_bot.env,
+        timeout=60,
+    )
+    (row,) = (c for c in json.loads(listing.stdout) if c["id"] == client["id"])
+    assert [c["channel"] for c in row["conversations"]] == ["web"]
+    assert row["conversations"][0]["conversation_id"].startswith("web-")
+
+
+def test_widget_works_by_keyboard_and_screen_reader_with_quick_replies(
+    web_bot, advisor_of, browser_page
+):
+    page, shots = browser_page, browser_page.screens
+    page.goto(demo_url(web_bot))
+    root = "document.querySelector('#aftercare-chat').shadowRoot"
+    launcher = page.get_by_role("button", name=advisor_of.phrase("web.launcher"))
+    assert launcher.get_attribute("aria-expanded") == "false"
+    launcher.focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("dialog").wait_for()
+    assert launcher.get_attribute("aria-expanded") == "true"
+    assert page.evaluate(f"{root}.activeElement.id") == "aa-input"  # focus moves in
+    assert page.get_by_role("log").count() == 1
+    wait_for_bot_messages(page, 2)
+    send(page, advisor_of, "yesterday")
+
+    # No guidance: the offer comes with Rasa's buttons, as quick replies.
+    send(page, advisor_of, "do you sell gift vouchers?")
+    yes = page.get_by_role("button", name=advisor_of.phrase("handoff.offer_yes"))
+    yes.wait_for()
+    assert page.get_by_role("button", name=advisor_of.phrase("handoff.offer_no")).is_visible()
+    shots.shot("quick-replies")
+    yes.focus()
+    before = page.locator(".message.bot").count()
+    page.keyboard.press("Enter")
+    wait_for_bot_messages(page, before + 1)
+    assert client_texts(page)[-1] == advisor_of.phrase("handoff.offer_yes")
+    assert bot_texts(page)[-1] == words(advisor_of.phrase("handoff.recorded"))
+    assert yes.count() == 0  # answered: the buttons are gone
+    shots.shot("quick-reply-sent")
+
+    # Screen-reader labels and contrast (WCAG AA: 4.5:1 for text).
+    assert (
+        page.locator(".message.bot .sr-only")
+        .first.inner_text()
+        .startswith(advisor_of.phrase("web.bot_said"))
+    )
+    colours = page.evaluate(
+        f"""() => {{
+        const r = {root};
+        const css = (sel) => {{ const s = getComputedStyle(r.querySelector(sel));
+            return [s.color, s.backgroundColor]; }};
+        return {{launcher: css('.launcher'), client: css('.message.client'),
+                 bot: css('.message.bot'), send: css('.send'), header: css('header'),
+                 stamp: [getComputedStyle(r.querySelector('.message.bot time')).color,
+                         getComputedStyle(r.querySelector('.message.bot')).backgroundColor]}};
+    }}"""
+    )
+    for name, (fg, bg) in colours.items():
+        assert contrast_ratio(hex_of(fg), hex_of(bg)) >= 4.5, (name, fg, bg)
+
+    # Escape closes it and gives focus back to the launcher.
+    page.keyboard.press("Escape")
+    assert page.get_by_role("dialog").is_hidden()
+    assert launcher.get_attribute("aria-expanded") == "false"
+    assert page.evaluate(f"{root}.activeElement.className").startswith("launcher")
+    shots.shot("closed-by-escape")
+
+
+def test_on_a_phone_the_chat_fills_the_screen(web_bot, advisor_of, chromium):
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        page.goto(demo_url(web_bot))
+        page.get_by_role("button", name=advisor_of.phrase("web.launcher")).tap()
+        dialog = page.get_by_role("dialog")
+        dialog.wait_for()
+        wait_for_bot_messages(page, 2)
+        box = dialog.bounding_box()
+        assert (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 390, 844)
+        close = page.get_by_role("button", name=advisor_of.phrase("web.close"))
+        close_box = close.bounding_box()
+        assert close_box["width"] >= 44 and close_box["height"] >= 44  # a finger-sized target
+        page.screenshot(path=PROJECT_DIR / "results" / "web" / "phone-01-chat-open.png")
+        close.tap()
+        assert dialog.is_hidden()
+    finally:
+        context.close()
+
+
+def test_too_long_message_gets_a_clear_message_and_nothing_is_lost(
+    web_bot, advisor_of, browser_page
+):
+    page, shots = browser_page, browser_page.screens
+    page.goto(demo_url(web_bot))
+    open_chat(page, advisor_of)
+    wait_for_bot_messages(page, 2)
+    limit = advisor_of.clinic.settings.web.max_message_length
+    long_text = "my skin is a bit red " * (limit // 20 + 5)
+    box = page.get_by_label(advisor_of.phrase("web.input_label"))
+    box.fill(long_text)
+    assert page.locator(".counter.over").is_visible()
+    page.keyboard.press("Enter")
+    notice = page.locator(".notice")
+    notice.wait_for()
+    assert notice.inner_text() == advisor_of.phrase("web.too_long", max_length=limit)
+    assert box.input_value() == long_text  # kept, to shorten
+    assert client_texts(page) == []
+    shots.shot("too-long")
+
+
+def hex_of(css_colour: str) -> str:
+    r, g, b = (int(v) for v in re.findall(r"\d+", css_colour)[:3])
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+# --- the widget API: what a browser on the clinic's site never sends -------------------------
+
+
+def test_other_sites_are_refused_and_the_clinics_sites_get_cors_headers(web_bot):
+    evil = {"Origin": "https://evil.example"}
+    for method, route in (("GET", "config"), ("POST", "session"), ("POST", "history")):
+        response = httpx.request(method, api(web_bot, route), headers=evil, content="{}")
+        assert response.status_code == 403, route
+        assert "access-control-allow-origin" not in response.headers
+    for site in ("https://www.northside-skin.example", EXTRA_SITE, demo_url(web_bot).rstrip("/")):
+        response = httpx.get(api(web_bot, "config"), headers={"Origin": site})
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == site
+    script = httpx.get(api(web_bot, "widget.js"))
+    assert script.headers["content-type"].startswith("application/javascript")
+    config = httpx.get(api(web_bot, "config")).text
+    assert "TOKEN" not in config.upper() and "SECRET" not in config.upper()
+
+
+def test_malformed_and_oversized_requests_are_rejected(web_bot, advisor_of):
+    site = {"Origin": "https://www.northside-skin.example"}
+    token = new_token()
+    bad = [
+        "not json",
+        "[1, 2]",
+        json.dumps({"text": "hello"}),  # no token
+        json.dumps({"token": "short", "text": "hello"}),
+        json.dumps({"token": token, "text": "x" * 70_000}),  # over the body limit
+    ]
+    for body in bad:
+        response = httpx.post(api(web_bot, "message"), headers=site, content=body)
+        assert response.status_code == 400, body[:40]
+    limit = advisor_of.clinic.settings.web.max_message_length
+    response = httpx.post(
+        api(web_bot, "message"),
+        headers=site,
+        content=json.dumps({"token": token, "text": "a" * (limit + 1)}),
+    )
+    assert response.status_code == 413
+    assert response.json()["message"] == advisor_of.phrase("web.too_long", max_length=limit)
+    empty = httpx.post(
+        api(web_bot, "message"), headers=site, content=json.dumps({"token": token, "text": " "})
+    )
+    assert empty.status_code == 400 and empty.json()["error"] == "empty"
+
+
+def test_typed_or_forged_intent_syntax_is_read_as_words(web_bot):
+    # Rasa reads "/intent{entities}" as an intent with entities set: a client must not be
+    # able to forge one (by typing it, or as a button payload).
+    site = {"Origin": "https://www.northside-skin.example"}
+    token = new_token()
+    httpx.post(api(web_bot, "session"), headers=site, content=json.dumps({"token": token}))
+    forged = '/deny{"symptom": "none"}'
+    typed = httpx.post(
+        api(web_bot, "message"),
+        headers=site,
+        content=json.dumps({"token": token, "text": forged}),
+        timeout=60,
+    )
+    assert typed.status_code == 200
+    as_payload = httpx.post(
+        api(web_bot, "message"),
+        headers=site,
+        content=json.dumps({"token": token, "payload": forged}),
+        timeout=60,
+    )
+    assert as_payload.status_code == 400  # not a domain intent, and no words with it
+    tracker = httpx.get(
+        f"http://127.0.0.1:{web_bot.port}/conversations/{conversation_id_for(token)}/tracker"
+    ).json()
+    said = [e["text"] for e in tracker["events"] if e["event"] == "user"]
+    assert said == ["/day_summary", forged.lstrip("/")]  # the chat's opening, then words
+
+
+def test_a_flood_of_messages_is_slowed_down(web_bot, advisor_of):
+    site = {"Origin": "https://www.northside-skin.example"}
+    token = new_token()
+    statuses = []
+    for _ in range(25):
+        response = httpx.post(
+            api(web_bot, "message"),
+            headers=site,
+            content=json.dumps({"token": token, "text": "thanks"}),
+            timeout=60,
+        )
+        statuses.append(response.status_code)
+    assert statuses[:20] == [200] * 20 and set(statuses[20:]) == {429}
+    assert response.json()["message"] == advisor_of.phrase("web.busy")
+
+
+def test_two_browsers_never_see_each_others_chat(web_bot):
+    site = {"Origin": "https://www.northside-skin.example"}
+    first, second = new_token(), new_token()
+    httpx.post(api(web_bot, "session"), headers=site, content=json.dumps({"token": first}))
+    httpx.post(
+        api(web_bot, "message"),
+        headers=site,
+        content=json.dumps({"token": first, "text": "my name is Alex Private"}),
+        timeout=60,
+    )
+    other = httpx.post(
+        api(web_bot, "history"), headers=site, content=json.dumps({"token": second})
+    ).json()
+    assert "Alex Private" not in json.dumps(other)
+    mine = httpx.post(
+        api(web_bot, "history"), headers=site, content=json.dumps({"token": first})
+    ).json()
+    assert "Alex Private" in json.dumps(mine)
