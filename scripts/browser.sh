@@ -22,5 +22,5 @@ fi
 echo "Installing Debian's chromium for the browser tests (apt-get, about a minute)..."
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+$SUDO apt-get install -y -qq chromium >/dev/null
 "$CHROMIUM" --version

@@ -362,3 +362,71 @@ def test_telegram_mistakes_are_reported_with_the_others(clinic_dir, known_topics
         f"clinic/settings.yml:{line_of(path, needle)}"
         for needle in ("Europe/Londn", "bot_username:", "link_valid_days:")
     ]
+
+
+def test_web_settings_are_read(clinic):
+    web = clinic.settings.web
+    assert web.colour == "#1f6f78"
+    assert web.allowed_origins == ("https://www.northside-skin.example",)
+    assert web.max_message_length == 1000
+
+
+def test_web_section_is_optional(clinic_dir, known_topics):
+    path = clinic_dir / "settings.yml"
+    text = path.read_text()
+    start = text.index("  # The chat widget for the clinic's website.")
+    end = text.index("max_message_length: 1000\n") + len("max_message_length: 1000\n")
+    path.write_text(text[:start] + text[end:])
+    assert "web:" not in path.read_text()
+
+    web = load_clinic(clinic_dir, known_topics).settings.web
+
+    assert (web.colour, web.allowed_origins, web.max_message_length) == ("#1f6f78", (), 1000)
+
+
+@pytest.mark.parametrize("colour", ["teal", "#1f6f7", "1f6f78", "#1g6f78", "rgb(1,2,3)"])
+def test_bad_web_colour_is_rejected_with_its_line(clinic_dir, known_topics, colour):
+    path = clinic_dir / "settings.yml"
+    edit(path, 'colour: "#1f6f78"', f'colour: "{colour}"')
+
+    (error,) = errors_of(clinic_dir, known_topics)
+
+    assert error.startswith(f"clinic/settings.yml:{line_of(path, 'colour:')}: web.colour")
+    assert "#rrggbb" in error
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["www.clinic.example", "https://clinic.example/chat", "ftp://clinic.example", "*"],
+)
+def test_web_origin_that_is_not_a_site_address_is_rejected(clinic_dir, known_topics, origin):
+    path = clinic_dir / "settings.yml"
+    edit(path, '"https://www.northside-skin.example"', f'"{origin}"')
+
+    (error,) = errors_of(clinic_dir, known_topics)
+
+    assert error.startswith("clinic/settings.yml:")
+    assert f"'{origin}' is not a site address" in error
+
+
+def test_web_origins_are_compared_without_case_or_trailing_slash(clinic_dir, known_topics):
+    edit(
+        clinic_dir / "settings.yml",
+        '"https://www.northside-skin.example"',
+        '"HTTPS://Www.Clinic.Example:8443/"',
+    )
+
+    web = load_clinic(clinic_dir, known_topics).settings.web
+
+    assert web.allowed_origins == ("https://www.clinic.example:8443",)
+
+
+@pytest.mark.parametrize("limit", ["0", "19", "10001", '"long"', "true", "99.5"])
+def test_bad_max_message_length_is_rejected_with_its_line(clinic_dir, known_topics, limit):
+    path = clinic_dir / "settings.yml"
+    edit(path, "max_message_length: 1000", f"max_message_length: {limit}")
+
+    (error,) = errors_of(clinic_dir, known_topics)
+
+    line = line_of(path, "max_message_length:")
+    assert error.startswith(f"clinic/settings.yml:{line}: web.max_message_length")

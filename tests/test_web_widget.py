@@ -25,6 +25,7 @@ from tests.conftest import AFTERCARE, DOMAIN, SHIPPED_CLINIC, RunningBot, regist
 
 pytestmark = pytest.mark.integration
 EXTRA_SITE = "https://www.clinic-from-env.example"
+SECRETS = ("smtp-pass-6a1f0c", "webhook-secret-93be77")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,9 @@ def web_bot(tmp_path_factory, trained_model):
             "AFTERCARE_DATABASE_URL": f"sqlite:///{home / 'app.db'}",
             "AFTERCARE_TRACKER_DB": str(home / "tracker.db"),
             "AFTERCARE_WEB_ORIGINS": EXTRA_SITE,
+            # Secrets of other features: none may reach the page, the script or the config.
+            "AFTERCARE_SMTP_PASSWORD": SECRETS[0],
+            "AFTERCARE_WEBHOOK_SECRET": SECRETS[1],
         }
     )
     bot.clinic_dir = clinic_dir
@@ -379,8 +383,22 @@ def test_other_sites_are_refused_and_the_clinics_sites_get_cors_headers(web_bot)
         assert response.headers["access-control-allow-origin"] == site
     script = httpx.get(api(web_bot, "widget.js"))
     assert script.headers["content-type"].startswith("application/javascript")
-    config = httpx.get(api(web_bot, "config")).text
-    assert "TOKEN" not in config.upper() and "SECRET" not in config.upper()
+
+
+def test_no_secret_reaches_the_page_the_script_or_the_config(web_bot):
+    served = [
+        httpx.get(demo_url(web_bot)),
+        httpx.get(demo_url(web_bot, "/site.css")),
+        httpx.get(api(web_bot, "widget.js")),
+        httpx.get(api(web_bot, "widget.css")),
+        httpx.get(api(web_bot, "config")),
+    ]
+    assert all(r.status_code == 200 for r in served)
+    for response in served:
+        for secret in SECRETS:
+            assert secret not in response.text
+    page = served[0]
+    assert "script-src http://127.0.0.1:" in page.headers["content-security-policy"]
 
 
 def test_malformed_and_oversized_requests_are_rejected(web_bot, advisor_of):
