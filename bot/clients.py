@@ -326,6 +326,15 @@ class ClientRegistry:
             conversation.date_source = "clinic"
             return LinkResult("linked", _to_client(client))
 
+    def code_used_by(self, code: str) -> str | None:
+        """The conversation that used a link code, if any (None for unused or unknown codes)."""
+        if not isinstance(code, str) or not CODE_PATTERN.match(code):
+            return None
+        with self._sessions() as session:
+            return session.execute(
+                select(LinkCodeRow.used_by).where(LinkCodeRow.code_hash == hash_code(code))
+            ).scalar_one_or_none()
+
     def client_for(self, conversation_id: str) -> Client | None:
         """The client a conversation is linked to, if any."""
         with self._sessions() as session:

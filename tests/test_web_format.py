@@ -53,6 +53,8 @@ def test_extra_origins_come_from_a_comma_separated_variable():
         "http://b.example:81",
     )
     assert parse_origins(None) == ()
+    with pytest.raises(ValueError, match="https://a.example/chat"):
+        parse_origins("https://ok.example,https://a.example/chat")
 
 
 @pytest.mark.parametrize(
@@ -91,6 +93,8 @@ def test_contrast_ratio_matches_wcag():
             'give_treatment_date{"treatment_date": "2026-01-01"}',
         ),
         ("//affirm", "affirm"),
+        ("/ /affirm", "affirm"),
+        (' / /give_treatment_date{"day": "3"}', 'give_treatment_date{"day": "3"}'),
         ("zero\u200bwidth\u0000nul", "zerowidthnul"),
         (
             "family \U0001f468\u200d\U0001f469\u200d\U0001f467",
@@ -175,7 +179,14 @@ def test_history_after_a_point_and_at_most_the_last_messages():
 def test_widget_cursor_accepts_only_numbers():
     assert _after({"after": 12.5}) == 12.5
     assert _after({"after": 3}) == 3.0
-    for bad in ({"after": "12"}, {"after": True}, {"after": None}, {}):
+    for bad in (
+        {"after": "12"},
+        {"after": True},
+        {"after": None},
+        {},
+        {"after": float("nan")},
+        {"after": float("inf")},
+    ):
         assert _after(bad) == 0.0
 
 
@@ -184,6 +195,15 @@ def test_rate_limiter_allows_a_burst_then_refuses_until_the_window_passes():
     assert [limiter.allow("a", now=t) for t in (0, 1, 2, 3)] == [True, True, True, False]
     assert limiter.allow("b", now=3)  # per conversation
     assert limiter.allow("a", now=10.5)
+
+
+def test_rate_limiter_memory_is_bounded_and_forgets_the_longest_idle():
+    limiter = _RateLimiter(limit=1, seconds=60, max_keys=100)
+    assert limiter.allow("busy", now=0)
+    for n in range(1, 500):
+        limiter.allow(f"token-{n}", now=n / 1000)
+        assert not limiter.allow("busy", now=n / 1000)  # still limited: recently used
+    assert len(limiter._seen) == 100
 
 
 def test_demo_page_shows_the_clinic_and_its_widget_escaped(clinic):

@@ -96,7 +96,7 @@ def wait_for_bot_messages(page, count: int) -> list[str]:
 def send(page, advisor: Advisor, text: str) -> list[str]:
     """Type and send a message; wait for the reply; return every bot message shown."""
     before = page.locator(".message.bot").count()
-    page.get_by_label(advisor.phrase("web.input_label")).fill(text)
+    page.get_by_role("textbox", name=advisor.phrase("web.input_label"), exact=True).fill(text)
     page.keyboard.press("Enter")
     texts = wait_for_bot_messages(page, before + 1)
     page.locator(".typing.on").wait_for(state="detached")
@@ -176,7 +176,11 @@ def test_red_flags_show_the_escalation_banner_and_the_staff_acknowledgement_arri
     assert call.inner_text() == "999" and call.get_attribute("href") == "tel:999"
     shots.shot("emergency-banner")
 
-    # Staff see it as an escalation and acknowledge it; the open widget shows the notice.
+    # Staff see it as an escalation and acknowledge it. The client has closed the chat: the
+    # notice arrives as a count on the chat button, and is there when they open it.
+    page.keyboard.press("Escape")
+    badge = page.locator(".badge")
+    assert badge.is_hidden()
     listing = subprocess.run(
         [AFTERCARE, "escalations", "list"],
         cwd=PROJECT_DIR,
@@ -194,13 +198,16 @@ def test_red_flags_show_the_escalation_banner_and_the_staff_acknowledgement_arri
         capture_output=True,
         timeout=60,
     )
-    notice = words(advisor_of.phrase("escalation.acknowledged"))
-    page.wait_for_function(
-        "t => [...document.querySelector('#aftercare-chat').shadowRoot"
-        ".querySelectorAll('.message.bot .text')].some(e => e.textContent === t)",
-        arg=notice,
-        timeout=90_000,
+    badge.wait_for(timeout=90_000)  # the widget checks every 15 s
+    assert badge.inner_text() == "1"
+    launcher = page.locator(".launcher")
+    assert launcher.get_attribute("aria-label").endswith(
+        advisor_of.phrase("web.unread", count=1)
     )
+    shots.shot("notice-badge")
+    launcher.click()
+    assert bot_texts(page)[-1] == words(advisor_of.phrase("escalation.acknowledged"))
+    assert badge.is_hidden()
     shots.shot("acknowledged-notice")
 
     page.reload()  # the banner comes back with the history
@@ -233,12 +240,20 @@ def test_link_code_answers_for_the_registered_treatment_without_asking_the_date(
     web_bot, advisor_of, browser_page
 ):
     page, shots = browser_page, browser_page.screens
+    # Someone else chatted in this browser before (a shared computer).
+    page.goto(demo_url(web_bot))
+    open_chat(page, advisor_of)
+    wait_for_bot_messages(page, 2)
+    send(page, advisor_of, "my treatment was yesterday, I'm Pat Previous")
+    page.keyboard.press("Escape")
+
     client = register_client(web_bot.env, days_ago=4)
     page.goto(demo_url(web_bot, f"/?code={client['code']}"))
     page.get_by_role("dialog").wait_for()  # a clinic link opens the chat at once
     (greeting,) = wait_for_bot_messages(page, 1)
     assert "today is day 4" in greeting
     assert "code" not in urlsplit(page.url).query  # used once, then gone from the address
+    assert "Pat Previous" not in page.locator(".log").inner_text()  # a new chat of its own
     shots.shot("linked-greeting")
 
     texts = send(page, advisor_of, "can I wear makeup?")
@@ -258,6 +273,59 @@ def test_link_code_answers_for_the_registered_treatment_without_asking_the_date(
     assert [c["channel"] for c in row["conversations"]] == ["web"]
     assert row["conversations"][0]["conversation_id"].startswith("web-")
 
+    page.reload()  # the same client's chat, still linked: no date question, no new greeting
+    page.get_by_role("dialog").wait_for()
+    assert wait_for_bot_messages(page, len(texts)) == texts
+    shots.shot("linked-after-reload")
+
+
+def test_new_chat_deletes_the_conversation_after_confirmation(web_bot, advisor_of, browser_page):
+    page, shots = browser_page, browser_page.screens
+    page.goto(demo_url(web_bot))
+    open_chat(page, advisor_of)
+    wait_for_bot_messages(page, 2)
+    send(page, advisor_of, "it was 2 days ago and my name is Robin Gone")
+    token = page.evaluate(
+        "() => Object.entries(localStorage).find(([k]) => k.startsWith('aftercare-chat:'))[1]"
+    )
+    page.get_by_role("button", name=advisor_of.phrase("web.new_chat")).click()
+    confirm = page.get_by_role("group", name=advisor_of.phrase("web.forget_confirm"))
+    assert confirm.is_visible()
+    root = "document.querySelector('#aftercare-chat').shadowRoot"
+    assert page.evaluate(f"{root}.activeElement.textContent") == advisor_of.phrase("web.forget_no")
+    shots.shot("confirm")
+    page.get_by_role("button", name=advisor_of.phrase("web.forget_yes")).click()
+    page.wait_for_function(
+        f"() => !{root}.querySelector('.log').textContent.includes('Robin Gone')"
+        f" && {root}.querySelectorAll('.message.bot').length >= 2"
+    )
+    assert bot_texts(page)[:2] == [
+        words(advisor_of.phrase("chat.greet")),
+        words(advisor_of.phrase("date.ask")),
+    ]
+    shots.shot("new-chat")
+    tracker = httpx.get(
+        f"http://127.0.0.1:{web_bot.port}/conversations/{conversation_id_for(token)}/tracker"
+    ).json()
+    assert "Robin Gone" not in json.dumps(tracker)
+
+
+def test_widget_works_when_the_browser_blocks_storage(web_bot, advisor_of, chromium):
+    context = chromium.new_context()
+    context.add_init_script(
+        "for (const name of ['localStorage', 'sessionStorage']) {"
+        "  Object.defineProperty(window, name, {get() { throw new DOMException('blocked'); }});"
+        "}"
+    )
+    page = context.new_page()
+    try:
+        page.goto(demo_url(web_bot))
+        open_chat(page, advisor_of)
+        wait_for_bot_messages(page, 2)
+        assert any("today is day 2" in t for t in send(page, advisor_of, "2 days ago"))
+    finally:
+        context.close()
+
 
 def test_widget_works_by_keyboard_and_screen_reader_with_quick_replies(
     web_bot, advisor_of, browser_page
@@ -275,6 +343,7 @@ def test_widget_works_by_keyboard_and_screen_reader_with_quick_replies(
     assert page.get_by_role("log").count() == 1
     wait_for_bot_messages(page, 2)
     send(page, advisor_of, "yesterday")
+    assert page.evaluate(f"{root}.activeElement.id") == "aa-input"  # focus stays to type on
 
     # No guidance: the offer comes with Rasa's buttons, as quick replies.
     send(page, advisor_of, "do you sell gift vouchers?")
@@ -351,7 +420,7 @@ def test_too_long_message_gets_a_clear_message_and_nothing_is_lost(
     wait_for_bot_messages(page, 2)
     limit = advisor_of.clinic.settings.web.max_message_length
     long_text = "my skin is a bit red " * (limit // 20 + 5)
-    box = page.get_by_label(advisor_of.phrase("web.input_label"))
+    box = page.get_by_role("textbox", name=advisor_of.phrase("web.input_label"), exact=True)
     box.fill(long_text)
     assert page.locator(".counter.over").is_visible()
     page.keyboard.press("Enter")

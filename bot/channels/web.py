@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -44,6 +45,7 @@ from bot.channels.web_format import (
     text_colour_on,
     valid_token,
 )
+from bot.clients import ClientRegistry
 from bot.intents import button_intents
 from bot.settings import Settings
 
@@ -53,6 +55,10 @@ CHANNEL_NAME = "web"
 MAX_BODY_BYTES = 64 * 1024
 # A client sending faster than this is asked to slow down (flooding, or a stuck script).
 RATE_MESSAGES, RATE_SECONDS = 20, 60.0
+# Per address, all calls (a tab polls 4 a minute) and new chats: generous for a waiting room
+# behind one address, tight for a script. Behind a reverse proxy, set SANIC_PROXIES_COUNT=1
+# so the client's address is used (README).
+RATE_CALLS_PER_ADDRESS, RATE_NEW_CHATS_PER_ADDRESS = 600, 60
 HISTORY_LIMIT = 200
 POLL_SECONDS = 15
 _STATIC = {
@@ -79,6 +85,10 @@ _WIDGET_PHRASES = (
     "busy",
     "banner_urgent",
     "banner_emergency",
+    "new_chat",
+    "forget_confirm",
+    "forget_yes",
+    "forget_no",
 )
 
 
@@ -91,23 +101,25 @@ class WebOutput(CollectingOutputChannel):
 
 
 class _RateLimiter:
-    """At most `limit` messages per `seconds` per conversation (in this process)."""
+    """At most `limit` events per `seconds` per key (in this process; memory is bounded)."""
 
-    def __init__(self, limit: int = RATE_MESSAGES, seconds: float = RATE_SECONDS) -> None:
-        self.limit, self.seconds = limit, seconds
-        self._seen: dict[str, deque[float]] = {}
+    def __init__(
+        self, limit: int = RATE_MESSAGES, seconds: float = RATE_SECONDS, max_keys: int = 50_000
+    ) -> None:
+        self.limit, self.seconds, self.max_keys = limit, seconds, max_keys
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
 
     def allow(self, key: str, now: float | None = None) -> bool:
         now = time.monotonic() if now is None else now
-        times = self._seen.setdefault(key, deque())
+        times = self._seen.pop(key, None) or deque()
+        self._seen[key] = times  # most recently used last
         while times and now - times[0] > self.seconds:
             times.popleft()
+        while len(self._seen) > self.max_keys:
+            self._seen.popitem(last=False)  # the longest-idle key
         if len(times) >= self.limit:
             return False
         times.append(now)
-        if len(self._seen) > 10000:  # forget idle conversations
-            for idle in [k for k, v in self._seen.items() if not v or now - v[-1] > self.seconds]:
-                del self._seen[idle]
         return True
 
 
@@ -138,6 +150,8 @@ class WebInput(InputChannel):
         self.extra_origins = extra_origins
         self.on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         self.limiter = _RateLimiter()
+        self.address_limiter = _RateLimiter(RATE_CALLS_PER_ADDRESS)
+        self.new_chat_limiter = _RateLimiter(RATE_NEW_CHATS_PER_ADDRESS)
 
     def get_output_channel(self) -> WebOutput:
         """Used by Rasa's API for notices: collected, and read by the widget from history."""
@@ -157,13 +171,19 @@ class WebInput(InputChannel):
         return response.json(body, status=status, headers=headers)
 
     def _refuse_origin(self, request: Request) -> HTTPResponse | None:
+        """403 for another site's page; 429 for an address calling far too often."""
         origin = request.headers.get("origin")
-        if origin_allowed(origin, self.allowed_origins()):
-            return None
-        log.warning("Refused a web widget request from origin %r", origin)
-        return response.json(
-            {"error": "origin_not_allowed"}, status=403, headers={"Vary": "Origin"}
-        )
+        if not origin_allowed(origin, self.allowed_origins()):
+            log.warning("Refused a web widget request from origin %r", origin)
+            return response.json(
+                {"error": "origin_not_allowed"}, status=403, headers={"Vary": "Origin"}
+            )
+        if request.method == "POST" and not self.address_limiter.allow(_address(request)):
+            return self._busy(request)
+        return None
+
+    def _busy(self, request: Request) -> HTTPResponse:
+        return self._reply(request, {"error": "busy", "message": self._phrase("web.busy")}, 429)
 
     def _body(self, request: Request) -> dict[str, Any] | None:
         """The JSON object a POST carries (sent as text/plain by the widget), or None."""
@@ -276,14 +296,22 @@ class WebInput(InputChannel):
             body = self._body(request)
             if body is None:
                 return self._reply(request, {"error": "bad_request"}, status=400)
-            token = body.get("token")
+            token, code = body.get("token"), body.get("code")
+            code = code.strip() if isinstance(code, str) and code.strip() else None
             if not valid_token(token):
+                token = None
+            elif code and not await self._same_client(request, token, code):
+                # A link on a browser that holds another chat (a shared computer, a reception
+                # tablet): a new chat, so no one sees the previous person's.
+                token = None
+            if token is None:
+                if not self.new_chat_limiter.allow(_address(request)):
+                    return self._busy(request)
                 token = new_token()
             conversation = conversation_id_for(token)
-            code = body.get("code")
             history = await self._history(request, conversation, 0.0)
-            if isinstance(code, str) and code.strip():
-                await self._link(request, conversation, code.strip())
+            if code:
+                await self._link(request, conversation, code)
             elif not history["messages"]:
                 # A new chat: greet, then the day summary (which asks the date first).
                 await self._record(request, conversation, "chat.greet")
@@ -320,9 +348,7 @@ class WebInput(InputChannel):
                     status=413,
                 )
             if not self.limiter.allow(conversation):
-                return self._reply(
-                    request, {"error": "busy", "message": self._phrase("web.busy")}, status=429
-                )
+                return self._busy(request)
             answered = await self._to_rasa(conversation, text, metadata)
             result = await self._history(request, conversation, after)
             if not answered:
@@ -343,7 +369,33 @@ class WebInput(InputChannel):
                 request, await self._history(request, conversation_id_for(body["token"]), after)
             )
 
+        @web.route("/forget", methods=["POST"])
+        async def forget(request: Request) -> HTTPResponse:
+            """Delete the chat of a token everywhere (like Telegram's /forget)."""
+            from bot.forget import forget_conversation
+
+            refused = self._refuse_origin(request)
+            if refused:
+                return refused
+            body = self._body(request)
+            if body is None or not valid_token(body.get("token")):
+                return self._reply(request, {"error": "bad_request"}, status=400)
+            conversation = conversation_id_for(body["token"])
+            agent = request.app.ctx.agent
+            async with agent.lock_store.lock(conversation):
+                await forget_conversation(conversation, agent.tracker_store)
+            return self._reply(request, {"forgotten": True})
+
         return web
+
+    async def _same_client(self, request: Request, token: str, code: str) -> bool:
+        """Whether a link code may join the chat of `token`: the chat is new, or it is the
+        chat that already used this code (the client opened their link again)."""
+        conversation = conversation_id_for(token)
+        if not (await self._history(request, conversation, 0.0))["messages"]:
+            return True
+        used_by = await asyncio.to_thread(ClientRegistry(_service().sessions).code_used_by, code)
+        return used_by == conversation
 
     def _message_text(self, body: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
         """What Rasa gets for a POST /message, and the metadata kept with it.
@@ -363,7 +415,6 @@ class WebInput(InputChannel):
 
     async def _link(self, request: Request, conversation: str, code: str) -> None:
         """Link the chat to the treatment a clinic link code was issued for."""
-        from bot.clients import ClientRegistry
         from bot.days import format_date
 
         service = _service()
@@ -387,6 +438,11 @@ class WebInput(InputChannel):
 def _after(body: dict[str, Any]) -> float:
     """The point (Unix seconds) after which the widget wants messages; 0 for everything."""
     after = body.get("after")
-    if isinstance(after, bool) or not isinstance(after, int | float):
+    if isinstance(after, bool) or not isinstance(after, int | float) or not math.isfinite(after):
         return 0.0
     return float(after)
+
+
+def _address(request: Request) -> str:
+    """The client's address (the proxy's, unless Sanic is told how many proxies forward)."""
+    return request.remote_addr or request.ip or "unknown"

@@ -19,6 +19,7 @@ ORIGINS_ENV = "AFTERCARE_WEB_ORIGINS"
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{40,64}$")
 # Levels that put a banner above the chat (the message was passed to staff as a red flag).
 BANNER_LEVELS = ("urgent", "emergency")
+_LEADING = re.compile(r"^[\s/]+")
 # What a button title or a shown message is cut to, whatever a client sends.
 MAX_TITLE = 200
 
@@ -59,9 +60,19 @@ def origin_allowed(origin: str | None, allowed: Iterable[str]) -> bool:
     return normalise_origin(origin) in {normalise_origin(o) for o in allowed}
 
 
+ORIGIN_PATTERN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$", re.IGNORECASE)
+
+
 def parse_origins(text: str | None) -> tuple[str, ...]:
-    """Origins from a comma-separated environment variable."""
-    return tuple(normalise_origin(o) for o in (text or "").split(",") if o.strip())
+    """Origins from a comma-separated environment variable (scheme://host[:port] each)."""
+    origins = tuple(normalise_origin(o) for o in (text or "").split(",") if o.strip())
+    bad = [o for o in origins if not ORIGIN_PATTERN.match(o)]
+    if bad:
+        raise ValueError(
+            f"{ORIGINS_ENV} has entries that are not site addresses (scheme://host[:port], no "
+            f"path): {', '.join(bad)}"
+        )
+    return origins
 
 
 def _luminance(colour: str) -> float:
@@ -102,7 +113,8 @@ def clean_text(text: str) -> str:
             kept.append(" ")
         elif unicodedata.category(char) not in ("Cc", "Cf") or char == "\u200d":
             kept.append(char)
-    return " ".join("".join(kept).split()).lstrip("/").strip()
+    # Slashes and spaces in any order ("/ /affirm"): Rasa strips the text before reading it.
+    return _LEADING.sub("", " ".join("".join(kept).split()))
 
 
 def _client_text(event: Mapping[str, Any]) -> str | None:
@@ -128,7 +140,7 @@ def history_messages(
     at most the last `limit`.
     """
     messages: list[dict[str, Any]] = []
-    for event in events:
+    for index, event in enumerate(events):
         kind, time = event.get("event"), float(event.get("timestamp") or 0)
         if time <= after:
             continue
@@ -138,7 +150,7 @@ def history_messages(
                 continue
             messages.append(
                 {
-                    "id": f"u{time!r}",
+                    "id": f"e{index}",
                     "from": "client",
                     "text": text,
                     "time": time,
@@ -157,7 +169,7 @@ def history_messages(
             level = metadata.get("escalation")
             messages.append(
                 {
-                    "id": f"b{time!r}",
+                    "id": f"e{index}",
                     "from": "bot",
                     "text": event["text"],
                     "time": time,

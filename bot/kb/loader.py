@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.channels.web_format import ORIGIN_PATTERN
 from bot.kb.model import (
     ACTIVITY_STATUSES,
     LEVELS,
@@ -120,6 +121,9 @@ REQUIRED_PHRASES: dict[str, set[str]] = {
     "web.banner_urgent": set(),
     "web.banner_emergency": set(),
     "web.new_chat": set(),
+    "web.forget_confirm": set(),
+    "web.forget_yes": set(),
+    "web.forget_no": set(),
 }
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*(?:-\s*(-?\d+)|(\+))?\s*$")
@@ -127,8 +131,6 @@ _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 # A Telegram bot's username: 5-32 letters, digits or underscores, ending in "bot".
 _BOT_USERNAME = re.compile(r"^[A-Za-z0-9_]{2,29}[Bb][Oo][Tt]$")
 _COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
-# A web origin: scheme, host and optional port, nothing else.
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:\d{1,5})?$", re.IGNORECASE)
 
 
 class KnowledgeBaseError(Exception):
@@ -562,7 +564,7 @@ def _parse_web(raw: Any, file: str, line: int, errs: _Collector) -> WebSettings:
     checked = []
     for origin in origins:
         text = str(origin).strip().rstrip("/")
-        if not _ORIGIN.match(text):
+        if not ORIGIN_PATTERN.match(text):
             errs.add(
                 file,
                 getattr(origin, "line", node.line_of("allowed_origins")),

@@ -19,10 +19,11 @@
   var POSITION = script.getAttribute("data-position") === "left" ? "left" : "right";
   var KEY = "aftercare-chat:" + new URL(API).host;
   var BANNER_HOURS = 24; // an escalation banner stays this long after the message
+  var REPLIES_HOURS = 1; // quick replies of an older last message are not offered again
   var LEVEL_RANK = { urgent: 1, emergency: 2 };
 
-  var store = storage(window.localStorage); // the chat token: kept across visits and pages
-  var tabStore = storage(window.sessionStorage); // open or closed: kept across pages
+  var store = storage("localStorage"); // the chat token: kept across visits and pages
+  var tabStore = storage("sessionStorage"); // open or closed, a pending link code: this tab
 
   var state = {
     config: null,
@@ -31,21 +32,30 @@
     ids: {},
     session: null, // a promise while the chat is loading
     sending: false,
+    pending: null, // the bubble of the message being sent
     unread: 0,
     open: false,
+    openWhenReady: false,
     pollTimer: null,
   };
   var ui = {};
 
-  function storage(area) {
-    // Storage can be blocked (privacy settings): fall back to memory for this page.
+  function storage(name) {
+    // Storage can be blocked (privacy settings; even reading window.localStorage throws):
+    // then the chat lasts for this page only.
     var memory = {};
+    var area = null;
+    try { area = window[name]; } catch (e) { area = null; }
     return {
       get: function (k) {
-        try { return area.getItem(k); } catch (e) { return memory[k] || null; }
+        try { return area ? area.getItem(k) : memory[k] || null; } catch (e) { return memory[k] || null; }
       },
       set: function (k, v) {
-        try { area.setItem(k, v); } catch (e) { memory[k] = v; }
+        try { if (area) area.setItem(k, v); else memory[k] = v; } catch (e) { memory[k] = v; }
+      },
+      remove: function (k) {
+        delete memory[k];
+        try { if (area) area.removeItem(k); } catch (e) { /* ignore */ }
       },
     };
   }
@@ -105,12 +115,20 @@
     ui.close = el("button", { type: "button", class: "close", "aria-label": text("close") }, [
       el("span", { "aria-hidden": "true", text: "\u00d7" }),
     ]);
+    ui.newChat = el("button", { type: "button", class: "new-chat", text: text("new_chat") });
     var header = el("header", {}, [
       el("div", { class: "titles" }, [
         el("h2", { id: "aa-title", text: config.clinic_name }),
         el("p", { id: "aa-subtitle", text: text("subtitle") }),
+        ui.newChat,
       ]),
       ui.close,
+    ]);
+    ui.confirmNo = el("button", { type: "button", class: "reply", text: text("forget_no") });
+    ui.confirmYes = el("button", { type: "button", class: "reply danger", text: text("forget_yes") });
+    ui.confirm = el("div", { class: "confirm", role: "group", "aria-labelledby": "aa-confirm", hidden: true }, [
+      el("p", { id: "aa-confirm", text: text("forget_confirm") }),
+      el("div", { class: "confirm-buttons" }, [ui.confirmYes, ui.confirmNo]),
     ]);
     ui.bannerText = el("span", { class: "banner-text" });
     ui.bannerCall = el("a", { class: "banner-call", hidden: true });
@@ -124,7 +142,7 @@
       tabindex: "0",
     });
     ui.typing = el("div", { class: "typing", role: "status", "aria-live": "polite" });
-    ui.replies = el("div", { class: "replies", role: "group", "aria-label": text("dialog"), hidden: true });
+    ui.replies = el("div", { class: "replies", hidden: true });
     ui.input = el("textarea", {
       id: "aa-input",
       rows: "2",
@@ -150,13 +168,22 @@
       "aria-labelledby": "aa-title",
       "aria-describedby": "aa-subtitle",
       hidden: true,
-    }, [header, ui.banner, ui.log, ui.typing, ui.replies, ui.form]);
+    }, [header, ui.confirm, ui.banner, ui.log, ui.typing, ui.replies, ui.form]);
 
     root.appendChild(ui.panel);
     root.appendChild(ui.launcher);
     document.body.appendChild(host);
 
-    ui.launcher.addEventListener("click", function () { state.open ? close() : open(); });
+    ui.launcher.addEventListener("click", function () { state.open ? close() : open(true); });
+    ui.newChat.addEventListener("click", function () {
+      ui.confirm.hidden = false;
+      ui.confirmNo.focus(); // the safe choice first
+    });
+    ui.confirmNo.addEventListener("click", function () {
+      ui.confirm.hidden = true;
+      ui.newChat.focus();
+    });
+    ui.confirmYes.addEventListener("click", forgetChat);
     ui.close.addEventListener("click", close);
     ui.panel.addEventListener("keydown", function (event) {
       if (event.key === "Escape") { event.preventDefault(); close(); }
@@ -188,14 +215,14 @@
 
   // --- opening and closing ------------------------------------------------------------
 
-  function open() {
+  function open(byUser) {
     state.open = true;
     tabStore.set(KEY + ":open", "1");
     ui.panel.hidden = false;
     ui.launcher.setAttribute("aria-expanded", "true");
     setUnread(0);
     ensureSession().then(scrollToEnd, function () { /* the notice says so */ });
-    ui.input.focus();
+    if (byUser) ui.input.focus(); // not on page load: no stolen focus, no phone keyboard
   }
 
   function close() {
@@ -219,27 +246,32 @@
   // --- the conversation ---------------------------------------------------------------
 
   function takeCode() {
-    // A clinic link code in the page address: used once, then removed from the address
-    // (so it isn't bookmarked, shared or sent on as a referrer).
+    // A clinic link code in the page address: removed from the address at once (so it isn't
+    // bookmarked, shared or sent on as a referrer), kept in this tab until it was used.
     var url = new URL(window.location.href);
     var code = url.searchParams.get(CODE_PARAM);
-    if (!code) return null;
-    url.searchParams.delete(CODE_PARAM);
-    try { window.history.replaceState(window.history.state, "", url.href); } catch (e) { /* ignore */ }
-    return code;
+    if (code) {
+      url.searchParams.delete(CODE_PARAM);
+      try { window.history.replaceState(window.history.state, "", url.href); } catch (e) { /* ignore */ }
+      tabStore.set(KEY + ":code", code);
+    }
+    return tabStore.get(KEY + ":code");
   }
 
-  function ensureSession(code) {
-    if (state.session && !code) return state.session;
+  function ensureSession() {
+    if (state.session) return state.session;
+    var code = tabStore.get(KEY + ":code");
     var body = { token: state.token };
     if (code) body.code = code;
     showTyping(true);
     state.session = request("POST", "session", body).then(function (result) {
       showTyping(false);
       if (result.status !== 200 || !result.data.token) throw new Error("session " + result.status);
+      tabStore.remove(KEY + ":code");
+      if (result.data.token !== state.token) clearChat(); // a new chat (e.g. another person's link)
       state.token = result.data.token;
       store.set(KEY, state.token);
-      render(result.data.messages);
+      render(result.data.messages, { initial: true });
       state.cursor = Math.max(state.cursor, result.data.cursor || 0);
       schedulePoll();
     }).catch(function (error) {
@@ -261,18 +293,20 @@
     deliver({ text: value }, value);
   }
 
-  function sendButton(button) {
+  function sendButton(button, buttons) {
     if (state.sending) return;
     clearReplies();
-    deliver({ payload: button.payload, title: button.title }, button.title);
     ui.input.focus();
+    deliver({ payload: button.payload, title: button.title }, button.title, buttons);
   }
 
-  function deliver(body, shown) {
+  function deliver(body, shown, buttons) {
     hideNotice();
     state.sending = true;
-    ui.send.disabled = true;
+    // Not `disabled`: a disabled button that has focus drops it to the page.
+    ui.send.setAttribute("aria-disabled", "true");
     var bubble = addMessage({ from: "client", text: shown, time: Date.now() / 1000 }, true);
+    state.pending = bubble;
     showTyping(true);
     ensureSession().then(function () {
       body.token = state.token;
@@ -280,50 +314,68 @@
       return request("POST", "message", body);
     }).then(function (result) {
       if (result.status === 200) {
-        bubble.classList.remove("pending");
-        render(result.data.messages, bubble);
+        render(result.data.messages);
         if (result.data.error) showNotice(result.data.message || text("error"));
         return;
       }
-      bubble.remove();
-      if (body.text !== undefined) ui.input.value = body.text; // nothing lost
-      updateCounter();
-      showNotice(result.data.message || text("send_failed"));
+      failed(result.data.message || text("send_failed"));
     }).catch(function () {
       // Unknown whether it arrived: if it did, the next poll shows it with its reply.
-      bubble.remove();
-      if (body.text !== undefined && !ui.input.value) ui.input.value = body.text;
-      updateCounter();
-      showNotice(text("send_failed"));
+      failed(text("send_failed"));
     }).then(function () {
+      if (state.pending === bubble) state.pending = null;
+      bubble.classList.remove("pending");
       showTyping(false);
       state.sending = false;
-      ui.send.disabled = false;
+      ui.send.removeAttribute("aria-disabled");
       scrollToEnd();
     });
+
+    function failed(message) {
+      if (!bubble.dataset.id) bubble.remove();
+      if (body.text !== undefined && !ui.input.value) ui.input.value = body.text; // nothing lost
+      if (buttons) showReplies(buttons); // the question is still open
+      updateCounter();
+      showNotice(message);
+    }
   }
 
-  function render(messages, pending) {
+  // Show messages not shown yet. options.initial: the history when the chat loads (not
+  // announced one by one, not counted as unread); options.poll: messages that came later.
+  function render(messages, options) {
+    options = options || {};
     var fresh = 0;
     var latest = null; // the newest message of this batch: its buttons are offered
+    if (options.initial) ui.log.setAttribute("aria-live", "off");
     (messages || []).forEach(function (message) {
       if (state.ids[message.id]) return;
       state.ids[message.id] = true;
       latest = message;
       state.cursor = Math.max(state.cursor, message.time);
-      if (pending && message.from === "client" && pending.isConnected && !pending.dataset.id) {
-        pending.dataset.id = message.id; // the message just sent, as the bot stored it
+      var pending = state.pending;
+      if (pending && message.from === "client" && !pending.dataset.id && same(message.text, pending.dataset.text)) {
+        pending.dataset.id = message.id; // the message being sent, as the bot stored it
         setTime(pending, message.time);
         return;
       }
       addMessage(message, false);
       if (message.from === "bot") fresh += 1;
     });
-    if (latest && latest.from === "bot" && latest.buttons.length) showReplies(latest.buttons);
-    else if (latest) clearReplies();
-    if (!state.open && fresh) setUnread(state.unread + fresh);
-    updateBanner();
+    if (options.initial) window.setTimeout(function () { ui.log.setAttribute("aria-live", "polite"); }, 0);
+    if (latest && latest.from === "client") clearReplies();
+    else if (latest && latest.buttons.length) {
+      var recent = Date.now() / 1000 - latest.time < REPLIES_HOURS * 3600;
+      if (!options.initial || recent) showReplies(latest.buttons);
+    } else if (latest && !options.poll) clearReplies(); // a notice later leaves the offer open
+    if (!state.open && fresh && options.poll) setUnread(state.unread + fresh);
+    updateBanner(!options.initial);
     scrollToEnd();
+  }
+
+  function same(a, b) {
+    // As the bot stores a message: whitespace collapsed, no leading slashes.
+    function norm(t) { return String(t).replace(/\s+/g, " ").replace(/^[\s/]+/, "").trim(); }
+    return norm(a) === norm(b);
   }
 
   function addMessage(message, pending) {
@@ -334,6 +386,7 @@
       el("time", {}),
     ]);
     if (message.id) node.dataset.id = message.id;
+    if (pending) node.dataset.text = message.text;
     if (message.escalation) {
       node.dataset.escalation = message.escalation;
       node.classList.add("escalated", message.escalation);
@@ -355,7 +408,7 @@
     node.dataset.time = String(seconds);
   }
 
-  function updateBanner() {
+  function updateBanner(announce) {
     var now = Date.now() / 1000;
     var level = null;
     Array.prototype.forEach.call(ui.log.querySelectorAll(".message.escalated"), function (node) {
@@ -367,6 +420,9 @@
     if (ui.banner.dataset.level === level && !ui.banner.hidden) return; // announced once
     ui.banner.dataset.level = level;
     ui.banner.className = "banner " + level;
+    // Read out when it is new, not on every page of the site.
+    if (announce) ui.banner.setAttribute("role", "alert");
+    else ui.banner.removeAttribute("role");
     ui.bannerText.textContent = text("banner_" + level);
     var number = state.config.emergency_number;
     ui.bannerCall.hidden = level !== "emergency";
@@ -379,7 +435,7 @@
     clearReplies();
     buttons.forEach(function (button) {
       var node = el("button", { type: "button", class: "reply", text: button.title });
-      node.addEventListener("click", function () { sendButton(button); });
+      node.addEventListener("click", function () { sendButton(button, buttons); });
       ui.replies.appendChild(node);
     });
     ui.replies.hidden = false;
@@ -423,6 +479,35 @@
     ui.log.scrollTop = ui.log.scrollHeight;
   }
 
+  // --- a new chat (a shared computer; "forget me") -----------------------------------
+
+  function forgetChat() {
+    ui.confirm.hidden = true;
+    var token = state.token;
+    var done = token ? request("POST", "forget", { token: token }) : Promise.resolve({ status: 200 });
+    done.then(function (result) {
+      if (result.status !== 200) throw new Error("forget " + result.status);
+      store.remove(KEY);
+      state.token = null;
+      state.session = null;
+      clearChat();
+      return ensureSession();
+    }).then(function () {
+      ui.input.focus();
+    }).catch(function () { showNotice(text("send_failed")); });
+  }
+
+  function clearChat() {
+    ui.log.textContent = "";
+    state.ids = {};
+    state.cursor = 0;
+    clearReplies();
+    hideNotice();
+    ui.banner.hidden = true;
+    delete ui.banner.dataset.level;
+    setUnread(0);
+  }
+
   // --- later messages (e.g. "the team has seen your message") -------------------------
 
   function schedulePoll() {
@@ -433,7 +518,7 @@
   function poll() {
     if (document.hidden || state.sending || !state.token) return;
     request("POST", "history", { token: state.token, after: state.cursor }).then(function (result) {
-      if (result.status === 200) render(result.data.messages);
+      if (result.status === 200) render(result.data.messages, { poll: true });
     }).catch(function () { /* offline: try again next time */ });
   }
 
@@ -444,12 +529,8 @@
       if (result.status !== 200) throw new Error("config " + result.status);
       state.config = result.data;
       build(state.config);
-      var code = takeCode();
-      if (code) {
-        ensureSession(code).catch(function () {});
-        open();
-      } else if (START_OPEN || tabStore.get(KEY + ":open") === "1") {
-        open();
+      if (takeCode() || START_OPEN || state.openWhenReady || tabStore.get(KEY + ":open") === "1") {
+        open(state.openWhenReady); // a clinic link opens the chat at once
       } else if (state.token) {
         ensureSession().catch(function () {}); // history and unread notices
       }
@@ -460,7 +541,7 @@
   }
 
   window.AftercareChat = {
-    open: function () { if (ui.panel) open(); },
+    open: function () { if (ui.panel) open(true); else state.openWhenReady = true; },
     close: function () { if (ui.panel) close(); },
   };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
