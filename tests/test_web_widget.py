@@ -201,9 +201,7 @@ def test_red_flags_show_the_escalation_banner_and_the_staff_acknowledgement_arri
     badge.wait_for(timeout=90_000)  # the widget checks every 15 s
     assert badge.inner_text() == "1"
     launcher = page.locator(".launcher")
-    assert launcher.get_attribute("aria-label").endswith(
-        advisor_of.phrase("web.unread", count=1)
-    )
+    assert launcher.get_attribute("aria-label").endswith(advisor_of.phrase("web.unread", count=1))
     shots.shot("notice-badge")
     launcher.click()
     assert bot_texts(page)[-1] == words(advisor_of.phrase("escalation.acknowledged"))
