@@ -195,6 +195,17 @@ class WebInput(InputChannel):
             return None
         return body if isinstance(body, dict) else None
 
+    def _chat_request(self, request: Request) -> tuple[dict[str, Any], str] | HTTPResponse:
+        """An allowed POST with a well-formed token: its body and conversation; else the
+        response refusing it."""
+        refused = self._refuse_origin(request)
+        if refused:
+            return refused
+        body = self._body(request)
+        if body is None or not valid_token(body.get("token")):
+            return self._reply(request, {"error": "bad_request"}, status=400)
+        return body, conversation_id_for(body["token"])
+
     def _phrase(self, key: str, **values: object) -> str:
         return _service().phrase(key, **values)
 
@@ -324,13 +335,10 @@ class WebInput(InputChannel):
 
         @web.route("/message", methods=["POST"])
         async def message(request: Request) -> HTTPResponse:
-            refused = self._refuse_origin(request)
-            if refused:
-                return refused
-            body = self._body(request)
-            if body is None or not valid_token(body.get("token")):
-                return self._reply(request, {"error": "bad_request"}, status=400)
-            conversation = conversation_id_for(body["token"])
+            checked = self._chat_request(request)
+            if isinstance(checked, HTTPResponse):
+                return checked
+            body, conversation = checked
             after = _after(body)
             text, metadata = self._message_text(body)
             limit = _service().clinic().settings.web.max_message_length
@@ -358,29 +366,21 @@ class WebInput(InputChannel):
 
         @web.route("/history", methods=["POST"])
         async def history(request: Request) -> HTTPResponse:
-            refused = self._refuse_origin(request)
-            if refused:
-                return refused
-            body = self._body(request)
-            if body is None or not valid_token(body.get("token")):
-                return self._reply(request, {"error": "bad_request"}, status=400)
-            after = _after(body)
-            return self._reply(
-                request, await self._history(request, conversation_id_for(body["token"]), after)
-            )
+            checked = self._chat_request(request)
+            if isinstance(checked, HTTPResponse):
+                return checked
+            body, conversation = checked
+            return self._reply(request, await self._history(request, conversation, _after(body)))
 
         @web.route("/forget", methods=["POST"])
         async def forget(request: Request) -> HTTPResponse:
             """Delete the chat of a token everywhere (like Telegram's /forget)."""
             from bot.forget import forget_conversation
 
-            refused = self._refuse_origin(request)
-            if refused:
-                return refused
-            body = self._body(request)
-            if body is None or not valid_token(body.get("token")):
-                return self._reply(request, {"error": "bad_request"}, status=400)
-            conversation = conversation_id_for(body["token"])
+            checked = self._chat_request(request)
+            if isinstance(checked, HTTPResponse):
+                return checked
+            _, conversation = checked
             agent = request.app.ctx.agent
             async with agent.lock_store.lock(conversation):
                 await forget_conversation(conversation, agent.tracker_store)
