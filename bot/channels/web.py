@@ -309,18 +309,18 @@ class WebInput(InputChannel):
                 return self._reply(request, {"error": "bad_request"}, status=400)
             token, code = body.get("token"), body.get("code")
             code = code.strip() if isinstance(code, str) and code.strip() else None
-            if not valid_token(token):
-                token = None
-            elif code and not await self._same_client(request, token, code):
-                # A link on a browser that holds another chat (a shared computer, a reception
-                # tablet): a new chat, so no one sees the previous person's.
-                token = None
-            if token is None:
+            history = None
+            if valid_token(token):
+                history = await self._history(request, conversation_id_for(token), 0.0)
+                if code and history["messages"] and not await self._used_here(token, code):
+                    # A link on a browser that holds another chat (a shared computer, a
+                    # reception tablet): a new chat, so no one sees the previous person's.
+                    history = None
+            if history is None:
                 if not self.new_chat_limiter.allow(_address(request)):
                     return self._busy(request)
-                token = new_token()
+                token, history = new_token(), {"messages": [], "cursor": 0.0}
             conversation = conversation_id_for(token)
-            history = await self._history(request, conversation, 0.0)
             if code:
                 await self._link(request, conversation, code)
             elif not history["messages"]:
@@ -388,14 +388,11 @@ class WebInput(InputChannel):
 
         return web
 
-    async def _same_client(self, request: Request, token: str, code: str) -> bool:
-        """Whether a link code may join the chat of `token`: the chat is new, or it is the
-        chat that already used this code (the client opened their link again)."""
-        conversation = conversation_id_for(token)
-        if not (await self._history(request, conversation, 0.0))["messages"]:
-            return True
+    async def _used_here(self, token: str, code: str) -> bool:
+        """Whether the chat of `token` is the one that used this link code (the client opened
+        their link again), so the code may join it."""
         used_by = await asyncio.to_thread(ClientRegistry(_service().sessions).code_used_by, code)
-        return used_by == conversation
+        return used_by == conversation_id_for(token)
 
     def _message_text(self, body: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
         """What Rasa gets for a POST /message, and the metadata kept with it.
