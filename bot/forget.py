@@ -54,6 +54,8 @@ def delete_tracker(tracker_store: Any, sender_id: str) -> bool:
     from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
 
     store = _unwrap(tracker_store)
+    if hasattr(store, "forget"):  # our cached SQL store: drop its in-memory copy too
+        store.forget(sender_id)
     if isinstance(store, SQLTrackerStore):
         with store.session_scope() as session:
             result = session.execute(

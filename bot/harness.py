@@ -122,6 +122,10 @@ class LocalBot:
         os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
         self.actions.start()
         from rasa.core.agent import Agent  # heavy: TensorFlow
+
+        from bot import rasa_tuning
+
+        rasa_tuning.apply()  # the same Rasa behaviour as `aftercare run` (bot.rasa_server)
         from rasa.utils.common import configure_logging_and_warnings
         from rasa.utils.endpoints import EndpointConfig
         from rasa.utils.log_utils import configure_structlog

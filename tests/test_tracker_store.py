@@ -1,0 +1,161 @@
+"""bot.tracker_store: a conversation comes from memory only while the database agrees."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from urllib.parse import urlsplit
+
+import pytest
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.forget import forget_conversation
+from bot.tracker_store import CachedSQLTrackerStore
+from tests.conftest import DOMAIN
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(DOMAIN))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_kwargs(request, tmp_path) -> dict:
+    """Keyword arguments for a SQL tracker store: SQLite file, or the test PostgreSQL."""
+    if request.param == "sqlite":
+        return {"dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
+    url = os.environ.get("AFTERCARE_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server (make test starts one: scripts/postgres.sh)")
+    parts = urlsplit(url)
+    return {
+        "dialect": "postgresql",
+        "host": parts.hostname,
+        "port": parts.port,
+        "db": parts.path.lstrip("/"),
+        "username": parts.username,
+        "password": parts.password,
+    }
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def _new_conversation(domain: Domain) -> DialogueStateTracker:
+    sender = f"client-{uuid.uuid4().hex[:8]}"
+    events = [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+    ]
+    return DialogueStateTracker.from_events(sender, events, slots=domain.slots)
+
+
+def _turn(tracker: DialogueStateTracker, text: str) -> None:
+    tracker.update(UserUttered(text, {"name": "makeup", "confidence": 0.9}))
+    tracker.update(ActionExecuted("action_answer"))
+    tracker.update(BotUttered(f"answer to {text}"))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def _texts(tracker: DialogueStateTracker | None) -> list[str]:
+    return [e.text for e in (tracker.events if tracker else []) if isinstance(e, UserUttered)]
+
+
+def test_a_saved_conversation_is_served_from_memory_next_turn(domain, store_kwargs):
+    store = CachedSQLTrackerStore(domain, **store_kwargs)
+    tracker = _new_conversation(domain)
+    run(store.save(tracker))  # loaded: action_session_start precedes the session's start
+    loaded = run(store.retrieve(tracker.sender_id))
+    misses = store.misses
+    for text in ("can I wear makeup?", "is redness normal?", "can I swim?"):
+        current = run(store.retrieve(tracker.sender_id))
+        assert current is loaded
+        _turn(current, text)
+        run(store.save(current))
+
+    again = run(store.retrieve(tracker.sender_id))
+
+    assert again is loaded and store.misses == misses and store.hits >= 4
+    fresh = run(SQLTrackerStore(domain, **store_kwargs).retrieve(tracker.sender_id))
+    assert [e.as_dict() for e in fresh.events] == [e.as_dict() for e in again.events]
+    assert _texts(fresh) == ["can I wear makeup?", "is redness normal?", "can I swim?"]
+
+
+def test_a_conversation_changed_by_another_process_is_read_again(domain, store_kwargs):
+    ours = CachedSQLTrackerStore(domain, **store_kwargs)
+    tracker = _new_conversation(domain)
+    run(ours.save(tracker))
+    cached = run(ours.retrieve(tracker.sender_id))
+    assert run(ours.retrieve(tracker.sender_id)) is cached
+
+    theirs = SQLTrackerStore(domain, **store_kwargs)
+    other = run(theirs.retrieve(tracker.sender_id))
+    _turn(other, "written elsewhere")
+    run(theirs.save(other))
+
+    seen = run(ours.retrieve(tracker.sender_id))
+    assert seen is not cached
+    assert _texts(seen) == ["written elsewhere"]
+
+
+def test_a_turn_that_crashed_before_saving_is_not_served(domain, store_kwargs):
+    store = CachedSQLTrackerStore(domain, **store_kwargs)
+    tracker = _new_conversation(domain)
+    run(store.save(tracker))
+    loaded = run(store.retrieve(tracker.sender_id))
+    loaded.update(UserUttered("never saved", {"name": "makeup", "confidence": 0.9}))
+
+    again = run(store.retrieve(tracker.sender_id))
+
+    assert again is not loaded and _texts(again) == []
+
+
+def test_a_forgotten_conversation_is_gone_from_memory_too(domain, store_kwargs):
+    store = CachedSQLTrackerStore(domain, **store_kwargs)
+    tracker = _new_conversation(domain)
+    run(store.save(tracker))
+    loaded = run(store.retrieve(tracker.sender_id))
+    _turn(loaded, "my name is Sam")
+    run(store.save(loaded))
+
+    run(forget_conversation(tracker.sender_id, store))
+
+    assert run(store.retrieve(tracker.sender_id)) is None
+
+
+def test_a_new_session_is_read_from_its_start_like_rasas_store(domain, store_kwargs):
+    store = CachedSQLTrackerStore(domain, **store_kwargs)
+    tracker = _new_conversation(domain)
+    run(store.save(tracker))
+    loaded = run(store.retrieve(tracker.sender_id))
+    _turn(loaded, "old session")
+    loaded.update(ActionExecuted("action_session_start"))
+    loaded.update(SessionStarted())
+    loaded.update(ActionExecuted("action_listen"))
+    _turn(loaded, "new session")
+    run(store.save(loaded))
+
+    ours = run(store.retrieve(tracker.sender_id))
+    rasas = run(SQLTrackerStore(domain, **store_kwargs).retrieve(tracker.sender_id))
+
+    assert _texts(ours) == _texts(rasas) == ["new session"]
+    assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in rasas.events]
+
+
+def test_memory_holds_at_most_cache_size_conversations(domain, store_kwargs):
+    store = CachedSQLTrackerStore(domain, cache_size=2, **store_kwargs)
+    senders = []
+    for _ in range(3):
+        tracker = _new_conversation(domain)
+        run(store.save(tracker))
+        run(store.retrieve(tracker.sender_id))
+        senders.append(tracker.sender_id)
+    assert len(store._cache) == 2
+    assert senders[0] not in store._cache
+    assert run(store.retrieve(senders[0])) is not None  # still in the database
