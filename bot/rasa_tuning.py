@@ -1,20 +1,23 @@
-"""Two speed fixes for Rasa 3.6's calls to the action server, applied by `bot.rasa_server`.
+"""Speed fixes for Rasa 3.6, applied by `bot.rasa_server` (and `LocalBot`) before Rasa runs.
 
-Measured with py-spy under 10 concurrent conversations (issue 6), the Rasa process spent
-57% of its CPU in one place: `RemoteAction._validate_action_result` calls
-`jsonschema.validate`, which re-checks Rasa's event schema against the JSON-Schema
-meta-schema on *every* action call. The second cost grows with the conversation: every call
-serialises the whole tracker (every event since the session began) and sends it to the action
-server, which parses it again.
+Measured with py-spy (issue 6; README "Benchmarks"):
 
-- `fast_validation`: the same schema and the same validator class, checked once and reused.
-  An invalid action-server response still raises the same `ValidationError`.
-- `current_turn_events`: the action server receives the tracker's state (slots, latest
-  message, active loop, latest action) as before, but only the events of the current turn:
-  from the latest user message on. Our actions read slots and the latest message; a form's
-  `slots_to_validate` reads the trailing slot events, which are in that tail.
+- `validate_action_result`: `RemoteAction._validate_action_result` called `jsonschema.validate`,
+  which re-checks Rasa's event schema against the JSON-Schema meta-schema on every action
+  call: 57% of the Rasa process's CPU under 10 concurrent conversations. The same schema and
+  validator class are now checked once and reused; a bad response raises the same error.
+- `action_call_payload`: every action call serialised the whole tracker (every event since the
+  session began) for the action server to parse again. It now sends the tracker's state
+  (slots, latest message, active loop, latest action) as before, with only the events of the
+  current turn: from the latest user message on. Our actions read slots and the latest message;
+  a form's `slots_to_validate` reads the trailing slot events, which are in that tail.
+- Rolling sessions: Rasa re-derives the dialogue state from every event of the session on
+  each prediction, so a turn's cost grew with the conversation. After
+  `MAX_USER_TURNS_PER_SESSION` client messages (never inside a form), the conversation goes on
+  in a new Rasa session that carries every slot's current value over. Rasa's own time-based
+  expiry is unchanged (`session_config` in domain.yml; it starts empty, as configured).
 
-Both are pure functions of Rasa's public data; `apply()` is idempotent.
+`apply()` is idempotent; each fix is a small function tested in tests/test_rasa_tuning.py.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 
+import httpx
 import pytest
 
 from bot.harness import free_port
 from bot.kb.loader import load_clinic
+from bot.rasa_tuning import MAX_USER_TURNS_PER_SESSION
 from bot.settings import PROJECT_DIR
 from tests.conftest import AFTERCARE, RunningBot, edit
 
@@ -118,6 +120,25 @@ def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(
         )
         edited = " ".join(bot.say("can I wear makeup?"))
         assert "Good news: makeup is fine again." in edited and makeup_day4 not in edited
+
+        # A long conversation goes on in a new Rasa session (bot.rasa_tuning) that keeps
+        # what the conversation knew, and the answers do not change.
+        questions = ["can I go to the gym?", "is it ok to swim?", "can I use sunscreen?"]
+        for i in range(MAX_USER_TURNS_PER_SESSION):
+            assert bot.say(questions[i % len(questions)])
+        again = " ".join(bot.say("can I wear makeup?"))
+        assert "Good news: makeup is fine again." in again
+        events = httpx.get(
+            f"http://127.0.0.1:{bot.port}/conversations/client-42/tracker",
+            params={"include_events": "ALL"},
+            timeout=30,
+        ).json()["events"]
+        starts = [i for i, e in enumerate(events) if e["event"] == "session_started"]
+        assert len(starts) >= 2
+        newest = events[starts[-1] :]
+        first_user = next(i for i, e in enumerate(newest) if e["event"] == "user")
+        carried = {e["name"] for e in newest[:first_user] if e["event"] == "slot"}
+        assert "last_answer" in carried
     finally:
         assert bot.stop() == 0
 
