@@ -67,6 +67,11 @@ class ActionServerProcess:
 
     def start(self, timeout: float = 60) -> None:
         """Start and wait until /health answers."""
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process without waiting (`wait_ready` waits)."""
         log = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115 (kept by the child)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.action_server", "--port", str(self.port)],
@@ -77,6 +82,10 @@ class ActionServerProcess:
         )
         if log:
             log.close()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Wait until /health answers; stop it and raise if it dies or takes too long."""
+        assert self.process is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
