@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run test venv train chat kb-check lint format lock clean
+.PHONY: run test venv train chat kb-check bench lint format lock clean
 
 ## run: build the environment, train if the training data changed, start the bot on localhost
 run: venv
@@ -27,6 +27,10 @@ chat: venv
 ## kb-check: validate the clinic's YAML (file:line for every problem)
 kb-check: venv
 	$(VENV)/aftercare kb check
+
+## bench: measure our bot side by side with a bare Rasa bot on loopback (< 20 min) -> results/bench.md
+bench: venv
+	$(VENV)/python -m bench.run
 
 lint: venv
 	$(VENV)/ruff check .

@@ -15,7 +15,7 @@ import itertools
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,9 +36,14 @@ class LoadResult:
     p95: float
     p99: float
     mean: float
+    #: Every successful message's latency (ms) in the order the replies came; not in as_dict.
+    samples: tuple[float, ...] = field(default=(), repr=False, compare=False)
+    #: The first failure seen (exception type and message), for the report; None if none.
+    first_error: str | None = None
 
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, float | int | str | None]:
+        """The summary figures (everything but the raw samples)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "samples"}
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -81,11 +86,12 @@ async def run_load(
     latencies: list[float] = []
     errors = 0
     sent = 0
+    first_error: str | None = None
     conversation_ids = itertools.count(1)
     deadline = time.perf_counter() + max_seconds
 
     async def client_loop(client: httpx.AsyncClient) -> None:
-        nonlocal errors, sent
+        nonlocal errors, sent, first_error
         while True:
             sender = f"{sender_prefix}-{next(conversation_ids)}"
             for text in script:
@@ -94,8 +100,10 @@ async def run_load(
                 sent += 1
                 try:
                     latencies.append(await _send(client, url, sender, text))
-                except Exception:  # noqa: BLE001 - counted; a benchmark reports failures
+                except Exception as exc:  # noqa: BLE001 - counted; a benchmark reports failures
                     errors += 1
+                    if first_error is None:
+                        first_error = f"{type(exc).__name__}: {exc}"[:300]
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
@@ -112,6 +120,8 @@ async def run_load(
         p95=round(percentile(latencies, 95), 1),
         p99=round(percentile(latencies, 99), 1),
         mean=round(sum(latencies) / len(latencies), 1) if latencies else math.nan,
+        samples=tuple(round(x, 2) for x in latencies),
+        first_error=first_error,
     )
 
 

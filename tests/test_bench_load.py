@@ -81,6 +81,36 @@ def test_load_stops_at_the_time_bound_and_counts_failed_replies():
     assert result.seconds < 2
 
 
+def test_load_keeps_every_latency_sample_and_the_first_error():
+    fake = FakeRest(delay=0.01, fail_every=3)
+
+    async def scenario():
+        async with fake as url:
+            return await run_load(url, ["hi", "gym?"], 2, 9, 60)
+
+    result = asyncio.run(scenario())
+
+    assert (result.messages, result.errors) == (6, 3)
+    assert len(result.samples) == result.messages
+    assert all(s >= 10 for s in result.samples)
+    assert result.p50 == pytest.approx(percentile(result.samples, 50), abs=0.1)
+    assert result.first_error is not None and "500" in result.first_error
+    summary = result.as_dict()
+    assert "samples" not in summary
+    assert summary["messages"] == 6 and summary["first_error"] == result.first_error
+
+
+def test_a_clean_run_has_no_first_error():
+    fake = FakeRest(delay=0.0)
+
+    async def scenario():
+        async with fake as url:
+            return await run_load(url, ["hi"], 1, 3, 60)
+
+    result = asyncio.run(scenario())
+    assert (result.errors, result.first_error, len(result.samples)) == (0, None, 3)
+
+
 def test_turn_latencies_cover_every_turn_of_one_conversation():
     fake = FakeRest(delay=0.0)
 
