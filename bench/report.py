@@ -740,8 +740,10 @@ def render_markdown(results: Mapping[str, Any], images: Mapping[str, str]) -> st
         f"- Held-out NLU of the default pipeline (DIET, slow to train): {background.get('mode', '?')}"
         + (f" ({background['note']})" if background.get("note") else "")
         + ".",
-        f"- Scripts: ours `{settings.get('ours_script')}`; baseline "
-        f"`{settings.get('baseline_script')}`.",
+        f"- Load script, ours: {_script(settings.get('ours_script'))}.",
+        f"- Load script, baseline: {_script(settings.get('baseline_script'))}.",
+        f"- Long conversation, ours: {_long_script(settings.get('ours_long'))}.",
+        f"- Long conversation, baseline: {_long_script(settings.get('baseline_long'))}.",
         f"- Staff alerts created by the load on ours: {_get(results, 'bots', 'ours', 'escalations_created')} "
         "(the scripts contain no red flags).",
         "",
@@ -780,6 +782,19 @@ def _split_line(nlu: Mapping[str, Any]) -> str:
         "`rasa train nlu` on the same training part and scored with `rasa test nlu` on the same "
         f"test part. Ours is the shipped config.yml.{note}"
     )
+
+
+def _script(texts: Any) -> str:
+    """ "hi" → "3 days ago" → ..."""
+    if not texts:
+        return "?"
+    return " → ".join(f'"{t}"' for t in texts)
+
+
+def _long_script(long: Any) -> str:
+    if not isinstance(long, Mapping):
+        return "?"
+    return f"{_script(long.get('opening'))}, then {_script(long.get('repeated'))} in a cycle"
 
 
 def _max_messages_text(settings: Mapping[str, Any]) -> str:

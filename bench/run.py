@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from bench.stack import (
     descendants,
     process_label,
     run_warm_up,
+    stop_tree,
     tree_cpu_seconds,
 )
 from bot.harness import free_port
@@ -533,7 +533,7 @@ class Bench:
             self.default_nlu()
         finally:
             if self.background is not None and self.background.poll() is None:
-                self.background.send_signal(signal.SIGTERM)
+                stop_tree(self.background.pid)  # bench.nlu and the rasa process it runs
                 self.background.wait()
         return self.write_report()
 
@@ -711,6 +711,9 @@ def main(argv: list[str] | None = None) -> int:
     except (StackError, RuntimeError) as exc:
         bench.say(f"FAILED: {exc}")
         return 1
+    except KeyboardInterrupt:
+        bench.say("interrupted; the bots were stopped")
+        return 130
 
 
 if __name__ == "__main__":

@@ -271,6 +271,17 @@ class Stack:
         self.stop()
 
 
+def stop_tree(pid: int, timeout: float = 10) -> None:
+    """SIGTERM a process and all its descendants; SIGKILL whatever is left after `timeout`."""
+    members = descendants([pid])
+    for member in members:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for member in members:
+        _wait_gone(member, max(0.1, deadline - time.monotonic()))
+
+
 def _wait_gone(pid: int, timeout: float) -> None:
     """Wait for a process to exit; SIGKILL it after `timeout`."""
     deadline = time.monotonic() + timeout

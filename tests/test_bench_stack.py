@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -97,3 +99,17 @@ def test_baseline_is_rasa_init_with_one_custom_action(tmp_path):
     # Half the load script's turns are greetings, which go through the custom action.
     greetings = {"hello", "hi", "hey there", "good morning"}
     assert sum(t in greetings for t in baseline.LOAD_SCRIPT) * 2 >= len(baseline.LOAD_SCRIPT)
+
+
+def test_stop_tree_stops_a_process_and_its_children():
+    parent = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60; wait"])
+    deadline = time.monotonic() + 5
+    while len(stack.descendants([parent.pid])) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    members = stack.descendants([parent.pid])
+    assert len(members) == 3
+
+    stack.stop_tree(parent.pid, timeout=5)
+    parent.wait(timeout=5)
+
+    assert all(not stack.cmdline(pid) for pid in members if pid != parent.pid)
