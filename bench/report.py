@@ -549,12 +549,13 @@ def phases_table(phases: Sequence[Mapping[str, Any]]) -> str:
             _fmt(p.get("load_start"), digits=2),
             _fmt(p.get("load_end"), digits=2),
             _fmt(p.get("background_cpu_seconds"), digits=1),
+            _fmt(p.get("other_cpu_seconds"), digits=1),
         ]
         for p in phases
     ]
     header = ["phase", "timed", "seconds", "load avg at start", "load avg at end"]
-    header.append("background job CPU s")
-    return _table(header, rows, ["---", "---", "---:", "---:", "---:", "---:"])
+    header += ["background job CPU s", "other processes CPU s"]
+    return _table(header, rows, ["---", "---", "---:", "---:", "---:", "---:", "---:"])
 
 
 def targets_table(targets: Sequence[Target]) -> str:
@@ -752,7 +753,9 @@ def render_markdown(results: Mapping[str, Any], images: Mapping[str, str]) -> st
         phases_table(results.get("phases") or []),
         "",
         "Load average: the 1-minute average (it counts the background job's runnable threads "
-        "too). Background job CPU s: CPU time the SCHED_IDLE NLU job got during the phase.",
+        "too). Background job CPU s: CPU time the SCHED_IDLE NLU job got during the phase. "
+        "Other processes CPU s: CPU time used on the machine by anything that is not this "
+        "benchmark (its noise; 0 on an otherwise idle machine).",
         "",
         f"Total: {_fmt(total, 's', 0)} for `python -m bench.run` (plus `make venv`, which is "
         f"near-instant once the environment exists); budget {BUDGET_SECONDS // 60} min.",

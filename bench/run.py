@@ -43,6 +43,7 @@ from bench.stack import (
     StackError,
     cmdline,
     descendants,
+    machine_busy_seconds,
     process_label,
     run_warm_up,
     stop_tree,
@@ -180,6 +181,7 @@ class Bench:
         """Time a phase; record its duration and the load average at its start and end."""
         record: dict[str, Any] = {"name": name, "timed": timed, "load_start": load_average()}
         background_cpu = self.background_cpu()
+        busy, own = machine_busy_seconds(), tree_cpu_seconds(os.getpid())
         self.say(f"{name} ...")
         start = time.perf_counter()
         try:
@@ -190,10 +192,15 @@ class Bench:
             if background_cpu is not None and (now := self.background_cpu()) is not None:
                 # CPU the SCHED_IDLE job got meanwhile: how much it shared the machine.
                 record["background_cpu_seconds"] = round(now - background_cpu, 1)
+            # CPU used by processes that are not the bench's own (other work on the machine).
+            other = (machine_busy_seconds() - busy) - (tree_cpu_seconds(os.getpid()) - own)
+            record["other_cpu_seconds"] = round(max(0.0, other), 1)
             self.phases.append(record)
             extra = f" — {record['summary']}" if record.get("summary") else ""
             if "background_cpu_seconds" in record:
                 extra += f" [background job: {record['background_cpu_seconds']} CPU s]"
+            if record["other_cpu_seconds"] >= 1:
+                extra += f" [other processes: {record['other_cpu_seconds']} CPU s]"
             self.say(
                 f"{name}: {record['seconds']:.1f} s (load {record['load_start']} -> "
                 f"{record['load_end']}){extra}"

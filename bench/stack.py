@@ -119,6 +119,15 @@ def tree_cpu_seconds(pid: int, proc: Path = PROC) -> float:
     return total / ticks
 
 
+def machine_busy_seconds(proc: Path = PROC) -> float:
+    """CPU seconds all CPUs spent busy since boot (user, nice, system, irq, softirq)."""
+    for line in (proc / "stat").read_text().splitlines():
+        if line.startswith("cpu "):
+            user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in line.split()[1:8])
+            return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+    raise OSError("no cpu line in /proc/stat")
+
+
 def process_label(argv: Sequence[str]) -> str:
     """A short readable name for a command line (interpreter and paths left out).
 

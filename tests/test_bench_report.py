@@ -301,13 +301,14 @@ def test_full_report_links_plots_and_confusion_matrices(results):
             "load_start": 0.5,
             "load_end": 1.7,
             "background_cpu_seconds": 12.5,
+            "other_cpu_seconds": 0.4,
         }
     ]
     markdown = report.render_markdown(results, images)
 
     for link in images.values():
         assert f"({link})" in markdown
-    assert "| train ours | yes | 60.2 | 0.50 | 1.70 | 12.5 |" in markdown
+    assert "| train ours | yes | 60.2 | 0.50 | 1.70 | 12.5 | 0.4 |" in markdown
     assert "| ours | `bot.rasa_server run` | 700 |" in markdown
     assert "| baseline | **total** | **1,250** |" in markdown
     assert "| ours (config.yml) | config.yml | 0.9500 | 0.9400 |" in markdown

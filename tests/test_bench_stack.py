@@ -57,6 +57,16 @@ def test_cpu_of_a_process_tree_counts_live_and_finished_children(tmp_path):
     assert stack.tree_cpu_seconds(10, tmp_path) == 11.0
 
 
+def test_machine_busy_time_counts_everything_but_idle_and_iowait(tmp_path):
+    hz = os.sysconf("SC_CLK_TCK")
+    (tmp_path / "stat").write_text(
+        f"cpu  {4 * hz} {hz} {2 * hz} {500 * hz} {9 * hz} {hz} {hz} 0 0 0\n"
+        "cpu0 1 2 3 4 5 6 7 0 0 0\n"
+    )
+    assert stack.machine_busy_seconds(tmp_path) == 9.0
+    assert stack.machine_busy_seconds() > 0  # the real /proc/stat
+
+
 def test_process_labels_leave_out_interpreters_paths_and_options():
     label = stack.process_label
     assert label(["/v/bin/python", "-m", "bot.rasa_server", "run", "--model", "m"]) == (
