@@ -82,11 +82,15 @@ def test_action_results_are_validated_like_rasa_does():
         assert "Failed to validate Action server response" in ours.value.message
 
 
-def test_remote_action_uses_the_checked_once_validator():
+def test_remote_action_never_rechecks_the_schema(monkeypatch):
+    def recheck(*args, **kwargs):
+        raise AssertionError("jsonschema.validate re-checks the schema on every call")
+
+    monkeypatch.setattr(jsonschema, "validate", recheck)  # what Rasa's own method calls
     action = RemoteAction("action_answer", EndpointConfig("http://127.0.0.1:1/webhook"))
+    assert action._validate_action_result(VALID_RESPONSE) is True
     with pytest.raises(jsonschema.ValidationError):
         action._validate_action_result(INVALID_RESPONSES[0])
-    assert rasa_tuning.action_response_validator.cache_info().currsize == 1
 
 
 def test_action_server_gets_slots_and_latest_message_but_only_this_turns_events(domain):
