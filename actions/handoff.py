@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.replies import say, screen_first
+from actions.replies import emit, incoming
 from bot.service import get_service
+from bot.service.messages import OFFER
 
 
 class ActionRequestHuman(Action):
@@ -21,17 +21,8 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        red_flag = screen_first(dispatcher, tracker)
-        if red_flag is not None:  # already escalated and alerted
-            return red_flag
-        service = get_service()
-        offer = tracker.get_slot("handoff_offer") or {}
-        message = offer.get("message") or tracker.latest_message.get("text")
-        service.request_handoff(
-            tracker.sender_id, message, offer.get("level", "question"), offer.get("topic")
-        )
-        say(dispatcher, "handoff.recorded")
-        return [SlotSet("handoff_offer", None)]
+        offer = tracker.get_slot(OFFER)
+        return emit(dispatcher, get_service().handoff_requested(incoming(tracker), offer))
 
 
 class ActionAffirm(Action):
@@ -43,13 +34,8 @@ class ActionAffirm(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        if tracker.get_slot("handoff_offer"):
-            return await ActionRequestHuman().run(dispatcher, tracker, domain)  # screens too
-        red_flag = screen_first(dispatcher, tracker)  # "yes, and now my lips are swelling"
-        if red_flag is not None:
-            return red_flag
-        say(dispatcher, "anything_else")
-        return []
+        offer = tracker.get_slot(OFFER)
+        return emit(dispatcher, get_service().affirm(incoming(tracker), offer))
 
 
 class ActionDeny(Action):
@@ -61,11 +47,5 @@ class ActionDeny(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        red_flag = screen_first(dispatcher, tracker)
-        if red_flag is not None:  # "no, but now my lips are swelling"
-            return red_flag
-        if tracker.get_slot("handoff_offer"):
-            say(dispatcher, "handoff.declined")
-            return [SlotSet("handoff_offer", None)]
-        say(dispatcher, "anything_else")
-        return []
+        offer = tracker.get_slot(OFFER)
+        return emit(dispatcher, get_service().deny(incoming(tracker), offer))

@@ -1,60 +1,48 @@
-"""Sending replies: every text comes from the clinic's KB and goes out under its key."""
+"""What every action shares: read the message from the tracker, send the service's replies
+under their KB keys, and turn its slots into events."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.advisor import RESPONSE_NO_GUIDANCE, Answer
-from bot.service import get_service
+from bot.service import Incoming, Outcome
+from bot.service.messages import LAST_ANSWER
+
+DATE_FORM = "treatment_date_form"
 
 
-def say(dispatcher: CollectingDispatcher, key: str, **values: Any) -> None:
-    """Send the KB phrase `key` (its key travels with the message as `response_key`)."""
-    dispatcher.utter_message(text=get_service().phrase(key, **values), response_key=key)
-
-
-def context_topic(tracker: Tracker) -> str | None:
-    """The topic the conversation was last answered about (gives "it's getting worse" a subject)."""
-    last = tracker.get_slot("last_answer") or {}
-    return last.get("topic")
-
-
-def send_answer(
-    dispatcher: CollectingDispatcher, answer: Answer, question: str | None
-) -> list[dict[str, Any]]:
-    """Send an answer; record it (topic, level, entry, KB version) in the conversation."""
-    buttons = []
-    if answer.response == RESPONSE_NO_GUIDANCE:
-        service = get_service()
-        buttons = [
-            {"title": service.phrase("handoff.offer_yes"), "payload": "/affirm"},
-            {"title": service.phrase("handoff.offer_no"), "payload": "/deny"},
-        ]
-    # The level travels with the message (tracker metadata): the web widget shows a banner for
-    # urgent and emergency replies, also when the chat is reloaded.
-    dispatcher.utter_message(
-        text=answer.reply,
-        buttons=buttons,
-        response_key=answer.response,
-        escalation=answer.escalation,
+def incoming(tracker: Tracker) -> Incoming:
+    """The latest client message, as the service takes it."""
+    # Not get_intent_of_latest_message(): it skips nlu_fallback and returns the runner-up,
+    # which would answer a guess. A low-confidence message must get "no guidance".
+    latest = tracker.latest_message
+    last = tracker.get_slot(LAST_ANSWER) or {}
+    return Incoming(
+        sender_id=tracker.sender_id,
+        intent=(latest.get("intent") or {}).get("name") or "nlu_fallback",
+        text=latest.get("text") or "",
+        message_id=latest.get("message_id"),
+        context_topic=last.get("topic"),  # gives "it's getting worse" a subject
     )
-    offer = None
-    if answer.escalation == "question":
-        offer = {"message": question, "topic": answer.topic, "level": answer.escalation}
-    return [SlotSet("last_answer", answer.as_record()), SlotSet("handoff_offer", offer)]
 
 
-def screen_first(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]] | None:
-    """Screen the latest message for red flags; if it has one, reply and return the events."""
-    intent = (tracker.latest_message.get("intent") or {}).get("name") or "nlu_fallback"
-    text = tracker.latest_message.get("text") or ""
-    red_flag, _ = get_service().screen_message(
-        tracker.sender_id, intent, text, context_topic(tracker)
-    )
-    if red_flag is None:
-        return None
-    return send_answer(dispatcher, red_flag, text)
+def send(dispatcher: CollectingDispatcher, outcome: Outcome) -> None:
+    """Send the replies; each carries its KB key (and its level, for the widget's banner)."""
+    for reply in outcome.replies:
+        extra = {"escalation": reply.escalation} if reply.escalation is not None else {}
+        dispatcher.utter_message(
+            text=reply.text, buttons=list(reply.buttons), response_key=reply.key, **extra
+        )
+
+
+def emit(dispatcher: CollectingDispatcher, outcome: Outcome) -> list[dict[str, Any]]:
+    """Send the replies and return the events: slots set, and the date form opened."""
+    send(dispatcher, outcome)
+    events: list[dict[str, Any]] = [SlotSet(k, v) for k, v in outcome.slots.items()]
+    if outcome.open_date_form:
+        events += [ActiveLoop(DATE_FORM), SlotSet("requested_slot", "treatment_date")]
+    return events

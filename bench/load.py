@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bench.common import percentile
+
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -44,16 +46,6 @@ class LoadResult:
     def as_dict(self) -> dict[str, float | int | str | None]:
         """The summary figures (everything but the raw samples)."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "samples"}
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation between closest ranks."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _check_loopback(url: str) -> None:

@@ -1,10 +1,10 @@
 """NLU quality for the benchmark: one pipeline trained and scored on the shared held-out split.
 
-Reuses `scripts/compare_pipelines.py` (split, `rasa train nlu`, `rasa test nlu`, report
-parsing). The split is made once (`rasa data split nlu --random-seed 42 --training-fraction
-0.8`) and both pipelines use it: ours is the shipped `config.yml` itself (not a copy), the
-default is `bench/pipelines/rasa_default.yml` (the pipeline `rasa init` uses; checked against
-Rasa's own default config).
+Reuses `bench.compare` (split, `rasa train nlu`, `rasa test nlu`, report parsing). The split
+is made once (`rasa data split nlu --random-seed 42 --training-fraction 0.8`) and both
+pipelines use it: ours is the shipped `config.yml` itself (not a copy), the default is
+`bench/pipelines/rasa_default.yml` (the pipeline `rasa init` uses; checked against Rasa's own
+default config).
 
 Run as a module for one pipeline, so the orchestrator can start it in the background:
 `python -m bench.nlu --name default --config bench/pipelines/rasa_default.yml --split DIR
@@ -23,19 +23,25 @@ from typing import Any
 
 import yaml
 
-from scripts import compare_pipelines as cp
+from bench.common import ROOT
+from bench.compare import (
+    RASA,
+    SPLIT_SEED,
+    CandidateResult,
+    read_reports,
+    run,
+    split_data,
+    uncached_env,
+)
 
-ROOT = cp.ROOT
 OURS_CONFIG = ROOT / "config.yml"
 DEFAULT_CONFIG = ROOT / "bench" / "pipelines" / "rasa_default.yml"
-SPLIT_SEED = cp.SPLIT_SEED
-TRAINING_FRACTION = cp.TRAINING_FRACTION
 
 
 def split(workdir: Path) -> tuple[Path, Path]:
     """Split data/nlu once into workdir/split; (training file, test file)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    return cp.split_data(workdir, cp.rasa_env(workdir), SPLIT_SEED, reuse=False)
+    return split_data(workdir, uncached_env(workdir), SPLIT_SEED, reuse=False)
 
 
 def count_examples(path: Path) -> int:
@@ -67,7 +73,7 @@ def evaluate(name: str, config: Path, train: Path, test: Path, workdir: Path) ->
     """
     out = workdir / name
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    env = cp.rasa_env(out)
+    env = uncached_env(out)
     model_dir = out / "models"
     result: dict[str, Any] = {
         "name": name,
@@ -76,17 +82,17 @@ def evaluate(name: str, config: Path, train: Path, test: Path, workdir: Path) ->
         "started": time.strftime("%H:%M:%S"),
     }
     try:
-        cmd = [str(cp.RASA), "train", "nlu", "--config", str(config), "--nlu", str(train)]
+        cmd = [str(RASA), "train", "nlu", "--config", str(config), "--nlu", str(train)]
         cmd += ["--out", str(model_dir), "--fixed-model-name", name]
-        wall, cpu = cp.run(cmd, env, out / "logs" / "train.log")
+        wall, cpu = run(cmd, env, out / "logs" / "train.log")
         result["train_seconds"], result["train_cpu_seconds"] = round(wall, 1), round(cpu, 1)
         model = model_dir / f"{name}.tar.gz"
         report_dir = out / "report"
-        cmd = [str(cp.RASA), "test", "nlu", "--model", str(model), "--nlu", str(test)]
-        wall, _ = cp.run([*cmd, "--out", str(report_dir)], env, out / "logs" / "test.log")
+        cmd = [str(RASA), "test", "nlu", "--model", str(model), "--nlu", str(test)]
+        wall, _ = run([*cmd, "--out", str(report_dir)], env, out / "logs" / "test.log")
         result["test_seconds"] = round(wall, 1)
-        metrics = cp.CandidateResult(name=name, config=result["config"])
-        cp.read_reports(report_dir, metrics)
+        metrics = CandidateResult(name=name, config=result["config"])
+        read_reports(report_dir, metrics)
         result.update(
             accuracy=metrics.accuracy,
             macro_f1=metrics.macro_f1,

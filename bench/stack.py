@@ -20,7 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.load import _check_loopback
+from bench.common import child_env
+from bench.load import _check_loopback, run_load
 
 PROC = Path("/proc")
 
@@ -131,7 +132,7 @@ def machine_busy_seconds(proc: Path = PROC) -> float:
 def process_label(argv: Sequence[str]) -> str:
     """A short readable name for a command line (interpreter and paths left out).
 
-    `python -m bot.rasa_server run --model ...` -> `bot.rasa_server run`;
+    `python -m bot.serve.rasa_server run --model ...` -> `bot.serve.rasa_server run`;
     `python /venv/bin/aftercare run --port 1` -> `aftercare run`; `/venv/bin/rasa run actions
     --actions actions` -> `rasa run actions`.
     """
@@ -206,7 +207,7 @@ class Stack:
                 popen = subprocess.Popen(
                     command.argv,
                     cwd=command.cwd,
-                    env=command.environment(os.environ),
+                    env=command.environment(child_env()),
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=subprocess.STDOUT,
@@ -312,8 +313,6 @@ def _is_zombie(pid: int) -> bool:
 
 async def warm_up(url: str, script: Sequence[str], messages: int) -> int:
     """Send `messages` messages (one conversation at a time); how many failed."""
-    from bench.load import run_load
-
     result = await run_load(url, script, 1, messages, 120, sender_prefix="warmup")
     return result.errors
 

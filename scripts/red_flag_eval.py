@@ -8,7 +8,6 @@ above 3% false urgent alarms on the calm cases. Per-case results: results/red_fl
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +34,6 @@ def main() -> int:
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env=os.environ.copy(),
     )
     if result.returncode != 0:
         print(result.stderr[-3000:], file=sys.stderr)

@@ -9,6 +9,11 @@ mkdir -p results
 echo "== lint (ruff)"
 $V/ruff check .
 
+echo "== layers and shape (lint-imports: .importlinter; scripts/check_structure.py)"
+$V/lint-imports --no-cache >results/lint-imports.txt 2>&1 || { cat results/lint-imports.txt; exit 1; }
+grep -E "KEPT|BROKEN|Contracts:" results/lint-imports.txt
+$V/python scripts/check_structure.py
+
 echo "== clinic knowledge base"
 $V/aftercare kb check
 

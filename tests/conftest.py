@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.advisor import Advisor
-from bot.days import local_today
-from bot.harness import free_port
-from bot.intents import topic_intents
+from bot.domain.advisor import Advisor
+from bot.domain.days import local_today
+from bot.domain.intents import topic_intents
 from bot.kb.loader import load_clinic
+from bot.serve.harness import free_port
+from bot.serve.training import model_path, train
 from bot.settings import PROJECT_DIR, Settings
-from bot.training import model_path, train
 
 SHIPPED_CLINIC = PROJECT_DIR / "clinic"
 DOMAIN = PROJECT_DIR / "domain.yml"
@@ -68,7 +68,8 @@ def database_url(request, tmp_path) -> str:
     url = os.environ.get("AFTERCARE_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("no PostgreSQL server (make test starts one: scripts/postgres.sh)")
-    from bot.db import Base, get_engine
+    from bot.storage.engine import get_engine
+    from bot.storage.models import Base
 
     engine = get_engine(url)
     Base.metadata.drop_all(engine)
@@ -87,10 +88,10 @@ def settings(database_url, clinic_dir) -> Settings:
 @pytest.fixture
 def service(settings, monkeypatch):
     """The aftercare service on the test settings, installed as the process-wide one."""
-    import bot.service
+    import bot.service.core
 
-    svc = bot.service.AftercareService(settings)
-    monkeypatch.setattr(bot.service, "_service", svc)
+    svc = bot.service.core.AftercareService(settings)
+    monkeypatch.setattr(bot.service.core, "_service", svc)
     return svc
 
 
@@ -105,7 +106,7 @@ class SmtpInbox:
     """A real SMTP server (aiosmtpd) on loopback that keeps what it receives; can be stopped."""
 
     def __init__(self, port: int | None = None):
-        from bot.harness import free_port
+        from bot.serve.harness import free_port
 
         self.port = port or free_port()
         self.messages: list = []

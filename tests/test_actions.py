@@ -313,3 +313,77 @@ def test_a_date_linked_while_the_form_waits_answers_this_message_and_keeps_the_f
     assert "pending_question" not in result  # the first question is answered after the form
     assert keys(dispatcher.messages) == ["kb_answer"]
     assert result["last_answer"]["topic"] == "exercise"
+
+
+def test_a_question_level_reply_during_the_date_form_keeps_its_hand_off_offer(service):
+    """Issue 12: the form's reply events were dropped, so the offer ("say talk to a person")
+    was forgotten and a "yes" afterwards passed nothing on."""
+    dispatcher = CollectingDispatcher()
+    track = tracker(
+        "yesterday, and there's a hard lump on my cheek",
+        "give_treatment_date",
+        {"pending_question": {"intent": "makeup", "text": "x", "message_id": "m0"}},
+    )
+    slots = asyncio.run(
+        ValidateTreatmentDateForm().validate_treatment_date(
+            track.latest_message["text"], dispatcher, track, {}
+        )
+    )
+    assert keys(dispatcher.messages) == ["red_flag", "date.saved"]
+    assert slots["handoff_offer"]["level"] == "question"
+    assert slots["last_answer"]["escalation"] == "question"
+    assert slots["treatment_date"] and slots["date_problem"] is None
+
+    _, events = run(
+        ActionAffirm(), tracker("yes", "affirm", {"handoff_offer": slots["handoff_offer"]})
+    )
+    (record,) = service.escalations.list()
+    assert record.level == "question" and "lump" in record.message
+    assert events["handoff_offer"] is None
+
+
+class _Counter:
+    def __init__(self, monkeypatch, owner, name):
+        self.calls = 0
+        original = getattr(owner, name)
+
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+
+
+def test_one_action_call_reads_the_conversation_and_the_clinic_folder_once(service, monkeypatch):
+    from bot.kb.store import ClinicStore
+    from bot.storage.treatments import TreatmentRepository
+
+    service.save_treatment_date("client-1", "4 days ago")
+    service.clinic()
+    reads = _Counter(monkeypatch, TreatmentRepository, "get")
+    sweeps = _Counter(monkeypatch, ClinicStore, "_files_signature")
+
+    messages, _ = run(
+        ActionAnswer(), tracker("is oozing normal on day 4? it's getting worse", "oozing")
+    )
+
+    assert keys(messages) == ["red_flag"]
+    assert (reads.calls, sweeps.calls) == (1, 1)
+
+
+def test_a_stated_date_and_its_waiting_question_read_each_thing_once(service, monkeypatch):
+    from bot.kb.store import ClinicStore
+    from bot.storage.treatments import TreatmentRepository
+
+    service.clinic()
+    reads = _Counter(monkeypatch, TreatmentRepository, "get")
+    sweeps = _Counter(monkeypatch, ClinicStore, "_files_signature")
+    pending = {"intent": "makeup", "text": "can I wear makeup?", "message_id": "m0"}
+
+    messages, _ = run(
+        ActionSetTreatmentDate(),
+        tracker("I had it done 4 days ago", "give_treatment_date", {"pending_question": pending}),
+    )
+
+    assert keys(messages) == ["date.saved", "kb_answer"]
+    assert (reads.calls, sweeps.calls) == (1, 1)

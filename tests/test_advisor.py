@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.advisor import RESPONSE_ANSWER, RESPONSE_NO_GUIDANCE, RESPONSE_SUMMARY, Advisor
+from bot.domain.advisor import RESPONSE_ANSWER, RESPONSE_NO_GUIDANCE, RESPONSE_SUMMARY, Advisor
 from bot.kb.loader import load_clinic
 from tests.conftest import edit
 

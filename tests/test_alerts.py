@@ -12,18 +12,37 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from bot.alerts.acks import acknowledge_handler
 from bot.alerts.channels import EmailChannel, TelegramStaffChannel, WebhookChannel
-from bot.alerts.worker import AlertWorker, acknowledge_handler
-from bot.db import session_factory
-from bot.escalations import EscalationRepository
-from bot.harness import free_port
+from bot.alerts.message import AlertWords
+from bot.alerts.worker import AlertWorker
 from bot.kb.model import EmailAlerts
+from bot.serve.harness import free_port
+from bot.storage.engine import session_factory
+from bot.storage.escalations import EscalationRepository
+from bot.storage.outbox import Outbox
 from tests.conftest import NOW, STAFF_BOT_TOKEN, SmtpInbox
 
 
 @pytest.fixture
 def repo(settings) -> EscalationRepository:
     return EscalationRepository(session_factory(settings.database_url))
+
+
+@pytest.fixture
+def outbox(settings) -> Outbox:
+    return Outbox(session_factory(settings.database_url))
+
+
+@pytest.fixture
+def words(clinic) -> AlertWords:
+    return AlertWords(clinic)
+
+
+def staff_chat(telegram_api, words) -> TelegramStaffChannel:
+    return TelegramStaffChannel(
+        STAFF_BOT_TOKEN, "-1001234", words, telegram_api.base_url, telegram_api.base_file_url
+    )
 
 
 class FlakyChannel:
@@ -65,9 +84,9 @@ def test_escalation_and_its_alerts_are_stored_before_anything_is_sent(repo):
     assert repo.get(escalation.id).symptoms == ["oozing", "infection_signs"]
 
 
-def test_failing_notifier_is_retried_with_backoff_and_delivers_exactly_once(repo):
+def test_failing_notifier_is_retried_with_backoff_and_delivers_exactly_once(repo, outbox):
     channel = FlakyChannel(failures=3)
-    worker = AlertWorker(repo, {"flaky": channel})
+    worker = AlertWorker(outbox, {"flaky": channel})
     escalation = create(repo, ["flaky"])
     drain(worker)
     assert channel.delivered == [(escalation.id, "alert")]
@@ -81,36 +100,36 @@ def test_failing_notifier_is_retried_with_backoff_and_delivers_exactly_once(repo
 def test_crash_after_storing_is_delivered_after_restart(repo, settings):
     escalation = create(repo, ["flaky"])  # the process dies here, before any send
     restarted = AlertWorker(
-        EscalationRepository(session_factory(settings.database_url)),
+        Outbox(session_factory(settings.database_url)),
         {"flaky": (channel := FlakyChannel())},
     )
     drain(restarted, seconds=3)
     assert channel.delivered == [(escalation.id, "alert")]
 
 
-def test_crash_during_a_send_is_retried_after_the_lease_and_not_duplicated(repo):
+def test_crash_during_a_send_is_retried_after_the_lease_and_not_duplicated(repo, outbox):
     escalation = create(repo, ["flaky"])
-    (claimed,) = repo.claim_due(NOW)  # a worker took it and died before recording the result
-    assert repo.claim_due(NOW + timedelta(seconds=5)) == []  # nobody else sends it meanwhile
+    (claimed,) = outbox.claim_due(NOW)  # a worker took it and died before recording the result
+    assert outbox.claim_due(NOW + timedelta(seconds=5)) == []  # nobody else sends it meanwhile
     channel = FlakyChannel()
-    drain(AlertWorker(repo, {"flaky": channel}), start=NOW + timedelta(seconds=61), seconds=5)
+    drain(AlertWorker(outbox, {"flaky": channel}), start=NOW + timedelta(seconds=61), seconds=5)
     assert (
         channel.delivered == [(escalation.id, "alert")] and claimed.escalation.id == escalation.id
     )
 
 
-def test_each_channel_gets_each_alert_once_even_if_another_fails(repo):
+def test_each_channel_gets_each_alert_once_even_if_another_fails(repo, outbox):
     good, bad = FlakyChannel("good"), FlakyChannel("bad", failures=2)
-    worker = AlertWorker(repo, {"good": good, "bad": bad})
+    worker = AlertWorker(outbox, {"good": good, "bad": bad})
     escalation = create(repo, ["good", "bad"])
     drain(worker, seconds=30)
     assert good.delivered == bad.delivered == [(escalation.id, "alert")]
 
 
-def test_unacknowledged_urgent_alert_is_sent_again_and_the_client_told(repo):
+def test_unacknowledged_urgent_alert_is_sent_again_and_the_client_told(repo, outbox):
     staff = FlakyChannel("staff")
     client = FlakyChannel("client")
-    worker = AlertWorker(repo, {"staff": staff, "client": client})
+    worker = AlertWorker(outbox, {"staff": staff, "client": client})
     escalation = create(repo, ["staff"], deadline=30)
     drain(worker, seconds=2)
     assert worker.check_deadlines(NOW + timedelta(minutes=29)) == []
@@ -121,9 +140,9 @@ def test_unacknowledged_urgent_alert_is_sent_again_and_the_client_told(repo):
     assert client.delivered == [(escalation.id, "deadline_notice")]
 
 
-def test_acknowledged_alert_is_not_sent_again_and_the_client_is_told(repo):
+def test_acknowledged_alert_is_not_sent_again_and_the_client_is_told(repo, outbox):
     client = FlakyChannel("client")
-    worker = AlertWorker(repo, {"staff": FlakyChannel("staff"), "client": client})
+    worker = AlertWorker(outbox, {"staff": FlakyChannel("staff"), "client": client})
     escalation = create(repo, ["staff"], deadline=30)
     assert repo.acknowledge(escalation.id, "nurse", NOW + timedelta(minutes=5))
     assert not repo.acknowledge(escalation.id, "nurse")  # twice is refused
@@ -138,13 +157,14 @@ def test_question_level_hand_offs_have_no_deadline(repo):
     assert escalation.deadline_at is None
 
 
-def test_email_alert_through_a_real_smtp_server_arrives_once_after_an_outage(repo):
+def test_email_alert_through_a_real_smtp_server_arrives_once_after_an_outage(repo, outbox, words):
     inbox = SmtpInbox()
     channel = EmailChannel(
         EmailAlerts(("team@clinic.example",), "bot@clinic.example", "127.0.0.1", inbox.port, False),
+        words,
         timeout=2,
     )
-    worker = AlertWorker(repo, {"email": channel}, backoff_base=0.5)
+    worker = AlertWorker(outbox, {"email": channel}, backoff_base=0.5)
     escalation = create(repo, ["email"])
     asyncio.run(worker.deliver_due(NOW))  # server down: fails, will retry
     assert repo.deliveries(escalation.id)[0]["status"] == "pending"
@@ -183,14 +203,15 @@ class _Webhook(BaseHTTPRequestHandler):
         pass
 
 
-def test_webhook_alert_is_signed_json_and_survives_a_503(repo):
+def test_webhook_alert_is_signed_json_and_survives_a_503(repo, outbox, words):
     port = free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), _Webhook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Webhook.received, _Webhook.fail_first = [], 1
     try:
         worker = AlertWorker(
-            repo, {"webhook": WebhookChannel(f"http://127.0.0.1:{port}/hook", secret="s3cret")}
+            outbox,
+            {"webhook": WebhookChannel(f"http://127.0.0.1:{port}/hook", words, secret="s3cret")},
         )
         escalation = create(repo, ["webhook"])
         drain(worker, seconds=10)
@@ -209,10 +230,13 @@ def test_webhook_alert_is_signed_json_and_survives_a_503(repo):
         server.shutdown()
 
 
-def test_telegram_staff_alert_has_an_acknowledge_button_that_works(repo, telegram_api):
-    root = telegram_api.base_url[: -len("/bot")]
-    channel = TelegramStaffChannel(STAFF_BOT_TOKEN, "-1001234", base_url=root)
-    worker = AlertWorker(repo, {"telegram": channel, "client": (client := FlakyChannel("client"))})
+def test_telegram_staff_alert_has_an_acknowledge_button_that_works(
+    repo, telegram_api, outbox, words
+):
+    channel = staff_chat(telegram_api, words)
+    worker = AlertWorker(
+        outbox, {"telegram": channel, "client": (client := FlakyChannel("client"))}
+    )
     escalation = create(repo, ["telegram"])
     asyncio.run(worker.deliver_due(NOW))
     (sent,) = telegram_api.calls("sendMessage")
@@ -235,7 +259,9 @@ def test_telegram_staff_alert_has_an_acknowledge_button_that_works(repo, telegra
             .base_file_url(telegram_api.base_file_url)
             .build()
         )
-        app.add_handler(CallbackQueryHandler(acknowledge_handler(repo), pattern="^ack:"))
+        app.add_handler(
+            CallbackQueryHandler(acknowledge_handler(repo, lambda: words), pattern="^ack:")
+        )
         async with app:
             await app.start()
             await app.updater.start_polling(poll_interval=0.05, timeout=1)
@@ -251,21 +277,21 @@ def test_telegram_staff_alert_has_an_acknowledge_button_that_works(repo, telegra
 
 
 def test_a_client_photo_reaches_the_staff_chat_as_a_photo_and_email_as_an_attachment(
-    repo, telegram_api
+    repo, telegram_api, outbox, words
 ):
     inbox = SmtpInbox().start()
     try:
-        root = telegram_api.base_url[: -len("/bot")]
         channels = {
-            "telegram": TelegramStaffChannel(STAFF_BOT_TOKEN, "-1001234", base_url=root),
+            "telegram": staff_chat(telegram_api, words),
             "email": EmailChannel(
                 EmailAlerts(
                     ("team@clinic.example",), "bot@clinic.example", "127.0.0.1", inbox.port, False
                 ),
+                words,
                 timeout=2,
             ),
         }
-        worker = AlertWorker(repo, channels)
+        worker = AlertWorker(outbox, channels)
         escalation = create(repo, ["telegram", "email"])
         photo_id = repo.add_photo(
             escalation.id,
@@ -306,3 +332,46 @@ def test_staff_save_a_clients_photos_with_the_cli(repo, settings, monkeypatch, t
     assert main(["escalations", "photos", str(escalation.id), "--out", str(tmp_path / "out")]) == 0
     (saved,) = (tmp_path / "out").iterdir()
     assert saved.read_bytes() == b"\xff\xd8\xffONE" and saved.suffix == ".jpg"
+
+
+def test_a_channel_added_under_alerts_is_used_without_a_restart(settings, clinic_dir, caplog):
+    """Issue 12: the notifier read the alert channels once, so an edit needed a restart."""
+    from bot.alerts.worker import ChannelSet
+    from bot.kb.store import ClinicStore
+    from tests.conftest import edit
+
+    channels = ChannelSet(settings, ClinicStore(clinic_dir))
+    assert set(channels.current()) == {"client"}
+    edit(
+        clinic_dir / "settings.yml",
+        "    # webhook:\n    #   url:",
+        '    webhook:\n      url: "https://hooks.clinic.example/x"\n    #   url:',
+    )
+    assert set(channels.current()) == {"client", "webhook"}
+
+    edit(
+        clinic_dir / "settings.yml",
+        '    # telegram_staff:\n    #   chat_id: "-1001234567890"',
+        '    telegram_staff:\n      chat_id: "-1001234567890"',
+    )
+    # No TELEGRAM_STAFF_BOT_TOKEN in these settings: the edit cannot be used, the channels
+    # before it stay, and the problem is logged loudly.
+    assert set(channels.current()) == {"client", "webhook"}
+    assert "TELEGRAM_STAFF_BOT_TOKEN is not set" in caplog.text
+
+
+def test_staff_alert_wording_comes_from_the_clinics_phrases(repo, clinic_dir, known_topics):
+    from bot.alerts.message import alert_text
+    from bot.kb.loader import load_clinic
+    from bot.storage.outbox import Delivery
+    from tests.conftest import edit
+
+    edit(
+        clinic_dir / "knowledge" / "phrases.yml",
+        'level: "Level: {level}"',
+        'level: "Stufe: {level}"',
+    )
+    words = AlertWords(load_clinic(clinic_dir, known_topics))
+    escalation = create(repo, [])
+    text = alert_text(Delivery(1, "email", "alert", 0, escalation), words)
+    assert "Stufe: urgent" in text and "Level:" not in text

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from bench.load import percentile, run_load, turn_latencies
-from bot.harness import free_port
+from bench.common import percentile
+from bench.load import run_load, turn_latencies
+from bot.serve.harness import free_port
 
 
 class FakeRest:

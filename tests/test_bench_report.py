@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from bench import report
+from bench import figures, plots, report, tables
+from bench.targets import Target, evaluate_targets, targets_by_key, targets_summary
 
 
 def load_level(p50, p95, p99, throughput, errors=0, messages=100):
@@ -50,8 +51,8 @@ def results() -> dict:
                 "turns": {"at": {"1": 30.0, "50": 31.0, "100": 32.0, "200": 33.0}, "max_ms": 40.0},
                 "rss": {
                     "processes": [
-                        {"pid": 1, "name": "bot.rasa_server run", "peak_mb": 700.0},
-                        {"pid": 2, "name": "bot.action_server", "peak_mb": 300.0},
+                        {"pid": 1, "name": "bot.serve.rasa_server run", "peak_mb": 700.0},
+                        {"pid": 2, "name": "bot.serve.action_server", "peak_mb": 300.0},
                     ],
                     "total_mb": 1000.0,
                 },
@@ -86,26 +87,26 @@ def results() -> dict:
     }
 
 
-def target(results: dict, key: str) -> report.Target:
-    return report.targets_by_key(report.evaluate_targets(results))[key]
+def target(results: dict, key: str) -> Target:
+    return targets_by_key(evaluate_targets(results))[key]
 
 
 # --------------------------------------------------------------------------- ratios
 
 
 def test_ratio_is_ours_over_baseline_and_none_when_it_cannot_be_computed():
-    assert report.ratio(50, 200) == 0.25
-    assert report.ratio(3, 2) == 1.5
-    assert report.ratio(1, 0) is None
-    assert report.ratio(None, 2) is None
-    assert report.ratio(2, None) is None
-    assert report.ratio(math.nan, 2) is None
-    assert report.ratio("x", 2) is None
-    assert report.ratio(True, 2) is None  # a flag is not a measurement
+    assert figures.ratio(50, 200) == 0.25
+    assert figures.ratio(3, 2) == 1.5
+    assert figures.ratio(1, 0) is None
+    assert figures.ratio(None, 2) is None
+    assert figures.ratio(2, None) is None
+    assert figures.ratio(math.nan, 2) is None
+    assert figures.ratio("x", 2) is None
+    assert figures.ratio(True, 2) is None  # a flag is not a measurement
 
 
 def test_ratios_cover_every_speed_figure_and_throughput_is_the_speedup(results):
-    ratios = report.ratios(results["bots"])
+    ratios = tables.ratios(results["bots"])
 
     assert ratios["throughput_at_10"] == 2.0  # 60 vs 30 msg/s: ours is twice as fast
     assert ratios["p95_at_10"] == 0.5  # 250 vs 500 ms
@@ -120,24 +121,24 @@ def test_ratios_cover_every_speed_figure_and_throughput_is_the_speedup(results):
 
 def test_ratios_are_none_for_a_bot_that_was_not_measured(results):
     results["bots"]["baseline"] = {}
-    assert set(report.ratios(results["bots"]).values()) == {None}
+    assert set(tables.ratios(results["bots"]).values()) == {None}
 
 
 def test_turn_summary_takes_the_median_per_turn_and_the_slowest_turn():
     runs = [[10, 20, 30, 40], [12, 18, 90, 41], [11, 25, 31]]  # the last run stopped early
-    summary = report.turn_summary(runs, marks=(1, 3, 4, 200))
+    summary = figures.turn_summary(runs, marks=(1, 3, 4, 200))
 
     assert summary["median_ms"] == [11, 20, 31, 40.5]
     assert summary["at"] == {"1": 11, "3": 31, "4": 40.5}  # turn 200 was never reached
     assert (summary["max_ms"], summary["max_turn"]) == (40.5, 4)
-    assert report.turn_summary([])["at"] == {}
+    assert figures.turn_summary([])["at"] == {}
 
 
 # --------------------------------------------------------------------------- targets
 
 
 def test_every_target_is_met_by_a_good_run(results):
-    targets = report.evaluate_targets(results)
+    targets = evaluate_targets(results)
 
     assert [t.key for t in targets] == [
         "p95_at_10",
@@ -148,7 +149,7 @@ def test_every_target_is_met_by_a_good_run(results):
         "red_flag_recall",
     ]
     assert all(t.met is True for t in targets), targets
-    assert report.targets_summary(results) == "Targets: 6/6 met."
+    assert targets_summary(results) == "Targets: 6/6 met."
 
 
 @pytest.mark.parametrize(
@@ -205,16 +206,14 @@ def test_accuracy_target_needs_092_and_no_worse_than_the_default(results, ours, 
 
 
 def test_targets_of_an_empty_run_are_not_measured():
-    targets = report.evaluate_targets({})
+    targets = evaluate_targets({})
     assert {t.met for t in targets} == {None}
-    assert "not measured" in report.targets_summary({})
+    assert "not measured" in targets_summary({})
 
 
 def test_a_missed_target_is_named_in_the_summary(results):
     results["bots"]["ours"]["cold_start_seconds"] = 45.0
-    assert report.targets_summary(results) == (
-        "Targets: 5/6 met; missed: Cold start to first answer."
-    )
+    assert targets_summary(results) == "Targets: 5/6 met; missed: Cold start to first answer."
 
 
 # --------------------------------------------------------------------------- Markdown
@@ -231,7 +230,7 @@ def table_rows(markdown: str) -> dict[str, list[str]]:
 
 def test_side_by_side_table_shows_both_bots_the_ratio_and_the_verdict(results):
     results["bots"]["ours"]["load"]["10"]["p95"] = 320.0  # misses the 300 ms target
-    table = report.side_by_side_table(results)
+    table = tables.side_by_side_table(results)
     rows = table_rows(table)
 
     assert table.splitlines()[0] == "| metric | ours | baseline | ours / baseline | target | met |"
@@ -266,7 +265,7 @@ def test_side_by_side_table_shows_both_bots_the_ratio_and_the_verdict(results):
 def test_missing_figures_show_a_dash_not_nan(results):
     results["bots"]["baseline"] = {}
     del results["nlu"]["default"]
-    table = report.side_by_side_table(results)
+    table = tables.side_by_side_table(results)
 
     assert "nan" not in table.lower() and "None" not in table
     rows = table_rows(table)
@@ -309,7 +308,7 @@ def test_full_report_links_plots_and_confusion_matrices(results):
     for link in images.values():
         assert f"({link})" in markdown
     assert "| train ours | yes | 60.2 | 0.50 | 1.70 | 12.5 | 0.4 |" in markdown
-    assert "| ours | `bot.rasa_server run` | 700 |" in markdown
+    assert "| ours | `bot.serve.rasa_server run` | 700 |" in markdown
     assert "| baseline | **total** | **1,250** |" in markdown
     assert "| ours (config.yml) | config.yml | 0.9500 | 0.9400 |" in markdown
 
@@ -325,12 +324,12 @@ def test_plots_are_written_as_png_files(tmp_path):
         "baseline": {"1": [45.0, 50.0], "10": [300.0, 420.0], "50": []},
     }
     paths = [
-        report.plot_latency_distribution(samples, tmp_path / "bench" / "latency_distribution.png"),
-        report.plot_latency_vs_turn(
+        plots.plot_latency_distribution(samples, tmp_path / "bench" / "latency_distribution.png"),
+        plots.plot_latency_vs_turn(
             {"ours": [30.0, 31.0, 29.0, 35.0], "baseline": [50.0, 55.0, 60.0]},
             tmp_path / "latency_vs_turn.png",
         ),
-        report.plot_throughput(
+        plots.plot_throughput(
             {"ours": {"1": 25.0, "10": 60.0, "50": 50.0}, "baseline": {"1": 20.0, "10": None}},
             tmp_path / "throughput_vs_concurrency.png",
         ),

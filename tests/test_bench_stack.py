@@ -35,7 +35,7 @@ def fake_process(
 
 def test_descendants_and_peak_rss_from_proc(tmp_path):
     fake_process(tmp_path, 10, 1, ["python", "aftercare", "run"], 51200)
-    fake_process(tmp_path, 11, 10, ["python", "-m", "bot.action_server"], 307200, "py (x) y")
+    fake_process(tmp_path, 11, 10, ["python", "-m", "bot.serve.action_server"], 307200, "py (x) y")
     fake_process(tmp_path, 12, 11, ["sh"], 1024)
     fake_process(tmp_path, 20, 1, ["other"], 999999)
 
@@ -44,7 +44,7 @@ def test_descendants_and_peak_rss_from_proc(tmp_path):
     assert stack.parent_pid(99, tmp_path) is None
     assert stack.peak_rss_mb(11, tmp_path) == 300.0
     assert stack.peak_rss_mb(99, tmp_path) is None
-    assert stack.cmdline(11, tmp_path) == ["python", "-m", "bot.action_server"]
+    assert stack.cmdline(11, tmp_path) == ["python", "-m", "bot.serve.action_server"]
 
 
 def test_cpu_of_a_process_tree_counts_live_and_finished_children(tmp_path):
@@ -69,8 +69,8 @@ def test_machine_busy_time_counts_everything_but_idle_and_iowait(tmp_path):
 
 def test_process_labels_leave_out_interpreters_paths_and_options():
     label = stack.process_label
-    assert label(["/v/bin/python", "-m", "bot.rasa_server", "run", "--model", "m"]) == (
-        "bot.rasa_server run"
+    assert label(["/v/bin/python", "-m", "bot.serve.rasa_server", "run", "--model", "m"]) == (
+        "bot.serve.rasa_server run"
     )
     assert label(["/v/bin/python", "/v/bin/aftercare", "run", "--port", "1"]) == "aftercare run"
     assert label(["/v/bin/python3.10", "/v/bin/rasa", "run", "actions", "--port", "5"]) == (

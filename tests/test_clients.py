@@ -12,22 +12,20 @@ import pytest
 from sqlalchemy import event, select
 
 from bot import cli
-from bot.clients import (
+from bot.channels.links import bot_username, deep_link, qr_code, write_qr_png
+from bot.domain.days import local_today, now_utc
+from bot.kb.loader import load_clinic
+from bot.storage.clients import (
     CODE_PATTERN,
     ClientLinkRow,
     ClientRegistry,
     LinkCodeRow,
-    bot_username,
-    deep_link,
     hash_code,
     new_code_text,
-    qr_code,
-    write_qr_png,
 )
-from bot.days import local_today, now_utc
-from bot.db import Base, Conversation, get_engine, session_factory
-from bot.kb.loader import load_clinic
-from bot.treatments import TreatmentRepository
+from bot.storage.engine import get_engine, session_factory
+from bot.storage.models import Base, Conversation
+from bot.storage.treatments import TreatmentRepository
 from tests.conftest import NOW, edit
 from tests.fakes.telegram_api import BOT_USERNAME
 
@@ -392,9 +390,8 @@ def test_qr_png_holds_the_link(tmp_path):
 
 def test_bot_username_comes_from_the_environment_then_the_settings(settings, clinic_dir):
     clinic = load_clinic(clinic_dir)
-    env = dict(settings.env)
     assert bot_username(settings, clinic) == "NorthsideAftercareBot"
-    with_env = type(settings).from_env({**env, "TELEGRAM_BOT_USERNAME": "@OtherClinicBot"})
+    with_env = settings.with_env(TELEGRAM_BOT_USERNAME="@OtherClinicBot")
     assert bot_username(with_env, clinic) == "OtherClinicBot"
 
 
@@ -403,13 +400,11 @@ def test_bot_username_is_asked_from_telegram_when_not_configured(
 ):
     edit(clinic_dir / "settings.yml", 'bot_username: "NorthsideAftercareBot"\n', "")
     clinic = load_clinic(clinic_dir)
-    env = {
-        **settings.env,
-        "TELEGRAM_BOT_TOKEN": telegram_api.token,
-        "TELEGRAM_API_BASE_URL": telegram_api.base_url,
-    }
+    asking = settings.with_env(
+        TELEGRAM_BOT_TOKEN=telegram_api.token, TELEGRAM_API_BASE_URL=telegram_api.base_url
+    )
 
-    assert bot_username(type(settings).from_env(env), clinic) == BOT_USERNAME
+    assert bot_username(asking, clinic) == BOT_USERNAME
     assert telegram_api.calls("getMe")
 
 

@@ -6,7 +6,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.dates import DateAnswer, parse_treatment_date
+from bot.kb.loader import load_clinic
+from bot.language.dates import DateAnswer, parse_treatment_date
+from tests.conftest import SHIPPED_CLINIC
+
+LANGUAGE = load_clinic(SHIPPED_CLINIC).language
 
 # Saturday 21 November 2026. Mon 16, Tue 17, Wed 18, Thu 19, Fri 20, Sun 15, Sat 14.
 TODAY = date(2026, 11, 21)
@@ -17,7 +21,7 @@ def days_ago(n: int) -> date:
 
 
 def parse(text: str, today: date = TODAY, date_order: str = "DMY") -> DateAnswer:
-    return parse_treatment_date(text, today, date_order)
+    return parse_treatment_date(text, today, LANGUAGE, date_order)
 
 
 # --- relative phrasings -------------------------------------------------------------------------

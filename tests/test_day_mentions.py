@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bot.day_mentions import DayMention, find_day_mention
+from bot.kb.loader import load_clinic
+from bot.language import day_mentions
+from bot.language.day_mentions import DayMention
+from tests.conftest import SHIPPED_CLINIC
+
+LANGUAGE = load_clinic(SHIPPED_CLINIC).language
+
+
+def find_day_mention(text: str) -> DayMention | None:
+    return day_mentions.find_day_mention(text, LANGUAGE)
+
 
 # --- absolute days: day N after treatment -------------------------------------------------------
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
-from bot.days import date_for_day, local_today, treatment_day
+from bot.domain.days import date_for_day, local_today, treatment_day
 
 LONDON = "Europe/London"
 LOS_ANGELES = "America/Los_Angeles"

@@ -9,9 +9,9 @@ import subprocess
 import httpx
 import pytest
 
-from bot.harness import free_port
 from bot.kb.loader import load_clinic
-from bot.rasa_tuning import MAX_USER_TURNS_PER_SESSION
+from bot.serve.harness import free_port
+from bot.serve.rasa_tuning import MAX_USER_TURNS_PER_SESSION
 from bot.settings import PROJECT_DIR
 from tests.conftest import AFTERCARE, RunningBot, edit
 
@@ -121,7 +121,7 @@ def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(
         edited = " ".join(bot.say("can I wear makeup?"))
         assert "Good news: makeup is fine again." in edited and makeup_day4 not in edited
 
-        # A long conversation goes on in a new Rasa session (bot.rasa_tuning) that keeps
+        # A long conversation goes on in a new Rasa session (bot.serve.rasa_tuning) that keeps
         # what the conversation knew, and the answers do not change.
         questions = ["can I go to the gym?", "is it ok to swim?", "can I use sunscreen?"]
         for i in range(MAX_USER_TURNS_PER_SESSION):
@@ -149,8 +149,25 @@ def test_client_gets_day_4_answers_and_sees_a_kb_edit_without_restart(
         assert (
             "Good news: makeup is fine again." in again
         )  # the date survived the restart: no date question
+        _a_question_level_reply_in_the_date_form_keeps_its_offer(restarted, env)
     finally:
         restarted.stop()
+
+
+def _a_question_level_reply_in_the_date_form_keeps_its_offer(bot: RunningBot, env) -> None:
+    """Issue 12, through Rasa: the date form's reply offers the team, and "yes" is heard."""
+    from bot.settings import Settings
+    from bot.storage.engine import session_factory
+    from bot.storage.escalations import EscalationRepository
+
+    sender = "client-form"
+    assert "when was your treatment" in " ".join(bot.say("can I wear makeup?", sender)).lower()
+    reply = " ".join(bot.say("yesterday, and there's a hard lump on my cheek", sender))
+    assert "talk to a person" in reply and "day 1" in reply
+    assert "passed this to" in " ".join(bot.say("yes please", sender))
+    repo = EscalationRepository(session_factory(Settings.from_env(env).database_url))
+    (record,) = (e for e in repo.list() if e.sender_id == sender)
+    assert record.level == "question" and "lump" in record.message
 
 
 def test_bot_refuses_to_start_with_a_broken_kb(clinic_dir, trained_model):

@@ -1,4 +1,4 @@
-"""bot.rasa_tuning: Rasa's behaviour kept, its per-message costs removed (issue 6)."""
+"""bot.serve.rasa_tuning: Rasa's behaviour kept, its per-message costs removed (issue 6)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk import Tracker
 
-from bot import rasa_tuning
+from bot.serve import rasa_tuning
 from tests.conftest import PROJECT_DIR
 
 

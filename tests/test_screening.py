@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.triage import assess
 from bot.kb.loader import KnowledgeBaseError, load_clinic
-from bot.screening.screener import Screener
-from bot.triage import assess
+from bot.language.screening import Screener
 from tests.conftest import edit
 
 
@@ -632,9 +632,9 @@ def load_errors(clinic_dir, known_topics) -> list[str]:
         pytest.param(
             "  wont_stop:",
             "  itchiness:",
-            "  itchiness:",
-            "unknown sign 'itchiness'",
-            id="unknown-sign",
+            "worrying_signs:",
+            "worrying_signs: 'wont_stop' is not a sign",
+            id="renamed-sign-still-listed-as-worrying",
         ),
         pytest.param(
             "\nskin_cues:",
@@ -701,7 +701,17 @@ def test_a_missing_context_list_is_reported(clinic_dir, known_topics):
     path = clinic_dir / "screening.yml"
     edit(path, '  hypothetical: ["what does"', '  maybe: ["what does"')
     errors = load_errors(clinic_dir, known_topics)
-    assert any("clinic/screening.yml:" in e and "missing context.hypothetical" in e for e in errors)
+    assert any(
+        "clinic/screening.yml:" in e and "missing 'hypothetical' in context" in e for e in errors
+    )
+
+
+def test_a_red_flag_on_a_sign_the_lexicon_does_not_define_is_reported(clinic_dir, known_topics):
+    edit(clinic_dir / "screening.yml", "  wont_stop:", "  itchiness:")
+    errors = load_errors(clinic_dir, known_topics)
+    path = clinic_dir / "knowledge" / "symptoms.yml"
+    where = f"clinic/knowledge/symptoms.yml:{line_of(path, 'sign: wont_stop')}:"
+    assert any(e.startswith(where) and "unknown sign 'wont_stop'" in e for e in errors), errors
 
 
 def test_a_word_the_clinic_adds_is_recognised(screener, clinic_dir, known_topics):

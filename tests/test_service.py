@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from bot.advisor import Answer
+from bot.domain.advisor import Answer
 from bot.service import AftercareService, DateNotUnderstood, DateSaved, NeedsDate
 from tests.conftest import NOW, edit
 
@@ -207,3 +207,27 @@ def test_handoff_request_alerts_staff_on_every_channel(service, clinic_dir):
         ("webhook", "alert", "pending")
     ]
     assert record.deadline_at is None  # a question has no acknowledgement deadline
+
+
+def test_dates_in_replies_follow_the_clinics_language_file(service, clinic_dir):
+    edit(
+        clinic_dir / "language.yml",
+        'date_format: "{weekday} {day:02d} {month} {year}"',
+        'date_format: "{day}. {month_long} {year}"',
+    )
+    saved = service.save_treatment_date("c1", "18/11", now=NOW)
+    assert saved.treatment_date == date(2026, 11, 18)
+    from bot.service import Incoming
+
+    outcome = service.date_given(Incoming("c2", "give_treatment_date", "18/11"), None, now=NOW)
+    assert "18. November 2026" in outcome.replies[-1].text
+
+
+def test_weekday_names_clients_write_come_from_the_language_file(service, clinic_dir):
+    edit(
+        clinic_dir / "language.yml",
+        "forms: [tue, tues, tuesday]",
+        "forms: [tue, tues, tuesday, martes]",
+    )
+    saved = service.save_treatment_date("c1", "el martes", now=NOW)  # Saturday 21 Nov
+    assert saved.treatment_date == date(2026, 11, 17)

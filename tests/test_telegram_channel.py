@@ -17,8 +17,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
 from bot.channels.telegram import TelegramInput, sender_id_for
-from bot.channels.telegram_config import TelegramConfig
-from bot.clients import ClientRegistry
+from bot.channels.telegram.config import TelegramConfig
+from bot.storage.clients import ClientRegistry
 from tests.conftest import NOW
 from tests.fakes.telegram_api import FakeTelegramApi
 
@@ -354,10 +354,13 @@ def test_start_with_a_clinic_code_links_the_chat_to_the_registered_treatment(api
             return await channel.sent_to(USER, 1), channel.received
 
     texts, received = run(scenario())
-    from bot.days import format_date
 
     assert texts == [
-        service.phrase("link.linked", treatment_date=format_date(three_days_ago), day=3)
+        service.phrase(
+            "link.linked",
+            treatment_date=service.clinic().language.format_date(three_days_ago),
+            day=3,
+        )
     ]
     assert received == []  # linked: no date question
     treatment = service.treatments.get(SENDER)
@@ -578,7 +581,7 @@ def test_forget_deletes_the_conversation_link_messages_and_photos(api, service, 
 
 
 def test_split_prefers_paragraphs_then_sentences_and_never_exceeds_the_limit():
-    from bot.channels.telegram_format import split_text, utf16_length
+    from bot.channels.telegram.format import split_text, utf16_length
 
     text = "First paragraph. " * 30 + "\n\n" + "Second one, longer. " * 40
     parts = split_text(text, limit=600)
@@ -588,7 +591,7 @@ def test_split_prefers_paragraphs_then_sentences_and_never_exceeds_the_limit():
 
 
 def test_split_counts_emoji_as_telegram_does_and_cuts_a_giant_word():
-    from bot.channels.telegram_format import split_text, utf16_length
+    from bot.channels.telegram.format import split_text, utf16_length
 
     emoji = "😀" * 3000  # 6000 UTF-16 units, no spaces at all
     parts = split_text(emoji)
@@ -597,7 +600,7 @@ def test_split_counts_emoji_as_telegram_does_and_cuts_a_giant_word():
 
 
 def test_html_escaping_keeps_every_character_visible():
-    from bot.channels.telegram_format import to_html
+    from bot.channels.telegram.format import to_html
     from tests.fakes.telegram_api import parse_html
 
     for written in ["<b>bold?</b>", "a & b", "x < y > z", "&amp; literally", "*_[]()~`>#+-=|{}.!"]:
@@ -605,7 +608,7 @@ def test_html_escaping_keeps_every_character_visible():
 
 
 def test_button_payloads_too_long_for_telegram_fall_back_to_the_title():
-    from bot.channels.telegram_format import button_rows
+    from bot.channels.telegram.format import button_rows
 
     rows = button_rows([{"title": "Yes", "payload": "/affirm" + "x" * 80}])
     assert rows == [[{"text": "Yes", "callback_data": "Yes"}]]

@@ -10,8 +10,8 @@ import subprocess
 import httpx
 import pytest
 
-from bot.advisor import Advisor
-from bot.intents import topic_intents
+from bot.domain.advisor import Advisor
+from bot.domain.intents import topic_intents
 from bot.kb.loader import load_clinic
 from bot.settings import PROJECT_DIR
 from tests.conftest import AFTERCARE, DOMAIN, RunningBot, edit, register_client

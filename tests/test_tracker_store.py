@@ -1,4 +1,4 @@
-"""bot.tracker_store: a conversation comes from memory only while the database agrees."""
+"""bot.storage.tracker_store: a conversation comes from memory only while the database agrees."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.forget import forget_conversation
-from bot.tracker_store import CachedSQLTrackerStore
+from bot.storage.engine import session_factory
+from bot.storage.forget import forget_conversation
+from bot.storage.tracker_store import CachedSQLTrackerStore
 from tests.conftest import DOMAIN
 
 
@@ -116,7 +117,7 @@ def test_a_turn_that_crashed_before_saving_is_not_served(domain, store_kwargs):
     assert again is not loaded and _texts(again) == []
 
 
-def test_a_forgotten_conversation_is_gone_from_memory_too(domain, store_kwargs):
+def test_a_forgotten_conversation_is_gone_from_memory_too(domain, store_kwargs, tmp_path):
     store = CachedSQLTrackerStore(domain, **store_kwargs)
     tracker = _new_conversation(domain)
     run(store.save(tracker))
@@ -124,7 +125,8 @@ def test_a_forgotten_conversation_is_gone_from_memory_too(domain, store_kwargs):
     _turn(loaded, "my name is Sam")
     run(store.save(loaded))
 
-    run(forget_conversation(tracker.sender_id, store))
+    sessions = session_factory(f"sqlite:///{tmp_path / 'aftercare.db'}")
+    run(forget_conversation(tracker.sender_id, store, sessions))
 
     assert run(store.retrieve(tracker.sender_id)) is None
 

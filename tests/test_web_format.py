@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.web import _after, _RateLimiter
-from bot.channels.web_format import (
+from bot.channels.web.format import (
     clean_text,
     contrast_ratio,
     conversation_id_for,
@@ -17,7 +16,9 @@ from bot.channels.web_format import (
     text_colour_on,
     valid_token,
 )
-from bot.demo_site import render_css, render_page, widget_tag
+from bot.channels.web.limits import RateLimiter as _RateLimiter
+from bot.channels.web.requests import after_of as _after
+from bot.serve.demo_site import render_css, render_page, widget_tag
 from bot.settings import PROJECT_DIR
 
 
@@ -228,6 +229,6 @@ def test_demo_page_escapes_a_clinic_name_with_markup(clinic):
 
 
 def test_widget_script_never_parses_text_as_html():
-    source = (PROJECT_DIR / "bot" / "channels" / "web_static" / "widget.js").read_text()
+    source = (PROJECT_DIR / "bot" / "channels" / "web" / "static" / "widget.js").read_text()
     for risky in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert risky not in source

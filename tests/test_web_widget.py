@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from bot.advisor import Advisor
-from bot.channels.web_format import contrast_ratio, conversation_id_for, new_token
-from bot.intents import topic_intents
+from bot.channels.web.format import contrast_ratio, conversation_id_for, new_token
+from bot.domain.advisor import Advisor
+from bot.domain.intents import topic_intents
 from bot.kb.loader import load_clinic
 from bot.settings import PROJECT_DIR
 from tests.conftest import AFTERCARE, DOMAIN, SHIPPED_CLINIC, RunningBot, register_client

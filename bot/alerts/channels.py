@@ -1,7 +1,7 @@
 """Delivery channels: Telegram staff chat, e-mail (SMTP), JSON webhook, client notices.
 
 Each `send` raises on failure; the worker retries with backoff. Secrets come only from the
-environment, through `Settings.require`.
+environment, through `Settings.require`. Every word staff read comes from `AlertWords`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.alerts.message import alert_payload, alert_subject, alert_text
-from bot.escalations import FORGOTTEN, Delivery
+from bot.alerts.message import AlertWords, alert_payload, alert_subject, alert_text
 from bot.kb.model import EmailAlerts
+from bot.storage.escalations import FORGOTTEN
+from bot.storage.outbox import Delivery
 
 ACK_PREFIX = "ack:"
 # Conversation-id prefixes of channels that can message a client unprompted.
@@ -40,35 +41,30 @@ class TelegramStaffChannel:
 
     name = "telegram"
 
-    def __init__(self, token: str, chat_id: str, base_url: str | None = None):
-        from telegram import Bot
+    def __init__(
+        self, token: str, chat_id: str, words: AlertWords, base_url: str, base_file_url: str
+    ):
+        from telegram import Bot  # python-telegram-bot: only where a staff chat is configured
 
-        self.chat_id = chat_id
-        kwargs = {}
-        if base_url:
-            kwargs = {
-                "base_url": f"{base_url.rstrip('/')}/bot",
-                "base_file_url": f"{base_url.rstrip('/')}/file/bot",
-            }
-        self.bot = Bot(token, **kwargs)
+        self.chat_id, self.words = chat_id, words
+        self.bot = Bot(token, base_url=base_url, base_file_url=base_file_url)
 
     async def send(self, delivery: Delivery) -> None:
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
         button = InlineKeyboardButton(
-            "Acknowledge", callback_data=f"{ACK_PREFIX}{delivery.escalation.id}"
+            self.words.say("acknowledge_button"),
+            callback_data=f"{ACK_PREFIX}{delivery.escalation.id}",
         )
         markup = InlineKeyboardMarkup([[button]])
+        text = alert_text(delivery, self.words)
         if delivery.photo is not None:
             # The photo itself, captioned with the alert (a caption holds 1024 characters).
             await self.bot.send_photo(
-                self.chat_id,
-                delivery.photo.data,
-                caption=alert_text(delivery)[:1024],
-                reply_markup=markup,
+                self.chat_id, delivery.photo.data, caption=text[:1024], reply_markup=markup
             )
             return
-        await self.bot.send_message(self.chat_id, alert_text(delivery), reply_markup=markup)
+        await self.bot.send_message(self.chat_id, text, reply_markup=markup)
 
 
 class EmailChannel:
@@ -79,24 +75,25 @@ class EmailChannel:
     def __init__(
         self,
         config: EmailAlerts,
+        words: AlertWords,
         username: str | None = None,
         password: str | None = None,
         timeout: float = 10,
     ):
-        self.config = config
+        self.config, self.words = config, words
         self.username, self.password = username, password
         self.timeout = timeout
 
     def _send_sync(self, delivery: Delivery) -> None:
         message = EmailMessage()
-        message["Subject"] = alert_subject(delivery)
+        message["Subject"] = alert_subject(delivery, self.words)
         message["From"] = self.config.sender
         message["To"] = ", ".join(self.config.to)
         # Stable id: a mail server or client can drop a duplicate of the same delivery.
         message["Message-ID"] = (
             f"<aftercare-escalation-{delivery.escalation.id}-{delivery.purpose}@{self.config.sender.split('@')[-1]}>"
         )
-        message.set_content(alert_text(delivery))
+        message.set_content(alert_text(delivery, self.words))
         if delivery.photo is not None:
             maintype, _, subtype = delivery.photo.content_type.partition("/")
             message.add_attachment(
@@ -121,11 +118,11 @@ class WebhookChannel:
 
     name = "webhook"
 
-    def __init__(self, url: str, secret: str | None = None, timeout: float = 10):
-        self.url, self.secret, self.timeout = url, secret, timeout
+    def __init__(self, url: str, words: AlertWords, secret: str | None = None, timeout: float = 10):
+        self.url, self.words, self.secret, self.timeout = url, words, secret, timeout
 
     async def send(self, delivery: Delivery) -> None:
-        body = json.dumps(alert_payload(delivery)).encode()
+        body = json.dumps(alert_payload(delivery, self.words)).encode()
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": f"aftercare-escalation-{delivery.escalation.id}-{delivery.purpose}",

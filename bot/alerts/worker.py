@@ -1,8 +1,9 @@
 """The alert worker: delivers the outbox until every row is delivered, and watches deadlines.
 
 Runs as its own process (`aftercare notifier`, started by `aftercare run`). A failed delivery is
-retried with exponential backoff (capped); a restart picks up whatever is still pending. When
-the staff Telegram chat is configured, it also listens for the Acknowledge button.
+retried with exponential backoff (capped); a restart picks up whatever is still pending. The
+channels follow the clinic's `alerts:` settings: an edit applies on the next cycle, without a
+restart. When the staff Telegram chat is configured, it also listens for the Acknowledge button.
 """
 
 from __future__ import annotations
@@ -10,45 +11,86 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.alerts.acks import AckListener
 from bot.alerts.channels import (
-    ACK_PREFIX,
     Channel,
     ClientNoticeChannel,
     EmailChannel,
     TelegramStaffChannel,
     WebhookChannel,
 )
-from bot.days import now_utc
-from bot.escalations import CLIENT_CHANNEL, EscalationRepository
-from bot.kb.model import ClinicSettings
-from bot.settings import Settings
+from bot.alerts.message import AlertWords
+from bot.domain.days import now_utc
+from bot.kb.model import Clinic
+from bot.kb.store import ClinicStore
+from bot.settings import Settings, SettingsError
+from bot.storage.engine import session_factory
+from bot.storage.escalations import CLIENT_CHANNEL, EscalationRepository
+from bot.storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT = 30.0
 
 
-def build_channels(settings: Settings, clinic: ClinicSettings) -> dict[str, Channel]:
+def build_channels(settings: Settings, clinic: Clinic) -> dict[str, Channel]:
     """The configured channels, with secrets from the environment (fails fast if missing)."""
-    alerts = clinic.alerts
+    alerts, words = clinic.settings.alerts, AlertWords(clinic)
     channels: dict[str, Channel] = {CLIENT_CHANNEL: ClientNoticeChannel(settings.rasa_url)}
     if alerts.telegram_chat_id:
-        token = settings.require("TELEGRAM_STAFF_BOT_TOKEN")
         channels["telegram"] = TelegramStaffChannel(
-            token, alerts.telegram_chat_id, settings.env.get("TELEGRAM_API_BASE_URL")
+            settings.require("TELEGRAM_STAFF_BOT_TOKEN"),
+            alerts.telegram_chat_id,
+            words,
+            settings.telegram_api_base_url,
+            settings.telegram_file_base_url,
         )
     if alerts.email:
         channels["email"] = EmailChannel(
             alerts.email,
-            settings.env.get("AFTERCARE_SMTP_USERNAME"),
-            settings.env.get("AFTERCARE_SMTP_PASSWORD"),
+            words,
+            settings.smtp_username,
+            settings.secret("AFTERCARE_SMTP_PASSWORD"),
         )
     if alerts.webhook_url:
         channels["webhook"] = WebhookChannel(
-            alerts.webhook_url, settings.env.get("AFTERCARE_WEBHOOK_SECRET")
+            alerts.webhook_url, words, settings.secret("AFTERCARE_WEBHOOK_SECRET")
         )
     return channels
+
+
+class ChannelSet:
+    """The channels of the current clinic snapshot, rebuilt when the clinic's files change.
+    A change that cannot be applied (a new channel's secret is missing) is logged and the
+    channels before it stay in use."""
+
+    def __init__(self, settings: Settings, store: ClinicStore):
+        self.settings, self.store = settings, store
+        self._clinic: Clinic | None = None
+        self._channels: dict[str, Channel] = {}
+
+    def current(self) -> dict[str, Channel]:
+        """The channels to deliver with now."""
+        clinic = self.store.current()
+        if clinic is not self._clinic:
+            try:
+                channels = build_channels(self.settings, clinic)
+            except SettingsError as exc:
+                if self._clinic is None:
+                    raise
+                log.critical("The clinic's alert settings changed but cannot be used: %s", exc)
+            else:
+                if self._clinic is not None and set(channels) != set(self._channels):
+                    log.info("Alert channels now: %s", ", ".join(sorted(channels)))
+                self._channels = channels
+            self._clinic = clinic
+        return self._channels
+
+    def words(self) -> AlertWords:
+        """The staff phrases of the current clinic snapshot."""
+        return AlertWords(self.store.current())
 
 
 class AlertWorker:
@@ -56,14 +98,19 @@ class AlertWorker:
 
     def __init__(
         self,
-        repo: EscalationRepository,
-        channels: dict[str, Channel],
+        outbox: Outbox,
+        channels: dict[str, Channel] | Callable[[], dict[str, Channel]],
         backoff_base: float = 1.0,
         backoff_max: float = 300.0,
     ):
-        self.repo = repo
-        self.channels = channels
+        self.outbox = outbox
+        self._channels = channels if callable(channels) else (lambda: channels)
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        """The channels in use now."""
+        return self._channels()
 
     @property
     def staff_channels(self) -> list[str]:
@@ -77,13 +124,14 @@ class AlertWorker:
     async def deliver_due(self, now: datetime | None = None) -> int:
         """Try every due delivery once; returns how many were delivered."""
         delivered = 0
+        channels = self.channels
         # One row per claim: the lease only has to cover one send (SEND_TIMEOUT < lease).
-        while claimed := self.repo.claim_due(now, limit=1):
+        while claimed := self.outbox.claim_due(now, limit=1):
             delivery = claimed[0]
-            channel = self.channels.get(delivery.channel)
+            channel = channels.get(delivery.channel)
             moment = now or now_utc()
             if channel is None:
-                self.repo.failed(
+                self.outbox.failed(
                     delivery.id,
                     f"channel '{delivery.channel}' is not configured",
                     moment + timedelta(seconds=self.backoff_max),
@@ -92,23 +140,9 @@ class AlertWorker:
             try:
                 await asyncio.wait_for(channel.send(delivery), timeout=SEND_TIMEOUT)
             except Exception as exc:  # any failure: retry later, never drop
-                delay = self.retry_delay(delivery.attempts)
-                log.warning(
-                    "Delivery %s of escalation %s via %s failed (attempt %s): %s; retrying in %.0fs",
-                    delivery.id,
-                    delivery.escalation.id,
-                    delivery.channel,
-                    delivery.attempts + 1,
-                    exc,
-                    delay,
-                )
-                self.repo.failed(
-                    delivery.id,
-                    f"{type(exc).__name__}: {exc}",
-                    (now or now_utc()) + timedelta(seconds=delay),
-                )
+                self._retry_later(delivery, exc, now)
                 continue
-            self.repo.delivered(delivery.id)
+            self.outbox.delivered(delivery.id)
             delivered += 1
             log.info(
                 "Delivered %s of escalation %s via %s",
@@ -118,102 +152,60 @@ class AlertWorker:
             )
         return delivered
 
+    def _retry_later(self, delivery, exc: Exception, now: datetime | None) -> None:
+        delay = self.retry_delay(delivery.attempts)
+        log.warning(
+            "Delivery %s of escalation %s via %s failed (attempt %s): %s; retrying in %.0fs",
+            delivery.id,
+            delivery.escalation.id,
+            delivery.channel,
+            delivery.attempts + 1,
+            exc,
+            delay,
+        )
+        self.outbox.failed(
+            delivery.id,
+            f"{type(exc).__name__}: {exc}",
+            (now or now_utc()) + timedelta(seconds=delay),
+        )
+
     def check_deadlines(self, now: datetime | None = None) -> list[int]:
         """Queue re-alerts and client fallback notices for overdue urgent escalations."""
-        overdue = self.repo.realert_overdue(self.staff_channels, now)
+        overdue = self.outbox.realert_overdue(self.staff_channels, now)
         for escalation_id in overdue:
             log.warning("Escalation %s was not acknowledged in time: re-alerting", escalation_id)
         return overdue
 
-    async def run(self, stop: asyncio.Event, interval: float = 0.5) -> None:
-        """Deliver and check deadlines until `stop` is set."""
+    async def run(self, stop: asyncio.Event, interval: float = 0.5, on_cycle=None) -> None:
+        """Deliver and check deadlines until `stop` is set (`on_cycle` runs after each cycle)."""
         while not stop.is_set():
             try:
                 self.check_deadlines()
                 await self.deliver_due()
+                if on_cycle is not None:
+                    await on_cycle()
             except Exception:  # the database may be briefly locked; keep going
                 log.exception("Alert worker cycle failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
-def acknowledge_handler(repo: EscalationRepository):
-    """A python-telegram-bot handler for the Acknowledge button."""
-
-    async def on_ack(update, context) -> None:
-        query = update.callback_query
-        try:
-            escalation_id = int(query.data[len(ACK_PREFIX) :])
-        except (TypeError, ValueError):
-            await query.answer("Unknown alert")
-            return
-        user = query.from_user
-        who = (user.full_name or user.username or str(user.id)) if user else "staff"
-        if repo.acknowledge(escalation_id, f"telegram:{who}"):
-            await query.answer("Acknowledged")
-            if query.message is not None:
-                await query.edit_message_text(f"{query.message.text}\n\nAcknowledged by {who}")
-        else:
-            await query.answer("Already acknowledged or resolved")
-
-    return on_ack
-
-
 async def serve(
-    settings: Settings, clinic: ClinicSettings, stop: asyncio.Event, interval: float = 0.5
+    settings: Settings, store: ClinicStore, stop: asyncio.Event, interval: float = 0.5
 ) -> None:
-    """Run the worker (and the Telegram Acknowledge listener if configured) until `stop`."""
-    from bot.db import session_factory
+    """Run the worker (and the Telegram Acknowledge listener while a staff chat is configured)
+    until `stop`."""
+    sessions = session_factory(settings.database_url)
+    channels = ChannelSet(settings, store)
+    log.info("Alert worker started; channels: %s", ", ".join(sorted(channels.current())))
+    worker = AlertWorker(Outbox(sessions), channels.current)
+    acks = AckListener(settings, EscalationRepository(sessions), channels.words, stop)
 
-    repo = EscalationRepository(session_factory(settings.database_url))
-    channels = build_channels(settings, clinic)
-    worker = AlertWorker(repo, channels)
-    log.info("Alert worker started; channels: %s", ", ".join(sorted(channels)))
-    telegram = channels.get("telegram")
-    if telegram is None:
-        await worker.run(stop, interval)
-        return
-    from telegram.ext import Application, CallbackQueryHandler
+    async def follow_channels() -> None:
+        await acks.follow(channels.current().get("telegram"))
 
-    builder = Application.builder().token(telegram.bot.token)
-    base = settings.env.get("TELEGRAM_API_BASE_URL")
-    if base:
-        builder = builder.base_url(f"{base.rstrip('/')}/bot").base_file_url(
-            f"{base.rstrip('/')}/file/bot"
-        )
-    app = builder.build()
-    app.add_handler(CallbackQueryHandler(acknowledge_handler(repo), pattern=f"^{ACK_PREFIX}"))
-    # Alerts never wait for the button listener: if Telegram is unreachable at start-up, the
-    # worker delivers anyway (Telegram deliveries retry) and the listener keeps trying.
-    listener = asyncio.create_task(_listen_for_acks(app, stop))
     try:
-        await worker.run(stop, interval)
+        await follow_channels()
+        await worker.run(stop, interval, on_cycle=follow_channels)
     finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await listener
-
-
-async def _listen_for_acks(app, stop: asyncio.Event, retry_seconds: float = 30.0) -> None:
-    """Poll the staff bot for Acknowledge presses until `stop`, retrying if Telegram is down."""
-    while not stop.is_set():
-        try:
-            async with app:
-                await app.start()
-                await app.updater.start_polling(
-                    poll_interval=0.2, timeout=10, allowed_updates=["callback_query"]
-                )
-                try:
-                    await stop.wait()
-                finally:
-                    await app.updater.stop()
-                    await app.stop()
-            return
-        except Exception as exc:
-            log.warning(
-                "Telegram Acknowledge listener could not start (%s); retrying in %.0fs",
-                exc,
-                retry_seconds,
-            )
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=retry_seconds)
+        await acks.close()

@@ -1,1 +1,2 @@
-"""Rasa input channels of our own (Telegram on python-telegram-bot)."""
+"""Rasa input channels of our own: Telegram (python-telegram-bot) and the website widget,
+and the clients' personal links both use."""

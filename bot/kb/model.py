@@ -7,28 +7,11 @@ hold what was loaded and answer one question each.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from bot.screening.lexicon import Lexicon
+from datetime import date, datetime, time, timedelta
 
 ACTIVITY_STATUSES = ("not_yet", "caution", "allowed")
 LEVELS = ("none", "question", "urgent", "emergency")
 TOPIC_TYPES = ("activity", "symptom", "general")
-TREATMENT_KINDS = ("cosmetic", "medical", "deep")
-# Signs that a red flag rule can be conditioned on (detected in client messages).
-RED_FLAG_SIGNS = (
-    "worsening",
-    "spreading",
-    "severe",
-    "not_improving",
-    "wont_stop",
-    "pus",
-    "rash",
-    "airway",
-    "feeling_unwell",
-)
 
 
 def level_rank(level: str) -> int:
@@ -245,10 +228,80 @@ class KnowledgeBase:
         return self.phrases[key]
 
 
+WordPairs = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Words that reveal symptoms, signs and emergencies, and how context changes them
+    (`clinic/screening.yml`)."""
+
+    symptoms: dict[str, tuple[str, ...]]
+    weak: dict[str, tuple[str, ...]]
+    symptom_pairs: dict[str, WordPairs]
+    signs: dict[str, tuple[str, ...]]
+    worrying_signs: frozenset[str]
+    not_worrying_alone: frozenset[str]
+    emergency_phrases: tuple[str, ...]
+    emergency_pairs: WordPairs
+    unplaced: tuple[str, ...]
+    skin_cues: tuple[str, ...]
+    not_skin: tuple[str, ...]
+    context: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Name:
+    """A weekday or month: how replies show it, and every way clients write it (lower case)."""
+
+    short: str
+    long: str
+    forms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Language:
+    """How clients write dates, days and numbers, and how replies show a date
+    (`clinic/language.yml`)."""
+
+    date_format: str
+    time_format: str
+    weekdays: tuple[Name, ...]  # Monday first
+    months: tuple[Name, ...]  # January first
+    numbers: dict[str, int]
+    ordinals: dict[str, int]
+    treatment_words: tuple[str, ...]
+    shorthand: dict[str, tuple[str, ...]]
+
+    def _values(self, moment: date | datetime) -> dict[str, object]:
+        weekday, month = self.weekdays[moment.weekday()], self.months[moment.month - 1]
+        values: dict[str, object] = {
+            "weekday": weekday.short,
+            "weekday_long": weekday.long,
+            "day": moment.day,
+            "month": month.short,
+            "month_long": month.long,
+            "year": moment.year,
+        }
+        if isinstance(moment, datetime):
+            values.update(hour=moment.hour, minute=moment.minute)
+        return values
+
+    def format_date(self, value: date) -> str:
+        """A date as replies show it, e.g. "Wed 18 Nov 2026"."""
+        return self.date_format.format(**self._values(value))
+
+    def format_time(self, moment: datetime) -> str:
+        """A weekday and time as replies show it, e.g. "Monday 09:00"."""
+        return self.time_format.format(**self._values(moment))
+
+
 @dataclass(frozen=True)
 class Clinic:
-    """A consistent snapshot of the clinic's settings, knowledge base and screening lexicon."""
+    """A consistent snapshot of the clinic's settings, knowledge base, screening lexicon and
+    language."""
 
     settings: ClinicSettings
     kb: KnowledgeBase
     lexicon: Lexicon
+    language: Language

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,9 +28,20 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack
 
-from bot.nlu.minilm import load_encoder
+from bot.language.encoder import MiniLM, load_encoder
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _minilm_dir() -> Path:
+    return Settings.from_env().minilm_dir
+
+
+def encoder() -> MiniLM:
+    """The sentence encoder, from where the settings say its files are."""
+    return load_encoder(_minilm_dir())
 
 
 def _char_vectorizer(vocabulary: dict[str, int] | None = None):
@@ -80,7 +93,7 @@ class SentenceEmbeddingClassifier(IntentClassifier, GraphComponent):
         return cls(config, model_storage, resource)
 
     def _features(self, texts: list[str]) -> csr_matrix:
-        dense = csr_matrix(load_encoder().embed(texts))
+        dense = csr_matrix(encoder().embed(texts))
         chars = self.vectorizer.transform(texts) * float(self.config["char_weight"])
         return hstack([dense, chars]).tocsr()
 
@@ -162,5 +175,5 @@ class SentenceEmbeddingClassifier(IntentClassifier, GraphComponent):
         component.coef, component.intercept = arrays["coef"], arrays["intercept"]
         component.vectorizer = _char_vectorizer(meta["vocabulary"])
         component.vectorizer.idf_ = arrays["idf"]
-        load_encoder()  # fail at start-up, not on the first message, if the encoder is missing
+        encoder()  # fail at start-up, not on the first message, if the encoder is missing
         return component

@@ -1,0 +1,111 @@
+"""The staff chat's Acknowledge button: a python-telegram-bot listener on the staff bot.
+
+It runs while a staff Telegram chat is configured, and starts or stops when the clinic's
+`alerts:` settings change. Alerts never wait for it: if Telegram is unreachable, the worker
+delivers anyway (Telegram deliveries retry) and the listener keeps trying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from bot.alerts.channels import ACK_PREFIX, TelegramStaffChannel
+from bot.alerts.message import AlertWords
+from bot.settings import Settings
+from bot.storage.escalations import EscalationRepository
+
+log = logging.getLogger(__name__)
+
+
+def acknowledge_handler(repo: EscalationRepository, words: Callable[[], AlertWords]):
+    """A python-telegram-bot handler for the Acknowledge button."""
+
+    async def on_ack(update, context) -> None:
+        say = words().say
+        query = update.callback_query
+        try:
+            escalation_id = int(query.data[len(ACK_PREFIX) :])
+        except (TypeError, ValueError):
+            await query.answer(say("ack_unknown"))
+            return
+        user = query.from_user
+        who = (user.full_name or user.username or str(user.id)) if user else "staff"
+        if not await asyncio.to_thread(repo.acknowledge, escalation_id, f"telegram:{who}"):
+            await query.answer(say("ack_already"))
+            return
+        await query.answer(say("ack_done"))
+        if query.message is not None:
+            done = say("acknowledged_by", who=who)
+            await query.edit_message_text(f"{query.message.text}\n\n{done}")
+
+    return on_ack
+
+
+class AckListener:
+    """Polls the staff bot for Acknowledge presses while a staff chat is configured."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        repo: EscalationRepository,
+        words: Callable[[], AlertWords],
+        stop: asyncio.Event,
+    ):
+        self.settings, self.repo, self.words, self.stop = settings, repo, words, stop
+        self._token: str | None = None
+        self._task: asyncio.Task | None = None
+
+    async def follow(self, channel: TelegramStaffChannel | None) -> None:
+        """Listen with this channel's bot (or stop listening when there is none)."""
+        token = channel.bot.token if channel is not None else None
+        if token == self._token:
+            return
+        await self.close()
+        self._token = token
+        if token is not None:
+            self._task = asyncio.create_task(self._listen(token))
+
+    async def close(self) -> None:
+        """Stop listening."""
+        task, self._task, self._token = self._task, None, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _listen(self, token: str, retry_seconds: float = 30.0) -> None:
+        from telegram.ext import Application, CallbackQueryHandler  # only with a staff chat
+
+        app = (
+            Application.builder()
+            .token(token)
+            .base_url(self.settings.telegram_api_base_url)
+            .base_file_url(self.settings.telegram_file_base_url)
+            .build()
+        )
+        handler = acknowledge_handler(self.repo, self.words)
+        app.add_handler(CallbackQueryHandler(handler, pattern=f"^{ACK_PREFIX}"))
+        while not self.stop.is_set():
+            try:
+                async with app:
+                    await app.start()
+                    await app.updater.start_polling(
+                        poll_interval=0.2, timeout=10, allowed_updates=["callback_query"]
+                    )
+                    try:
+                        await self.stop.wait()
+                    finally:
+                        await app.updater.stop()
+                        await app.stop()
+                return
+            except Exception as exc:
+                log.warning(
+                    "Telegram Acknowledge listener could not start (%s); retrying in %.0fs",
+                    exc,
+                    retry_seconds,
+                )
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self.stop.wait(), timeout=retry_seconds)

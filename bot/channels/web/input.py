@@ -1,0 +1,307 @@
+"""The website chat widget's channel: one `<script>` tag on the clinic's site talks to this.
+
+Routes (under `/webhooks/web/`):
+- `GET /` health; `GET /widget.js`, `GET /widget.css` the widget itself (no build step);
+- `GET /config` what the widget shows: the clinic's name and colour, and every label and
+  message from the clinic's phrases (`web.*`);
+- `POST /session` start or resume a chat (and link it with a clinic link code);
+- `POST /message` one client message → the replies; `POST /history` messages since a point
+  (how the widget picks up notices pushed later, e.g. "the team has seen your message");
+- `POST /forget` delete the chat.
+
+The browser keeps one secret token (localStorage); the conversation id is a hash of it, so
+ids seen by staff cannot be used to read a chat. Only the sites in `web.allowed_origins`
+(clinic/settings.yml, plus `AFTERCARE_WEB_ORIGINS`) may call the API from a browser. The
+POSTs are CORS "simple" requests (text/plain bodies, no custom headers): Rasa's server
+answers every preflight OPTIONS itself (sanic-cors), so the widget never needs one. Each
+request looks at the clinic's files once and passes that snapshot down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.web.format import (
+    conversation_id_for,
+    history_messages,
+    new_token,
+    parse_origins,
+    text_colour_on,
+    valid_token,
+)
+from bot.channels.web.limits import (
+    RATE_CALLS_PER_ADDRESS,
+    RATE_NEW_CHATS_PER_ADDRESS,
+    RateLimiter,
+)
+from bot.channels.web.requests import Call, after_of, message_text
+from bot.kb.loader import phrase_keys
+from bot.service import AftercareService, Reply, get_service
+from bot.storage.forget import forget_conversation
+
+log = logging.getLogger(__name__)
+
+CHANNEL_NAME = "web"
+HISTORY_LIMIT = 200
+POLL_SECONDS = 15
+_STATIC = {
+    "widget.js": "application/javascript; charset=utf-8",
+    "widget.css": "text/css; charset=utf-8",
+}
+
+
+class WebOutput(CollectingOutputChannel):
+    """Collects a turn's replies; the widget reads them back from the conversation."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+
+def _static(name: str) -> str:
+    return resources.files("bot.channels.web").joinpath("static", name).read_text("utf-8")
+
+
+class WebInput(InputChannel):
+    """The website widget channel (`bot.channels.web.WebInput` in credentials.yml)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WebInput:
+        """Nothing secret: allowed origins come from the clinic settings and the environment."""
+        return cls(extra_origins=parse_origins(get_service().settings.web_origins_text))
+
+    def __init__(self, extra_origins: tuple[str, ...] = ()) -> None:
+        self.extra_origins = extra_origins
+        self.on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
+        self.limiter = RateLimiter()
+        self.address_limiter = RateLimiter(RATE_CALLS_PER_ADDRESS)
+        self.new_chat_limiter = RateLimiter(RATE_NEW_CHATS_PER_ADDRESS)
+
+    @staticmethod
+    def service() -> AftercareService:
+        """The aftercare service of this process."""
+        return get_service()
+
+    def get_output_channel(self) -> WebOutput:
+        """Used by Rasa's API for notices: collected, and read by the widget from history."""
+        return WebOutput()
+
+    def call(self, request: Request) -> Call:
+        """One request and the clinic snapshot it is answered from."""
+        return Call(request, self.service().clinic(), self.extra_origins, self.address_limiter)
+
+    # --- the conversation ---------------------------------------------------------------
+
+    async def history(self, request: Request, conversation: str, after: float) -> dict[str, Any]:
+        """The chat's messages after `after`, and the cursor to ask from next time."""
+        agent = request.app.ctx.agent
+        tracker = await agent.tracker_store.retrieve_full_tracker(conversation)
+        events = [e.as_dict() for e in tracker.events] if tracker is not None else []
+        messages = history_messages(events, after=after, limit=HISTORY_LIMIT)
+        cursor = max([after] + [m["time"] for m in messages])
+        return {"messages": messages, "cursor": cursor}
+
+    async def record(self, request: Request, conversation: str, reply: Reply) -> None:
+        """Add a reply to the conversation as a bot message (kept for the history)."""
+        agent = request.app.ctx.agent
+        async with agent.lock_store.lock(conversation):
+            tracker = await agent.processor.fetch_tracker_and_update_session(
+                conversation, WebOutput()
+            )
+            tracker.update(BotUttered(reply.text, metadata={"response_key": reply.key}))
+            await agent.processor.save_tracker(tracker)
+
+    async def to_rasa(
+        self, conversation: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> bool:
+        """Hand a message to Rasa; False if nothing came back (an action failed)."""
+        output = WebOutput()
+        try:
+            await self.on_new_message(
+                UserMessage(
+                    text,
+                    output,
+                    conversation,
+                    input_channel=CHANNEL_NAME,
+                    metadata={"web": metadata or {}},
+                )
+            )
+        except Exception:  # noqa: BLE001 - the client must hear something
+            log.exception("Rasa failed on a web message in %s", conversation)
+            return False
+        return bool(output.messages)
+
+    # --- routes ---------------------------------------------------------------------------
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        self.on_new_message = on_new_message
+        web = Blueprint("web_widget", __name__)
+        web.add_route(_handler(self.health), "/", methods=["GET"], name="health")
+        for name in _STATIC:
+            web.add_route(
+                _static_route(name), f"/{name}", methods=["GET"], name=name.replace(".", "_")
+            )
+        web.add_route(_handler(self.config), "/config", methods=["GET"], name="config")
+        web.add_route(_handler(self.session), "/session", methods=["POST"], name="session")
+        web.add_route(_handler(self.message), "/message", methods=["POST"], name="message")
+        web.add_route(_handler(self.history_route), "/history", methods=["POST"], name="history")
+        web.add_route(_handler(self.forget), "/forget", methods=["POST"], name="forget")
+        return web
+
+    async def health(self, request: Request) -> HTTPResponse:
+        return response.json({"status": "ok", "enabled": True})
+
+    async def config(self, request: Request) -> HTTPResponse:
+        call = self.call(request)
+        refused = call.refuse()
+        if refused:
+            return refused
+        settings = call.clinic.settings
+        limit = settings.web.max_message_length
+        text = {
+            name: call.phrase(f"web.{name}", max_length=limit, count="{count}")
+            for name in phrase_keys("web.")
+        }
+        return call.reply(
+            {
+                "clinic_name": settings.name,
+                "colour": settings.web.colour,
+                "text_colour": text_colour_on(settings.web.colour),
+                "max_length": limit,
+                "poll_seconds": POLL_SECONDS,
+                "emergency_number": settings.emergency_number,
+                "text": text,
+            }
+        )
+
+    async def session(self, request: Request) -> HTTPResponse:
+        """Resume the chat of a token (or start one), linking it if a code was given."""
+        call = self.call(request)
+        refused = call.refuse()
+        if refused:
+            return refused
+        body = call.body()
+        if body is None:
+            return call.reply({"error": "bad_request"}, status=400)
+        token, code = body.get("token"), body.get("code")
+        code = code.strip() if isinstance(code, str) and code.strip() else None
+        history = await self._resumable(request, token, code)
+        if history is None:
+            if not self.new_chat_limiter.allow(call.address):
+                return call.busy()
+            token, history = new_token(), {"messages": [], "cursor": 0.0}
+        conversation = conversation_id_for(token)
+        if code:
+            await self._link(request, conversation, code)
+        elif not history["messages"]:
+            # A new chat: greet, then the day summary (which asks the date first).
+            await self.record(request, conversation, self.service().greeting())
+            await self.to_rasa(conversation, "/day_summary")
+        else:
+            return call.reply({"token": token, **history})
+        return call.reply({"token": token, **await self.history(request, conversation, 0.0)})
+
+    async def _resumable(self, request: Request, token: Any, code: str | None) -> dict | None:
+        """The history of the token's chat, if it may be resumed. A link on a browser that
+        holds another chat (a shared computer, a reception tablet) starts a new one, so no
+        one sees the previous person's."""
+        if not valid_token(token):
+            return None
+        history = await self.history(request, conversation_id_for(token), 0.0)
+        if code and history["messages"] and not await self._used_here(token, code):
+            return None
+        return history
+
+    async def message(self, request: Request) -> HTTPResponse:
+        call = self.call(request)
+        checked = call.chat()
+        if isinstance(checked, HTTPResponse):
+            return checked
+        body, conversation = checked
+        text, metadata = message_text(body, self.service().settings.domain_file)
+        limit = call.clinic.settings.web.max_message_length
+        if text is None:
+            return call.reply({"error": "empty", "message": call.phrase("web.empty")}, status=400)
+        if len(text) > limit:
+            message = call.phrase("web.too_long", max_length=limit)
+            return call.reply({"error": "too_long", "message": message}, status=413)
+        if not self.limiter.allow(conversation):
+            return call.busy()
+        answered = await self.to_rasa(conversation, text, metadata)
+        result = await self.history(request, conversation, after_of(body))
+        if not answered:
+            result["error"] = "no_reply"
+            result["message"] = call.phrase("web.error")
+        return call.reply(result)
+
+    async def history_route(self, request: Request) -> HTTPResponse:
+        call = self.call(request)
+        checked = call.chat()
+        if isinstance(checked, HTTPResponse):
+            return checked
+        body, conversation = checked
+        return call.reply(await self.history(request, conversation, after_of(body)))
+
+    async def forget(self, request: Request) -> HTTPResponse:
+        """Delete the chat of a token everywhere (like Telegram's /forget)."""
+        call = self.call(request)
+        checked = call.chat()
+        if isinstance(checked, HTTPResponse):
+            return checked
+        _, conversation = checked
+        agent = request.app.ctx.agent
+        async with agent.lock_store.lock(conversation):
+            await forget_conversation(conversation, agent.tracker_store, self.service().sessions)
+        return call.reply({"forgotten": True})
+
+    async def _used_here(self, token: str, code: str) -> bool:
+        """Whether the chat of `token` is the one that used this link code (the client opened
+        their link again), so the code may join it."""
+        used_by = await asyncio.to_thread(self.service().clients.code_used_by, code)
+        return used_by == conversation_id_for(token)
+
+    async def _link(self, request: Request, conversation: str, code: str) -> None:
+        """Link the chat to the treatment a clinic link code was issued for."""
+        linked = await asyncio.to_thread(self.service().link_chat, conversation, code, CHANNEL_NAME)
+        await self.record(request, conversation, linked.reply)
+        if not linked.linked:
+            await self.to_rasa(conversation, "/day_summary")
+
+
+def _handler(method: Callable[[Request], Awaitable[HTTPResponse]]):
+    """A route handler for a method (Sanic marks its handlers, which a bound method refuses)."""
+
+    async def handle(request: Request) -> HTTPResponse:
+        return await method(request)
+
+    return handle
+
+
+def _static_route(name: str) -> Callable[[Request], Awaitable[HTTPResponse]]:
+    async def serve(request: Request) -> HTTPResponse:
+        return response.text(
+            _static(name),
+            content_type=_STATIC[name],
+            headers={
+                "Cache-Control": "public, max-age=300",
+                "X-Content-Type-Options": "nosniff",
+                # A script tag on any site may load it; the API checks origins.
+                "Access-Control-Allow-Origin": "*",
+            },
+        )
+
+    return serve

@@ -1,0 +1,120 @@
+"""Triage: combine what the screener found with the client's day and the KB into a level.
+
+Err to safety: the highest level of any finding wins; an emergency sign wins over everything;
+a symptom word the KB cannot place, or a worrying sign with no symptom to attach it to, goes
+to the clinic team (`question`) rather than being answered by a fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.advisor import Advisor, Answer
+from bot.kb.model import level_rank
+from bot.language.screening import Screening
+
+DAYS_CHECKED = 61  # with the day unknown, a symptom urgent on all of days 0-60 is urgent now
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reported symptom and what the KB says about it today."""
+
+    topic: str
+    answer: Answer
+
+    @property
+    def level(self) -> str:
+        """The escalation level of this finding."""
+        return self.answer.escalation
+
+
+@dataclass(frozen=True)
+class Triage:
+    """The outcome of screening one message."""
+
+    level: str
+    findings: tuple[Finding, ...] = ()
+    emergency: tuple[str, ...] = ()
+    unplaced: tuple[str, ...] = ()
+    signs: frozenset[str] = frozenset()
+    waiting_for_day: tuple[str, ...] = ()
+    hypothetical_topics: frozenset[str] = frozenset()
+    inactive_topics: frozenset[str] = frozenset()
+    hypothetical_cue: bool = False
+
+    @property
+    def symptoms(self) -> list[str]:
+        """What was detected, for the escalation record and the staff alert."""
+        found = [f.topic for f in self.findings] + list(self.waiting_for_day)
+        found += [f"sign:{s}" for s in sorted(self.signs)] + [
+            f"emergency:{e}" for e in self.emergency
+        ]
+        return list(dict.fromkeys(found + [f"unplaced:{u}" for u in self.unplaced]))  # no repeats
+
+    @property
+    def flagged(self) -> tuple[Finding, ...]:
+        """Findings that need the clinic (question or higher), most severe first."""
+        return tuple(
+            sorted(
+                (f for f in self.findings if f.level != "none"), key=lambda f: -level_rank(f.level)
+            )
+        )
+
+
+def assess(
+    screening: Screening,
+    advisor: Advisor,
+    day: int | None,
+    kind: str | None,
+    intent_topic: str | None = None,
+    context_topic: str | None = None,
+) -> Triage:
+    """Level of one screened message on treatment day `day` (None: unknown).
+
+    `intent_topic` is the symptom topic NLU recognised (if any); `context_topic` the symptom the
+    conversation was last about. Either receives signs that came without a symptom word.
+    """
+    topics = list(screening.active_topics)
+    # "it's getting worse", "it hasn't improved" (but not a bare "still") say something is wrong.
+    worrying = screening.worrying
+    if not topics and worrying:
+        fallback = intent_topic or context_topic
+        if fallback:
+            topics = [fallback]
+    findings, waiting = [], []
+    for topic in topics:
+        if not advisor.knows(topic):
+            continue
+        if day is None and advisor.needs_day(topic):
+            # Day unknown: if the symptom is urgent on every day ("won't stop bleeding"), it is
+            # urgent now; otherwise ask for the date before deciding.
+            every_day = [
+                advisor.answer(topic, d, kind, screening.signs) for d in range(0, DAYS_CHECKED)
+            ]
+            floor = min(every_day, key=lambda a: level_rank(a.escalation))
+            if level_rank(floor.escalation) >= level_rank("urgent"):
+                findings.append(
+                    Finding(topic, advisor.answer(topic, None, kind, screening.signs, any_day=True))
+                )
+            else:
+                waiting.append(topic)
+            continue
+        findings.append(Finding(topic, advisor.answer(topic, day, kind, screening.signs)))
+    levels = [f.level for f in findings]
+    if screening.is_emergency:
+        levels.append("emergency")
+    if screening.unplaced or (not topics and worrying):
+        levels.append("question")
+    level = max(levels, key=level_rank) if levels else "none"
+    return Triage(
+        level=level,
+        findings=tuple(findings),
+        emergency=screening.emergency,
+        unplaced=screening.unplaced,
+        signs=screening.signs,
+        waiting_for_day=tuple(waiting),
+        hypothetical_topics=screening.hypothetical_topics - set(screening.active_topics),
+        inactive_topics=screening.inactive_topics - set(screening.active_topics),
+        hypothetical_cue=screening.hypothetical_cue,
+    )

@@ -1,0 +1,108 @@
+"""One client message and everything it is answered from, read once and passed down.
+
+A `Turn` holds the message, the conversation's treatment (one database read), a clinic
+snapshot (one look at the clinic folder), today's treatment day, the day the message names,
+and the advisor on that snapshot. Every rule of the turn uses these, never reading again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.advisor import Advisor
+from bot.domain.days import treatment_day
+from bot.kb.model import Clinic
+from bot.language.day_mentions import DayMention, find_day_mention
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A conversation's treatment as far as it is known."""
+
+    sender_id: str
+    treatment_date: date | None
+    kind: str | None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Everything one client message is answered from."""
+
+    sender_id: str
+    intent: str
+    text: str
+    clinic: Clinic
+    advisor: Advisor
+    treatment: Treatment | None
+    now: datetime
+    today_day: int | None
+    mention: DayMention | None
+    context_topic: str | None = None
+    message_id: str | None = None  # the channel's id of the message this turn answers
+
+    @classmethod
+    def build(
+        cls,
+        sender_id: str,
+        intent: str,
+        text: str,
+        clinic: Clinic,
+        treatment: Treatment | None,
+        now: datetime,
+        context_topic: str | None = None,
+        message_id: str | None = None,
+    ) -> Turn:
+        """A turn on one clinic snapshot and one read of the treatment."""
+        return cls(
+            sender_id,
+            intent,
+            text or "",
+            clinic,
+            Advisor(clinic),
+            treatment,
+            now,
+            _today_day(treatment, clinic, now),
+            find_day_mention(text or "", clinic.language),
+            context_topic,
+            message_id,
+        )
+
+    @property
+    def kind(self) -> str | None:
+        """The treatment kind, if known."""
+        return self.treatment.kind if self.treatment else None
+
+    @property
+    def asked_day(self) -> int | None:
+        """The day the message is about: the one it names, else today's."""
+        return self.mention.resolve(self.today_day) if self.mention else self.today_day
+
+    @property
+    def candidate_days(self) -> list[int | None]:
+        """Days a message may be about: the one it names and today's (both are assessed)."""
+        day = self.asked_day
+        return [day] if self.today_day is None or self.today_day == day else [day, self.today_day]
+
+    @property
+    def local_now(self) -> datetime:
+        """Now in the clinic's time zone."""
+        return self.now.astimezone(ZoneInfo(self.clinic.settings.time_zone))
+
+    def with_treatment(self, treatment: Treatment) -> Turn:
+        """The same turn once the treatment became known (no second read)."""
+        return replace(
+            self, treatment=treatment, today_day=_today_day(treatment, self.clinic, self.now)
+        )
+
+    def with_message(self, intent: str, text: str) -> Turn:
+        """The same conversation and moment, about another message (a question that waited)."""
+        mention = find_day_mention(text or "", self.clinic.language)
+        return replace(self, intent=intent, text=text or "", mention=mention)
+
+
+def _today_day(treatment: Treatment | None, clinic: Clinic, now: datetime) -> int | None:
+    if treatment is None or treatment.treatment_date is None:
+        return None
+    return treatment_day(treatment.treatment_date, clinic.settings.time_zone, now)

@@ -1,0 +1,1 @@
+"""Reading clients' English: dates, days, numbers, and screening for symptoms."""

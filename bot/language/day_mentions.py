@@ -1,0 +1,130 @@
+"""Find a day stated inside a question: "is oozing normal on day 4?", "48 hours after".
+
+Such a day answers that one question; it never overwrites the stored treatment date.
+A mention is either absolute (day N after treatment) or relative to today ("tomorrow").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.kb.model import Language
+from bot.language.dates import DateWords, date_words
+
+_AFTER = r"(?:after|post|since|later|in|out|from(?! now| today)|following|of)"
+
+
+@dataclass(frozen=True)
+class DayMention:
+    """A day named in a message: absolute day N, or `offset` days from today."""
+
+    day: int | None = None
+    offset: int | None = None
+
+    def resolve(self, today_day: int | None) -> int | None:
+        """The treatment day this mention means, given today's day (if known)."""
+        if self.day is not None:
+            return self.day
+        if self.offset is not None and today_day is not None:
+            return today_day + self.offset
+        return None
+
+
+def find_day_mention(text: str, language: Language) -> DayMention | None:
+    """The day a question is about, if the client stated one."""
+    w = date_words(language)
+    t = _without_frequencies(w.normalise(text), w)
+    for rule in (_day_number, _hours_or_days_after, _named_day, _ago_treatment, _ahead):
+        mention = rule(t, w)
+        if mention is not None:
+            return mention
+    return None
+
+
+def _without_frequencies(t: str, w: DateWords) -> str:
+    """How often is not when ("twice a day after treatment"), and a day compared with is not
+    the day asked about ("no better than day 3", "since day 2")."""
+    t = re.sub(
+        rf"\b(?:(?:once|twice|times|each|per)\s+(?:a\s+)?|every\s+(?:other\s+|{w.num}\s+)?)(?:days?|weeks?)\b",
+        " ",
+        t,
+    )
+    return re.sub(
+        rf"\b(?:since|than|as|like|from|until|till|til|before)\s+(?:on\s+)?day\s*{w.num}\b", " ", t
+    )
+
+
+def _day_number(t: str, w: DateWords) -> DayMention | None:
+    """ "day 4", "the 3rd day", "the fifth day"."""
+    match = re.search(rf"\bday\s*(?!an?\b){w.num}\b(?!\s*(?:/|-|\.)\s*\d)", t) or re.search(
+        r"\b(\d{1,2})(?:st|nd|rd|th)\s+day\b", t
+    )
+    if match:
+        value = w.numbers.to_int(match.group(1))
+        if value is not None:
+            return DayMention(day=value)
+    for word, value in w.numbers.ordinals.items():
+        word = re.escape(word)
+        if re.search(rf"\b{word}\s+day\b|\bday\s+{word}\b", t):
+            return DayMention(day=value)
+    return None
+
+
+def _hours_or_days_after(t: str, w: DateWords) -> DayMention | None:
+    """ "48 hours after", "within 24 hours", "3 days post", "after two weeks"."""
+    match = re.search(rf"\b{w.num}\s*(hours?|h)\s*{_AFTER}\b", t) or re.search(
+        rf"\b(?:after|within|first)\s+(?:the\s+first\s+)?{w.num}\s*(hours?)\b", t
+    )
+    if match:
+        value = w.numbers.to_int(match.group(1))
+        if value is not None:
+            return DayMention(day=value // 24)
+    match = re.search(rf"\b{w.num}\s*(?:of\s+)?(days?|weeks?)\s*{_AFTER}\b", t) or re.search(
+        rf"\bafter\s+{w.num}\s*(days?|weeks?)\b", t
+    )
+    if match:
+        value = w.numbers.to_int(match.group(1))
+        if value is not None:
+            return DayMention(day=value * 7 if match.group(2).startswith("week") else value)
+    return None
+
+
+def _named_day(t: str, w: DateWords) -> DayMention | None:
+    """ "the day after" (day 1), "the same day", "straight after" (day 0)."""
+    if re.search(r"\b(the )?(day|morning|night) after\b|\bnext day\b", t) and not re.search(
+        r"\btomorrow\b", t
+    ):
+        return DayMention(day=1)
+    if re.search(
+        rf"\b(same day|day of (the |my )?(?:{w.treatment})|straight after|right after|immediately after|just after)\b",
+        t,
+    ):
+        return DayMention(day=0)
+    return None
+
+
+def _ago_treatment(t: str, w: DateWords) -> DayMention | None:
+    """ "my treatment was 3 days ago": today is day 3."""
+    match = re.search(rf"\b{w.num}\s*(?:of\s+)?(days?|weeks?)\s*ago\b", t)
+    if match and re.search(rf"\b(?:{w.treatment})\b", t):
+        value = w.numbers.to_int(match.group(1))
+        if value is not None:
+            return DayMention(day=value * 7 if match.group(2).startswith("week") else value)
+    return None
+
+
+def _ahead(t: str, w: DateWords) -> DayMention | None:
+    """ "tomorrow", "the day after tomorrow", "in 3 days", "a week from now"."""
+    if re.search(r"\b(day after tomorrow)\b", t):
+        return DayMention(offset=2)
+    if re.search(r"\btomorrow\b", t):
+        return DayMention(offset=1)
+    match = re.search(rf"\bin\s+{w.num}\s*(days?|weeks?)\b", t) or re.search(
+        rf"\b{w.num}\s*(days?|weeks?)\s+from\s+(?:now|today)\b", t
+    )
+    if match:
+        value = w.numbers.to_int(match.group(1))
+        if value is not None:
+            return DayMention(offset=value * 7 if match.group(2).startswith("week") else value)
+    return None

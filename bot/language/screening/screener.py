@@ -1,0 +1,294 @@
+"""Find symptom mentions, red-flag signs and emergency signs in a client message.
+
+A blank spaCy English pipeline with lookup lemmas and a sentencizer tokenises the message;
+mentions come from the clinic's lexicon (phrases, dictionary forms, one-typo matches of
+non-dictionary words), and each is read in its context (`context.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.kb.model import Lexicon
+from bot.language.screening.context import Context, Cues
+from bot.language.screening.terms import Match, Terms, english_words, pipeline
+
+PAIR_WINDOW = 4  # the two words of a pair within this many tokens
+FUZZY_MIN_LENGTH = 5
+STARTS_WITHIN = 4  # "and" ends a clause unless a symptom word of up to 4 words follows
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One symptom word or phrase found in the message, read in its context."""
+
+    topic: str
+    text: str
+    start: int
+    end: int
+    negated: bool = False
+    resolved: bool = False
+    hypothetical: bool = False
+
+    @property
+    def active(self) -> bool:
+        """The client reports this symptom now (not denied, over or hypothetical)."""
+        return not (self.negated or self.resolved or self.hypothetical)
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the screener found in one message."""
+
+    mentions: tuple[Mention, ...] = ()
+    signs: frozenset[str] = frozenset()
+    emergency: tuple[str, ...] = ()
+    hypothetical_emergency: bool = False
+    unplaced: tuple[str, ...] = ()
+    hypothetical_topics: frozenset[str] = field(default_factory=frozenset)
+    inactive_topics: frozenset[str] = field(default_factory=frozenset)
+    hypothetical_cue: bool = False
+    sign_words: tuple[tuple[str, str], ...] = ()  # (sign, the words that showed it)
+    worrying: bool = False  # a sign that on its own says something is wrong
+
+    @property
+    def active_topics(self) -> tuple[str, ...]:
+        """Symptom topics the client reports now, in order of first mention, deduplicated."""
+        seen: list[str] = []
+        for mention in self.mentions:
+            if mention.active and mention.topic not in seen:
+                seen.append(mention.topic)
+        return tuple(seen)
+
+    @property
+    def is_emergency(self) -> bool:
+        """An emergency sign is reported now."""
+        return bool(self.emergency)
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
+
+
+@dataclass
+class _Text:
+    """One message as the screener reads it."""
+
+    doc: object
+    lowers: list[str]
+    lemmas: list[str]
+    sentence_of: list[int]
+
+
+class Screener:
+    """Screens messages with one lexicon (rebuilt when the clinic edits it)."""
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        # Symptom words also match their dictionary forms; signs and cues only as written
+        # ("hotter" must not become "hot", nor "worse" become "bad").
+        self.symptoms = Terms(lexicon.symptoms, use_lemmas=True)
+        self.weak = Terms(lexicon.weak, use_lemmas=True)
+        self.signs = Terms(lexicon.signs)
+        self.unplaced = Terms({"unplaced": lexicon.unplaced}, use_lemmas=True)
+        self.pairs = [
+            (Terms({"a": first}, use_lemmas=True), Terms({"b": second}, use_lemmas=True))
+            for first, second in lexicon.emergency_pairs
+        ]
+        self.symptom_pairs = [
+            (topic, Terms({"a": first}, use_lemmas=True), Terms({"b": second}, use_lemmas=True))
+            for topic, pairs in lexicon.symptom_pairs.items()
+            for first, second in pairs
+        ]
+        self.emergency = Terms({"emergency": lexicon.emergency_phrases})
+        cues = lexicon.context
+        self.cue_terms = {
+            name: Terms({name: cues.get(name, ())})
+            for name in ("others", "over_since", "negation", "resolved", "hypothetical")
+        }
+        self.termination = frozenset(cues.get("termination", ()))
+        self.skin_cues = set(lexicon.skin_cues)
+        self.not_skin = set(lexicon.not_skin)
+        self.fuzzy: dict[str, str] = {}
+        for topic, words in lexicon.symptoms.items():
+            for word in words:
+                if " " not in word and len(word) >= FUZZY_MIN_LENGTH:
+                    for variant in _deletions(word):
+                        self.fuzzy.setdefault(variant, topic)
+
+    def warm_up(self) -> None:
+        """Load the pipeline and word list now (start-up) rather than on the first message."""
+        english_words()
+        self.screen("warm up")
+
+    def read(self, text: str) -> _Text:
+        """Tokens, lower-case forms, dictionary forms and sentence numbers of a message."""
+        doc = pipeline()(text or "")
+        sentence_of = [0] * len(doc)
+        for number, sent in enumerate(doc.sents):
+            for i in range(sent.start, sent.end):
+                sentence_of[i] = number
+        return _Text(doc, [t.lower_ for t in doc], [t.lemma_.lower() for t in doc], sentence_of)
+
+    def screen(self, text: str, symptom_question: bool = False) -> Screening:
+        """Screen one message. `symptom_question`: NLU says the client asks about a symptom."""
+        t = self.read(text)
+        sign_hits = self.signs.matches(t.doc, t.lemmas)
+        emergency_hits, emergency_words = self._emergency_spans(t)
+        context = self._context(t, sign_hits, emergency_words)
+        spans = self._symptom_spans(t, symptom_question)
+        context.cues.symptom_starts[:] = [s for s, _, _ in spans]
+        mentions = tuple(
+            Mention(
+                topic,
+                t.doc[s:e].text,
+                s,
+                e,
+                context.negated(s, e),
+                context.resolved(s, e),
+                context.hypothetical(s),
+            )
+            for s, e, topic in spans
+        )
+        live_signs = tuple(
+            (key, " ".join(t.lowers[s:e]))
+            for s, e, key in sign_hits
+            if not context.negated(s, e) and not context.hypothetical(s)
+        )
+        emergency, hypothetical_emergency = self._emergencies(t, emergency_hits, context)
+        return Screening(
+            mentions=mentions,
+            signs=frozenset(key for key, _ in live_signs),
+            emergency=emergency,
+            hypothetical_emergency=hypothetical_emergency,
+            unplaced=self._unplaced(t, context, mentions),
+            hypothetical_topics=frozenset(
+                m.topic for m in mentions if m.hypothetical and not m.negated
+            ),
+            inactive_topics=frozenset(m.topic for m in mentions if not m.active),
+            hypothetical_cue=bool(context.cues.hypotheticals),
+            sign_words=live_signs,
+            worrying=any(
+                key in self.lexicon.worrying_signs and words not in self.lexicon.not_worrying_alone
+                for key, words in live_signs
+            ),
+        )
+
+    def _context(self, t: _Text, sign_hits: list[Match], emergency_words: set[int]) -> Context:
+        # "won't stop bleeding", "hasn't gone down", "can't breathe": the negation is a word of
+        # the sign itself, not a denial of it ("my lips aren't swollen" still is one).
+        inside = {i for s, e, _ in sign_hits for i in range(s, e)} | emergency_words
+        found = {name: terms.matches(t.doc, t.lemmas) for name, terms in self.cue_terms.items()}
+        cues = Cues(
+            negations=[n for n in found["negation"] if n[0] not in inside],
+            resolutions=[r for r in found["resolved"] if r[0] not in inside],
+            hypotheticals=found["hypothetical"],
+            others=found["others"],
+            over_since=found["over_since"],
+            termination=self.termination,
+        )
+        return Context(t.lowers, t.sentence_of, cues, lambda i: self._starts_symptom(t, i))
+
+    def _emergencies(
+        self, t: _Text, hits: list[tuple[int, int]], context: Context
+    ) -> tuple[tuple[str, ...], bool]:
+        emergency, hypothetical = [], False
+        for s, e in hits:
+            # Only a denial of the sign itself clears it ("my lips aren't swollen", "no trouble
+            # breathing"); nothing said elsewhere in the message may.
+            if context.denied_inside(s, e) or context.negated(s, e):
+                continue
+            if context.hypothetical(s):
+                hypothetical = True
+            else:
+                emergency.append(t.doc[s:e].text)
+        return tuple(emergency), hypothetical
+
+    def _unplaced(
+        self, t: _Text, context: Context, mentions: tuple[Mention, ...]
+    ) -> tuple[str, ...]:
+        return tuple(
+            t.doc[s:e].text
+            for s, e, _ in self.unplaced.matches(t.doc, t.lemmas)
+            if not context.negated(s, e)
+            and not context.hypothetical(s)
+            and not context.resolved(s, e)
+            and not any(m.start <= s < m.end for m in mentions)
+        )
+
+    def _starts_symptom(self, t: _Text, i: int) -> bool:
+        return any(
+            terms.starts_at(t.doc, t.lemmas, i, STARTS_WITHIN)
+            for terms in (self.symptoms, self.weak)
+        )
+
+    def _symptom_spans(self, t: _Text, symptom_question: bool) -> list[Match]:
+        found = list(self.symptoms.matches(t.doc, t.lemmas))
+        for topic, a_terms, b_terms in self.symptom_pairs:
+            for start, end, _ in self._pair_spans(a_terms, b_terms, t):
+                found.append((start, end, topic))
+        taken = {i for s, e, _ in found for i in range(s, e)}
+        found += self._typos(t, taken)
+        for s, e, topic in self.weak.matches(t.doc, t.lemmas):
+            if any(i in taken for i in range(s, e)):
+                continue
+            before = t.lowers[max(0, s - 3) : s]
+            # About the skin: a skin word, or another symptom word, just before ("itchy red bumps").
+            about_skin = (
+                symptom_question
+                or any(w in self.skin_cues for w in before)
+                or any(i in taken for i in range(max(0, s - 3), s))
+            )
+            # "hot bath", "red light"; "my throat feels tight" is about the throat, not the skin.
+            before_object = (e < len(t.lowers) and t.lowers[e] in self.not_skin) or any(
+                w in self.not_skin for w in before
+            )
+            if about_skin and not before_object:
+                found.append((s, e, topic))
+                taken.update(range(s, e))
+        return _longest(found)
+
+    def _typos(self, t: _Text, taken: set[int]) -> list[Match]:
+        """One-typo matches of symptom words, for words that are not common English."""
+        words, found = english_words(), []
+        for i, lower in enumerate(t.lowers):
+            if i in taken or len(lower) < FUZZY_MIN_LENGTH or lower in words or not lower.isalpha():
+                continue
+            topic = next((self.fuzzy[v] for v in _deletions(lower) if v in self.fuzzy), None)
+            if topic is not None:
+                found.append((i, i + 1, topic))
+                taken.add(i)
+        return found
+
+    @staticmethod
+    def _pair_spans(a_terms: Terms, b_terms: Terms, t: _Text) -> list[tuple[int, int, set[int]]]:
+        """Spans where a word of each list stands within PAIR_WINDOW words, in one sentence,
+        with the positions of the two words."""
+        spans = []
+        for a_start, a_end, _ in a_terms.matches(t.doc, t.lemmas):
+            for b_start, b_end, _ in b_terms.matches(t.doc, t.lemmas):
+                if t.sentence_of[a_start] != t.sentence_of[b_start]:
+                    continue
+                gap = b_start - a_end if b_start >= a_end else a_start - b_end
+                if 0 <= gap <= PAIR_WINDOW:
+                    own = set(range(a_start, a_end)) | set(range(b_start, b_end))
+                    spans.append((min(a_start, b_start), max(a_end, b_end), own))
+        return spans
+
+    def _emergency_spans(self, t: _Text) -> tuple[list[tuple[int, int]], set[int]]:
+        """Emergency spans, and the positions of their own words (a "can't" in "can't breathe")."""
+        spans = [(s, e) for s, e, _ in self.emergency.matches(t.doc, t.lemmas)]
+        words = {i for s, e in spans for i in range(s, e)}
+        for a_terms, b_terms in self.pairs:
+            for start, end, own in self._pair_spans(a_terms, b_terms, t):
+                spans.append((start, end))
+                words |= own
+        return spans, words
+
+
+def _longest(spans: list[Match]) -> list[Match]:
+    chosen: list[Match] = []
+    for span in sorted(spans, key=lambda x: (-(x[1] - x[0]), x[0])):
+        if all(span[1] <= c[0] or span[0] >= c[1] for c in chosen):
+            chosen.append(span)
+    return sorted(chosen)

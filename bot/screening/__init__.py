@@ -1,1 +1,0 @@
-"""Screening of every client message for symptoms, red-flag signs and emergencies."""

@@ -1,0 +1,1 @@
+"""Processes: the runner, the action and Rasa servers, training, the local harness, the demo site."""

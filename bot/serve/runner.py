@@ -1,0 +1,215 @@
+"""`aftercare run`: start everything the bot needs on localhost and say where to chat."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bot.channels.telegram.config import TelegramConfig
+from bot.channels.web.format import ORIGINS_ENV
+from bot.domain.intents import topic_intents
+from bot.kb.store import ClinicStore
+from bot.serve.demo_site import DemoSite, widget_tag
+from bot.serve.harness import ActionServerProcess, HarnessError
+from bot.serve.training import model_path, train
+from bot.settings import Settings
+
+NO_ALERTS_WARNING = (
+    "WARNING: no staff alert channel is configured (clinic/settings.yml, alerts:). Red flags are\n"
+    "recorded (aftercare escalations list) and clients are told to call the clinic, but no one\n"
+    "is notified."
+)
+
+
+def _wait_http(url: str, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise HarnessError(f"process stopped before answering {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise HarnessError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _telegram_line(telegram: TelegramConfig | None, rasa_port: int) -> str:
+    """Where Telegram clients come in, for the start-up banner."""
+    if telegram is None:
+        return (
+            "  Telegram:           off (set TELEGRAM_BOT_TOKEN to turn it on; README, Telegram)\n"
+        )
+    if telegram.mode == "webhook":
+        return (
+            f"  Telegram:           webhook {telegram.webhook_url} -> "
+            f"http://127.0.0.1:{rasa_port}/webhooks/telegram/webhook\n"
+        )
+    return "  Telegram:           long polling (message the clinic's bot; links: aftercare clients add)\n"
+
+
+def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    if process is not None and process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Stack:
+    """The processes of one `aftercare run`."""
+
+    settings: Settings
+    rasa_port: int
+    actions: ActionServerProcess
+    demo: DemoSite
+    telegram: TelegramConfig | None
+    env: dict[str, str] = field(default_factory=dict)
+    rasa: subprocess.Popen | None = None
+    notifier: subprocess.Popen | None = None
+
+    @property
+    def bot_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def rasa_command(self) -> list[str]:
+        """Rasa's own CLI with the speed fixes of bot.serve.rasa_tuning installed."""
+        return [
+            sys.executable,
+            "-m",
+            "bot.serve.rasa_server",
+            "run",
+            "--model",
+            str(model_path(self.settings.models_dir)),
+            "--interface",
+            "127.0.0.1",
+            "--port",
+            str(self.rasa_port),
+            "--credentials",
+            "credentials.yml",
+            "--endpoints",
+            "endpoints.yml",
+            # Bound to 127.0.0.1: the alert notifier uses the API to tell clients about their
+            # escalation. Put a reverse proxy with auth in front before exposing Rasa anywhere.
+            "--enable-api",
+        ]
+
+    def notifier_command(self) -> list[str]:
+        return [str(Path(sys.executable).with_name("aftercare")), "notifier"]
+
+    def start(self) -> None:
+        """Both servers start at once (Rasa needs the action server only when a message
+        comes): the cold start is the slower of the two, not their sum."""
+        self.actions.launch()
+        self.rasa = subprocess.Popen(
+            self.rasa_command(), cwd=self.settings.project_dir, env=self.env
+        )
+        self.actions.wait_ready(timeout=120)
+        print(f"Action server: http://127.0.0.1:{self.actions.port}", flush=True)
+        _wait_http(f"{self.bot_url}/", self.rasa, timeout=180)
+        self.demo.start()
+        self.notifier = self._start_notifier()
+
+    def _start_notifier(self) -> subprocess.Popen:
+        env = {**self.env, "AFTERCARE_RASA_URL": self.bot_url}
+        return subprocess.Popen(self.notifier_command(), cwd=self.settings.project_dir, env=env)
+
+    def banner(self) -> str:
+        """Where to chat, and where things are."""
+        return (
+            "\nAftercare Assistant is running.\n"
+            "  Chat in a terminal:  make chat   (or .venv/bin/aftercare chat)\n"
+            f"  REST channel:        POST {self.bot_url}/webhooks/rest/webhook\n"
+            '                       {"sender": "client-1", "message": "can I wear makeup?"}\n'
+            f"  Clinic answers:      {self.settings.clinic_dir}/knowledge/*.yml (edits apply on the next message)\n"
+            "  Red flags for staff: .venv/bin/aftercare escalations list   (alerts: clinic/settings.yml)\n"
+            f"  Website chat:       {self.demo.url}   (demo clinic page; open it in a browser)\n"
+            f"                       widget tag for the clinic's site: {widget_tag(self.bot_url)}\n"
+            f"{_telegram_line(self.telegram, self.rasa_port)}"
+            "Press Ctrl-C to stop.\n"
+        )
+
+    def supervise(self) -> int:
+        """Restart the notifier if it stops; stop everything if a server stops."""
+        while True:
+            if self.notifier is not None and self.notifier.poll() is not None:
+                # Alerts are in the database: restarting the notifier loses nothing, and the
+                # bot keeps answering (and screening) meanwhile.
+                print(
+                    f"The alert notifier stopped (exit {self.notifier.returncode}); restarting it.",
+                    file=sys.stderr,
+                )
+                time.sleep(5)
+                self.notifier = self._start_notifier()
+            for name, proc in (("action server", self.actions.process), ("Rasa", self.rasa)):
+                if proc is not None and proc.poll() is not None:
+                    print(
+                        f"The {name} stopped (exit {proc.returncode}); stopping.", file=sys.stderr
+                    )
+                    return 1
+            time.sleep(1)
+
+    def stop(self) -> None:
+        _stop(self.notifier)
+        _stop(self.rasa, signal.SIGINT)
+        self.actions.stop()
+        self.demo.stop()
+
+
+def prepare(settings: Settings, rasa_port: int, action_port: int, web_port: int) -> Stack:
+    """Check the clinic and the Telegram settings, train if needed, and lay out the stack."""
+    store = ClinicStore(settings.clinic_dir, topic_intents(settings.domain_file))
+    clinic = store.current()  # a broken KB stops here, with file and line
+    if not clinic.settings.alerts.names():
+        print(NO_ALERTS_WARNING, file=sys.stderr)
+    telegram = TelegramConfig.from_settings(settings)  # a half-set webhook stops here
+    quiet = {"RASA_TELEMETRY_ENABLED": "false"}
+    train(settings.project_dir, settings.models_dir, env=settings.child_env(**quiet))
+    settings.var_dir.mkdir(exist_ok=True)
+    actions = ActionServerProcess(settings, port=action_port)
+    bot_url = f"http://127.0.0.1:{rasa_port}"
+    demo = DemoSite(lambda: store.current().settings, bot_url, port=web_port)
+    # The demo page is a site of its own (another port): the widget API must allow it.
+    origins = [o for o in settings.web_origins_text.split(",") if o.strip()] + list(demo.origins())
+    env = settings.child_env(
+        AFTERCARE_TRACKER_DB=str(settings.tracker_db),
+        AFTERCARE_ACTION_URL=actions.url,
+        **{ORIGINS_ENV: ",".join(origins)},
+        **quiet,
+    )
+    return Stack(settings, rasa_port, actions, demo, telegram, env)
+
+
+def run(
+    settings: Settings, rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8080
+) -> int:
+    """Train if needed, start the action server, Rasa and the demo clinic page (with the chat
+    widget), and supervise them until Ctrl-C."""
+    stack = prepare(settings, rasa_port, action_port, web_port)
+
+    def _terminate(signum, frame):  # SIGTERM: stop children like Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # even when started in the background (SIGINT ignored)
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        return stack.supervise()
+    except KeyboardInterrupt:
+        print("\nStopping...")
+        return 0
+    except HarnessError as exc:
+        print(f"Could not start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()

@@ -1,0 +1,248 @@
+"""The aftercare service the Rasa actions and channels call: one method per thing a client
+message can lead to. Each builds one `Turn` (one read of the conversation's treatment, one
+look at the clinic folder) and passes it down."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain.advisor import Answer
+from bot.domain.days import now_utc
+from bot.domain.intents import topic_intents
+from bot.domain.turn import Turn
+from bot.kb.model import Clinic
+from bot.kb.store import ClinicStore
+from bot.service import handoff
+from bot.service.answering import Answering, Screeners
+from bot.service.dates import GIVE_DATE, Dates
+from bot.service.escalation import Escalator
+from bot.service.messages import (
+    ESCALATION_UPDATE,
+    OFFER,
+    PENDING,
+    TREATMENT_DATE,
+    DateNotUnderstood,
+    DateSaved,
+    Incoming,
+    NeedsDate,
+    Outcome,
+    Reply,
+    answer_outcome,
+)
+from bot.settings import Settings
+from bot.storage.clients import ClientRegistry
+from bot.storage.engine import session_factory
+from bot.storage.escalations import Escalation, EscalationRepository
+from bot.storage.treatments import TreatmentRepository
+
+ESCALATION_UPDATES = ("acknowledged", "deadline_passed")
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """What opening a clinic link did: the reply, and whether the chat is now linked."""
+
+    reply: Reply
+    linked: bool
+
+
+class AftercareService:
+    """Answers a conversation's messages for its treatment day."""
+
+    def __init__(self, settings: Settings, store: ClinicStore | None = None):
+        self.settings = settings
+        self.store = store or ClinicStore(settings.clinic_dir, topic_intents(settings.domain_file))
+        self.sessions = session_factory(settings.database_url)
+        self.treatments = TreatmentRepository(self.sessions)
+        self.escalations = EscalationRepository(self.sessions)
+        self.clients = ClientRegistry(self.sessions)
+        self.screeners = Screeners()
+        self.escalator = Escalator(self.escalations, self.clients)
+        self.answering = Answering(self.escalator, self.screeners)
+        self.dates = Dates(self.answering, self.treatments)
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def clinic(self) -> Clinic:
+        """The current clinic snapshot (reloaded if its files changed)."""
+        return self.store.current()
+
+    def phrase(self, key: str, **values: Any) -> str:
+        """A client-facing phrase of the current clinic, filled in."""
+        clinic = self.clinic()
+        return clinic.kb.phrase(key).format(**clinic.settings.placeholders(), **values)
+
+    def turn(self, msg: Incoming, now: datetime | None = None) -> Turn:
+        """The turn of a message: the treatment read once, the clinic looked at once."""
+        return Turn.build(
+            msg.sender_id,
+            msg.intent,
+            msg.text,
+            self.clinic(),
+            self.treatments.get(msg.sender_id),
+            now or now_utc(),
+            msg.context_topic,
+            msg.message_id,
+        )
+
+    def warm_up(self) -> None:
+        """Load the KB, the screener and its word lists now, not on the first message."""
+        self.screeners.get(self.clinic().lexicon).warm_up()
+
+    # --- what actions call --------------------------------------------------------------
+
+    def answer(self, msg: Incoming, now: datetime | None = None) -> Outcome:
+        """Screen the message and answer it; if it needs the treatment date and none is known,
+        open the date form and keep the question for when the date is given."""
+        turn = self.turn(msg, now)
+        result = self.answering.respond(turn)
+        if isinstance(result, NeedsDate):
+            pending = {"intent": result.intent, "text": result.text, "message_id": msg.message_id}
+            return Outcome(slots={PENDING: pending}, open_date_form=True)
+        return answer_outcome(result, turn)
+
+    def answer_pending(
+        self, msg: Incoming, pending: dict | None, offer: dict | None = None, now=None
+    ) -> Outcome:
+        """The date is known now: answer the question that waited for it (screened too). An
+        offer to pass something on that this same message made (the date form's reply) stays."""
+        outcome = Outcome(slots={PENDING: None, TREATMENT_DATE: None})
+        if offer and offer.get("message_id") == msg.message_id:
+            outcome.slots[OFFER] = offer
+        if not pending:
+            return outcome
+        turn = self.turn(msg, now).with_message(pending["intent"], pending["text"])
+        return outcome.add(self.dates.answer_waiting(turn))
+
+    def date_form_reply(self, msg: Incoming, value: str, pending: dict | None, now=None) -> Outcome:
+        """The client's reply while the bot waits for the treatment date (the date form)."""
+        return self.dates.form_reply(self.turn(msg, now), value, pending or {}, msg.message_id)
+
+    def date_given(self, msg: Incoming, pending: dict | None, now=None) -> Outcome:
+        """The client told the treatment date unprompted ("I had it done on Tuesday")."""
+        return self.dates.date_given(self.turn(msg, now), pending)
+
+    def ask_date(self, msg: Incoming, problem: str | None) -> Outcome:
+        """Ask for the treatment date, saying what was wrong with the last answer if anything."""
+        key = f"date.{problem}" if problem else "date.ask"
+        return Outcome([Reply(key, self.phrase(key))])
+
+    def handoff_requested(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
+        """The client asked for a person: screen, record the request, say how the team replies."""
+        return handoff.request(self.answering, self.turn(msg, now), offer or {})
+
+    def affirm(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
+        """ "Yes": accept a pending offer to pass the question on, if there is one."""
+        return handoff.affirm(self.answering, self.turn(msg, now), offer or {})
+
+    def deny(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
+        """ "No": decline a pending offer, if there is one."""
+        return handoff.deny(self.answering, self.turn(msg, now), offer or {})
+
+    def escalation_update(self, update: str | None) -> Outcome:
+        """Tell the client what happened to their escalation (seen by staff, deadline passed)."""
+        outcome = Outcome(slots={ESCALATION_UPDATE: None})
+        if update in ESCALATION_UPDATES:
+            key = f"escalation.{update}"
+            outcome.replies.append(Reply(key, self.phrase(key)))
+        return outcome
+
+    # --- one thing at a time (the CLI, tests, the staff side) -----------------------------
+
+    def respond(
+        self, sender_id: str, intent: str, text: str, context_topic=None, now=None
+    ) -> Answer | NeedsDate:
+        """Screen a message and answer it (what `answer` does, without the conversation's
+        memory)."""
+        return self.answering.respond(
+            self.turn(Incoming(sender_id, intent, text, None, context_topic), now)
+        )
+
+    def answer_question(
+        self, sender_id: str, intent: str, text: str, now=None
+    ) -> Answer | NeedsDate:
+        """Answer a topic question for the day it is about, without screening."""
+        return self.answering.answer_question(self.turn(Incoming(sender_id, intent, text), now))
+
+    def save_treatment_date(
+        self, sender_id: str, text: str, now=None
+    ) -> DateSaved | DateNotUnderstood:
+        """Understand and store the treatment date a client gave in `text`."""
+        saved, _ = self.dates.save(self.turn(Incoming(sender_id, GIVE_DATE, text), now), text)
+        return saved
+
+    def current_day(self, sender_id: str, now=None) -> int | None:
+        """Today's treatment day for a conversation, if its date is known."""
+        return self.turn(Incoming(sender_id, "", ""), now).today_day
+
+    def escalate(
+        self, sender_id: str, message, level: str, topic, day, symptoms: list[str], now=None
+    ) -> Escalation:
+        """Store an escalation and queue its alerts on every configured channel."""
+        turn = self.turn(Incoming(sender_id, "", message or ""), now)
+        return self.escalator.escalate(turn, message, level, topic, day, symptoms)
+
+    def request_handoff(
+        self, sender_id: str, message: str | None, level: str = "question", topic=None
+    ) -> Escalation:
+        """Record that the clinic team should follow up this conversation, and alert them."""
+        turn = self.turn(Incoming(sender_id, "", message or ""))
+        return self.escalator.escalate(turn, message, level, topic, turn.today_day, [])
+
+    # --- what channels call -------------------------------------------------------------
+
+    def greeting(self) -> Reply:
+        """How a new chat is greeted."""
+        return Reply("chat.greet", self.phrase("chat.greet"))
+
+    def link_chat(self, sender_id: str, code: str, channel: str, now=None) -> LinkOutcome:
+        """Link a chat to the treatment a clinic link code was issued for, and greet it with
+        the treatment's date and day; an unusable code is explained (the chat then goes on
+        without a date, so the channel asks for it)."""
+        result = self.clients.redeem(code, sender_id, channel, now=now)
+        turn = self.turn(Incoming(sender_id, "link", ""), now)
+        if not result.linked:
+            key = f"link.code_{result.status}"
+            return LinkOutcome(Reply(key, turn.advisor.phrase(key)), linked=False)
+        treatment_date = turn.clinic.language.format_date(result.client.treatment_date)
+        text = turn.advisor.phrase("link.linked", treatment_date=treatment_date, day=turn.today_day)
+        return LinkOutcome(Reply("link.linked", text), linked=True)
+
+    def add_photo(
+        self,
+        sender_id: str,
+        data: bytes,
+        content_type: str,
+        caption: str | None,
+        source: str,
+        now: datetime | None = None,
+    ) -> tuple[int, bool]:
+        """Keep a client's photo with their open escalation, or start a question-level one
+        for the team to look at. Returns (escalation id, whether it is new)."""
+        turn = self.turn(Incoming(sender_id, "photo", caption or ""), now)
+        open_one = self.escalations.open_for(sender_id)
+        is_new = open_one is None
+        if is_new:
+            open_one = self.escalator.escalate(turn, caption, "question", None, turn.today_day, [])
+        channels = turn.clinic.settings.alerts.names()
+        # A new escalation's alert already goes out; the photo follows it on every channel.
+        self.escalations.add_photo(
+            open_one.id, data, content_type, caption, source, channels, turn.now
+        )
+        return open_one.id, is_new
+
+
+_service: AftercareService | None = None
+_service_lock = threading.Lock()
+
+
+def get_service() -> AftercareService:
+    """The process-wide service, built on first use from the environment's settings."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            _service = AftercareService(Settings.from_env())
+        return _service

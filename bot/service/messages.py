@@ -1,0 +1,107 @@
+"""What goes into the service and what comes out: a client message in, replies and the
+conversation's memory (Rasa slots) out. Replies carry their KB key, never a guess at wording."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.domain.advisor import RESPONSE_NO_GUIDANCE, Answer
+from bot.domain.turn import Turn
+
+# The conversation's memory (Rasa slots of domain.yml).
+PENDING = "pending_question"
+OFFER = "handoff_offer"
+LAST_ANSWER = "last_answer"
+DATE_PROBLEM = "date_problem"
+TREATMENT_DATE = "treatment_date"
+ESCALATION_UPDATE = "escalation_update"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One client message as an action sees it."""
+
+    sender_id: str
+    intent: str
+    text: str
+    message_id: str | None = None
+    context_topic: str | None = None  # what the conversation was last answered about
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send: its text and the KB key it comes from."""
+
+    key: str
+    text: str
+    buttons: tuple[dict[str, str], ...] = ()
+    escalation: str | None = None  # travels with the message: the widget's banner
+
+
+@dataclass
+class Outcome:
+    """What a client message led to: replies, slots to set, and whether to open the date form."""
+
+    replies: list[Reply] = field(default_factory=list)
+    slots: dict[str, Any] = field(default_factory=dict)
+    open_date_form: bool = False
+
+    def add(self, other: Outcome) -> Outcome:
+        """This outcome followed by another. An offer to pass something on that this turn
+        made stays, unless the other outcome makes a new one."""
+        kept = self.slots.get(OFFER)
+        self.replies.extend(other.replies)
+        self.slots.update(other.slots)
+        if kept and OFFER in other.slots and other.slots[OFFER] is None:
+            self.slots[OFFER] = kept
+        self.open_date_form = self.open_date_form or other.open_date_form
+        return self
+
+
+@dataclass(frozen=True)
+class NeedsDate:
+    """The question needs the treatment date, which is not known yet."""
+
+    intent: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DateSaved:
+    """The client's treatment date was understood and stored."""
+
+    treatment_date: date
+    day: int
+
+
+@dataclass(frozen=True)
+class DateNotUnderstood:
+    """No usable date: `problem` is unclear, future or too_old."""
+
+    problem: str
+
+
+def offer_buttons(turn: Turn) -> tuple[dict[str, str], ...]:
+    """The Yes / No buttons under an offer to pass a question on."""
+    return (
+        {"title": turn.advisor.phrase("handoff.offer_yes"), "payload": "/affirm"},
+        {"title": turn.advisor.phrase("handoff.offer_no"), "payload": "/deny"},
+    )
+
+
+def answer_outcome(answer: Answer, turn: Turn) -> Outcome:
+    """An answer as a reply, remembered (topic, level, entry, KB version) in the conversation.
+    A question-level answer keeps the offer to pass the turn's question on."""
+    buttons = offer_buttons(turn) if answer.response == RESPONSE_NO_GUIDANCE else ()
+    reply = Reply(answer.response, answer.reply, buttons, answer.escalation)
+    offer = None
+    if answer.escalation == "question":
+        offer = {
+            "message": turn.text,
+            "topic": answer.topic,
+            "level": answer.escalation,
+            "message_id": turn.message_id,
+        }
+    return Outcome([reply], {LAST_ANSWER: answer.as_record(), OFFER: offer})

@@ -1,0 +1,51 @@
+"""Database engine and schema (SQLAlchemy 2.0-style API on 1.4; any SQLAlchemy URL).
+
+SQLite is the embedded default; PostgreSQL works through the same code by URL.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import sessionmaker
+
+from bot.storage.models import Base
+
+_engines: dict[str, Engine] = {}
+_lock = threading.Lock()
+
+
+def get_engine(url: str) -> Engine:
+    """One engine per URL per process; creates the schema on first use."""
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            parsed = make_url(url)
+            kwargs: dict = {"future": True, "pool_pre_ping": True}
+            sqlite = parsed.get_backend_name() == "sqlite"
+            if sqlite:
+                kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+                if parsed.database and parsed.database != ":memory:":
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, **kwargs)
+            if sqlite:
+                event.listen(engine, "connect", _sqlite_pragmas)
+            Base.metadata.create_all(engine)
+            _engines[url] = engine
+        return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows (/forget) are overwritten on disk
+    cursor.close()
+
+
+def session_factory(url: str) -> sessionmaker:
+    """A factory of sessions (one per unit of work) bound to the URL's engine."""
+    return sessionmaker(bind=get_engine(url), future=True, expire_on_commit=False)

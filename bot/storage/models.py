@@ -1,0 +1,148 @@
+"""Every table of ours, in one place: one metadata with a naming convention, so every
+index and constraint has a predictable name (what schema migrations refer to)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base
+
+from bot.domain.days import now_utc
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+class Conversation(Base):
+    """One client conversation (a channel's sender id) and its treatment."""
+
+    __tablename__ = "conversations"
+
+    sender_id = Column(String(128), primary_key=True)
+    treatment_date = Column(Date, nullable=True)
+    treatment_kind = Column(String(32), nullable=True)
+    date_source = Column(String(32), nullable=True)  # "client" (told the bot) or "clinic"
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    updated_at = Column(DateTime(timezone=True), nullable=False, default=now_utc, onupdate=now_utc)
+
+
+class ClientRow(Base):
+    """One registered treatment of a client."""
+
+    __tablename__ = "clients"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    name = Column(String(128), nullable=False)
+    treatment_date = Column(Date, nullable=False)
+    treatment_kind = Column(String(32), nullable=False)
+    area = Column(String(64), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+
+
+class LinkCodeRow(Base):
+    """One link code of a client, stored as its SHA-256 only."""
+
+    __tablename__ = "link_codes"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    client_id = Column(
+        Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code_hash = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+    used_at = Column(DateTime(timezone=True), nullable=True)
+    used_by = Column(String(128), nullable=True)  # the conversation that redeemed it
+    revoked_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class ClientLinkRow(Base):
+    """Which client a conversation belongs to (a conversation has at most one)."""
+
+    __tablename__ = "client_links"
+
+    conversation_id = Column(String(128), primary_key=True)
+    client_id = Column(
+        Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    channel = Column(String(32), nullable=False)
+    linked_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+
+
+class EscalationRow(Base):
+    """One escalation record."""
+
+    __tablename__ = "escalations"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(128), nullable=False, index=True)
+    client_name = Column(String(128), nullable=True)
+    treatment_date = Column(Date, nullable=True)
+    treatment_kind = Column(String(32), nullable=True)
+    day = Column(Integer, nullable=True)
+    level = Column(String(16), nullable=False)
+    topic = Column(String(64), nullable=True)
+    symptoms = Column(Text, nullable=False, default="[]")
+    message = Column(Text, nullable=True)
+    status = Column(String(16), nullable=False, default="open", index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    deadline_at = Column(DateTime(timezone=True), nullable=True)
+    acknowledged_at = Column(DateTime(timezone=True), nullable=True)
+    acknowledged_by = Column(String(128), nullable=True)
+    resolved_at = Column(DateTime(timezone=True), nullable=True)
+    realerted_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class EscalationPhotoRow(Base):
+    """A photo a client sent, kept with their escalation for the clinic team."""
+
+    __tablename__ = "escalation_photos"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    escalation_id = Column(
+        Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    content_type = Column(String(64), nullable=False)
+    data = Column(LargeBinary, nullable=False)
+    caption = Column(Text, nullable=True)
+    source = Column(String(32), nullable=False)  # the channel it came from
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+
+
+class OutboxRow(Base):
+    """One delivery to do: an escalation's alert (or re-alert, or client notice) on one channel."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "channel", "purpose", name="uq_outbox_delivery"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    escalation_id = Column(
+        Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    channel = Column(String(32), nullable=False)
+    purpose = Column(String(32), nullable=False)  # alert, realert, ack_notice, deadline_notice
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    lease_until = Column(DateTime(timezone=True), nullable=True)
+    last_error = Column(Text, nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    delivered_at = Column(DateTime(timezone=True), nullable=True)

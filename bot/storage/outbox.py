@@ -1,0 +1,138 @@
+"""The outbox: deliveries of escalation alerts, re-alerts, photos and client notices.
+
+Rows are queued in the same transaction as what they announce (`bot.storage.escalations`).
+The alert worker claims due rows with a lease, so no other worker sends them too, and records
+each as delivered once, or failed with a time to retry; rows survive restarts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import sessionmaker
+
+from bot.domain.days import now_utc
+from bot.storage.escalations import (
+    CLIENT_CHANNEL,
+    FORGOTTEN,
+    PHOTO_PURPOSE,
+    Escalation,
+    Photo,
+    queue,
+    to_escalation,
+    to_photo,
+)
+from bot.storage.models import EscalationPhotoRow, EscalationRow, OutboxRow
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An outbox row claimed for delivery, with its escalation."""
+
+    id: int
+    channel: str
+    purpose: str
+    attempts: int
+    escalation: Escalation
+    photo: Photo | None = None  # for a "photo:<id>" delivery
+
+
+class Outbox:
+    """Deliveries to do; one session (one transaction) per call."""
+
+    def __init__(self, sessions: sessionmaker):
+        self._sessions = sessions
+
+    def realert_overdue(self, channels: list[str], now: datetime | None = None) -> list[int]:
+        """Urgent or emergency escalations nobody acknowledged by their deadline: queue a
+        re-alert on every channel and the client's fallback instructions (once)."""
+        now = now or now_utc()
+        done = []
+        with self._sessions.begin() as session:
+            rows = session.execute(
+                select(EscalationRow).where(
+                    EscalationRow.status == "open",
+                    EscalationRow.deadline_at.is_not(None),
+                    EscalationRow.deadline_at <= now,
+                    EscalationRow.realerted_at.is_(None),
+                )
+            ).scalars()
+            for row in rows:
+                row.realerted_at = now
+                for channel in channels:
+                    queue(session, row.id, channel, "realert", now)
+                if row.sender_id != FORGOTTEN:
+                    queue(session, row.id, CLIENT_CHANNEL, "deadline_notice", now)
+                done.append(row.id)
+        return done
+
+    def claim_due(
+        self, now: datetime | None = None, lease_seconds: int = 60, limit: int = 20
+    ) -> list[Delivery]:
+        """Pending deliveries whose time has come, leased so no other worker sends them too."""
+        now = now or now_utc()
+        claimed = []
+        with self._sessions.begin() as session:
+            ids = (
+                session.execute(
+                    select(OutboxRow.id)
+                    .where(
+                        OutboxRow.status == "pending",
+                        OutboxRow.next_attempt_at <= now,
+                        or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                    )
+                    .order_by(OutboxRow.id)
+                    .limit(limit)
+                )
+                .scalars()
+                .all()
+            )
+            for outbox_id in ids:
+                result = session.execute(
+                    update(OutboxRow)
+                    .where(
+                        OutboxRow.id == outbox_id,
+                        or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+                    )
+                    .values(lease_until=now + timedelta(seconds=lease_seconds))
+                )
+                if result.rowcount == 1:
+                    row = session.get(OutboxRow, outbox_id)
+                    escalation = to_escalation(session.get(EscalationRow, row.escalation_id))
+                    photo = None
+                    if row.purpose.startswith(PHOTO_PURPOSE):
+                        photo_row = session.get(
+                            EscalationPhotoRow, int(row.purpose[len(PHOTO_PURPOSE) :])
+                        )
+                        photo = to_photo(photo_row) if photo_row else None
+                    claimed.append(
+                        Delivery(row.id, row.channel, row.purpose, row.attempts, escalation, photo)
+                    )
+        return claimed
+
+    def delivered(self, outbox_id: int, now: datetime | None = None) -> None:
+        """Record a successful delivery (it is never sent again)."""
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            if row is None:  # cancelled while it was being sent (the client used /forget)
+                return
+            row.status, row.delivered_at, row.lease_until = "delivered", now or now_utc(), None
+            row.attempts += 1
+
+    def failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
+        """Record a failed attempt; it is retried at `retry_at`."""
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            if row is None:  # cancelled while it was being sent
+                return
+            row.attempts += 1
+            row.last_error, row.next_attempt_at, row.lease_until = error[:2000], retry_at, None
+
+    def pending_count(self) -> int:
+        """How many deliveries are still to do."""
+        with self._sessions() as session:
+            return len(
+                session.execute(select(OutboxRow.id).where(OutboxRow.status == "pending")).all()
+            )
