@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import emit, incoming
 from bot.service import get_service
-from bot.service.messages import ESCALATION_UPDATE, OFFER, PENDING
+from bot.service.messages import ESCALATION_UPDATE, OFFER, PENDING, TREATMENT_DATE
 
 
 class ActionAnswer(Action):
@@ -36,7 +36,9 @@ class ActionAnswerPending(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         pending, offer = tracker.get_slot(PENDING), tracker.get_slot(OFFER)
-        return emit(dispatcher, get_service().answer_pending(incoming(tracker), pending, offer))
+        date_value = tracker.get_slot(TREATMENT_DATE)
+        outcome = get_service().answer_pending(incoming(tracker), pending, offer, date_value)
+        return emit(dispatcher, outcome)
 
 
 class ActionEscalationUpdate(Action):

@@ -13,6 +13,7 @@ from bot.service import Incoming, Outcome
 from bot.service.messages import LAST_ANSWER
 
 DATE_FORM = "treatment_date_form"
+RANKED = 4  # NLU's runners-up kept (a second question of the same message may be among them)
 
 
 def incoming(tracker: Tracker) -> Incoming:
@@ -21,12 +22,20 @@ def incoming(tracker: Tracker) -> Incoming:
     # which would answer a guess. A low-confidence message must get "no guidance".
     latest = tracker.latest_message
     last = tracker.get_slot(LAST_ANSWER) or {}
+    intent = latest.get("intent") or {}
     return Incoming(
         sender_id=tracker.sender_id,
-        intent=(latest.get("intent") or {}).get("name") or "nlu_fallback",
+        intent=intent.get("name") or "nlu_fallback",
         text=latest.get("text") or "",
         message_id=latest.get("message_id"),
         context_topic=last.get("topic"),  # gives "it's getting worse" a subject
+        confidence=float(intent.get("confidence") or 0.0),
+        clauses=tuple(latest.get("clauses") or ()),
+        ranking=tuple(
+            {"intent": r.get("name"), "confidence": float(r.get("confidence") or 0.0)}
+            for r in (latest.get("intent_ranking") or [])[1:RANKED]
+        ),
+        learned=latest.get("screening"),
     )
 
 

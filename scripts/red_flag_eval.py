@@ -15,7 +15,11 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SETS = sorted((ROOT / "tests" / "data").glob("red_flags*.yml"))
+# The project's red-flag sets, and every held-out set merged after its first run
+# (docs/generalisation.md).
+SETS = sorted((ROOT / "tests" / "data").glob("red_flags*.yml")) + sorted(
+    (ROOT / "tests" / "data" / "heldout").glob("*.yml")
+)
 RANK = {"none": 0, "question": 1, "urgent": 2, "emergency": 3}
 MAX_FALSE_ALARM_RATE = 0.03
 
@@ -35,11 +39,15 @@ def main() -> int:
         text=True,
         cwd=ROOT,
     )
-    if result.returncode != 0:
+    if result.returncode not in (0, 1):  # 1: some turn failed, reported below
         print(result.stderr[-3000:], file=sys.stderr)
         return 1
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(outputs) == len(cases), "ask returned a different number of lines"
+    failed = [o for o in outputs if "error" in o]
+    if failed:
+        print(f"FAIL: {len(failed)} turn(s) got no reply: {failed[:3]}", file=sys.stderr)
+        return 1
     misses, false_alarms, report = [], [], []
     for case, out in zip(cases, outputs, strict=True):
         got = out.get("escalation", "none")

@@ -97,10 +97,11 @@ def test_date_form_stores_a_natural_date_and_confirms(service):
 def test_date_form_rejects_nonsense_and_says_why(service):
     result = asyncio.run(
         ValidateTreatmentDateForm().validate_treatment_date(
-            "purple", CollectingDispatcher(), tracker("purple", "out_of_scope"), {}
+            "blue sky", CollectingDispatcher(), tracker("blue sky", "out_of_scope"), {}
         )
     )
-    assert result == {"treatment_date": None, "date_problem": "unclear"}
+    assert (result["treatment_date"], result["date_problem"]) == (None, "unclear")
+    assert result["pending_question"]["attempts"] == 1
 
 
 def test_date_question_is_reworded_after_a_problem(service):
@@ -387,3 +388,70 @@ def test_a_stated_date_and_its_waiting_question_read_each_thing_once(service, mo
 
     assert keys(messages) == ["date.saved", "kb_answer"]
     assert (reads.calls, sweeps.calls) == (1, 1)
+
+
+def _form_reply(text: str, intent: str, pending: dict, message_id: str = "m2"):
+    dispatcher = CollectingDispatcher()
+    track = tracker(text, intent, {"pending_question": pending}, message_id=message_id)
+    slots = asyncio.run(
+        ValidateTreatmentDateForm().validate_treatment_date(text, dispatcher, track, {})
+    )
+    return dispatcher.messages, slots
+
+
+def _pending_answer(slots: dict, pending: dict, message_id: str = "m2"):
+    state = {"pending_question": slots.get("pending_question", pending), **slots}
+    return run(ActionAnswerPending(), tracker("x", "x", state, message_id=message_id))
+
+
+PENDING_MAKEUP = {"intent": "makeup", "text": "can I wear makeup?", "message_id": "m0"}
+
+
+def test_dont_know_the_date_ends_the_form_with_every_stage_and_the_team_offered(service):
+    messages, slots = _form_reply("honestly I can't remember", "deny", PENDING_MAKEUP)
+    assert messages == [] and slots["treatment_date"] == "no-date"
+    answered, events = _pending_answer(slots, PENDING_MAKEUP)
+    assert keys(answered) == ["kb_answer"]
+    text = answered[0]["text"]
+    assert "Days 0-2:" in text and "Day 3:" in text and "From day 7:" in text
+    assert events["handoff_offer"]["level"] == "question"
+
+
+def test_asking_for_a_person_during_the_date_form_hands_off(service):
+    _, slots = _form_reply("can I just talk to someone", "request_human", PENDING_MAKEUP)
+    assert slots["treatment_date"] == "ask-a-person"
+    answered, _ = _pending_answer(slots, PENDING_MAKEUP)
+    assert keys(answered) == ["handoff.recorded"]
+    (record,) = service.escalations.list()
+    assert record.message == "can I wear makeup?"
+
+
+def test_the_date_is_asked_at_most_twice_more(service):
+    pending = dict(PENDING_MAKEUP)
+    for attempt in (1, 2):
+        _, slots = _form_reply("blah", "nlu_fallback", pending, message_id=f"a{attempt}")
+        assert slots["treatment_date"] is None and slots["date_problem"] == "unclear"
+        pending = slots["pending_question"]
+    _, slots = _form_reply("blah", "nlu_fallback", pending, message_id="a3")
+    assert slots["treatment_date"] == "no-date"
+
+
+def test_a_symptom_told_while_the_date_is_unknown_is_assessed_when_it_comes(service):
+    _, slots = _form_reply("my face is very swollen and getting worse", "swelling", PENDING_MAKEUP)
+    waiting = slots["pending_question"]
+    assert [(h["intent"], h["text"]) for h in waiting["held"]] == [
+        ("swelling", "my face is very swollen and getting worse")
+    ]
+    messages, slots = _form_reply("5 days ago", "give_treatment_date", waiting, "m3")
+    assert keys(messages) == ["date.saved"]
+    answered, _ = _pending_answer(slots, waiting, "m3")
+    assert "red_flag" in keys(answered)
+    (record,) = service.escalations.list()
+    assert record.level == "urgent" and record.day == 5
+
+
+def test_an_infection_red_flag_is_stored_with_its_day_and_says_it(service):
+    service.save_treatment_date("client-1", "4 days ago")
+    messages, _ = run(ActionAnswer(), tracker("there's yellow pus on my chin", "infection_signs"))
+    assert messages[0]["text"].startswith("Day 4")
+    assert service.escalations.list()[0].day == 4

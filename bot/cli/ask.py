@@ -74,8 +74,10 @@ def parse_line(line: str) -> tuple[str, int | None]:
 
 async def answer_lines(
     bot: LocalBot, service: AftercareService, lines: Iterable[str], emit: Callable[[dict], None]
-) -> None:
-    """Answer each input line, emitting one output record per non-blank line, in order."""
+) -> int:
+    """Answer each input line, emitting one output record per non-blank line, in order.
+    Returns how many turns failed (no reply: an action failed); each is an error line."""
+    failed = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -89,24 +91,38 @@ async def answer_lines(
             zone = service.clinic().settings.time_zone
             service.treatments.set_date(sender, date_for_day(day, zone), source="ask")
         messages = await bot.send(sender, text)
-        info = await bot.turn_info(sender)
-        answer = info["answer"] or {}
-        emit(
-            {
-                "text": text,
-                "day": day,
-                "intent": info["intent"],
-                "confidence": info["confidence"],
-                "topic": answer.get("topic"),
-                "status": answer.get("status"),
-                "escalation": answer.get("escalation", "none"),
-                "reply": "\n\n".join(m.get("text", "") for m in messages if m.get("text")),
-                "kb_version": answer.get("kb_version") or service.clinic().kb.version,
-                "entry": answer.get("entry"),
-                "answered_day": answer.get("day"),
-                "responses": info["response_keys"],
-            }
-        )
+        if not any(m.get("text") for m in messages):
+            failed += 1
+            emit({"line": number, "error": "no reply: the turn failed (see the log on stderr)"})
+            continue
+        emit(_record(text, day, messages, await bot.turn_info(sender), service))
+    return failed
+
+
+def _record(text: str, day, messages: list[dict], info: dict, service: AftercareService) -> dict:
+    """One output line: what NLU understood and what was answered."""
+    answer = info["answer"] or {}
+    parts = answer.get("parts") or ([_part(answer)] if answer.get("topic") else [])
+    return {
+        "text": text,
+        "day": day,
+        "intent": info["intent"],
+        "confidence": info["confidence"],
+        "topic": answer.get("topic"),
+        "status": answer.get("status"),
+        "escalation": answer.get("escalation", "none"),
+        "reply": "\n\n".join(m.get("text", "") for m in messages if m.get("text")),
+        "kb_version": answer.get("kb_version") or service.clinic().kb.version,
+        "entry": answer.get("entry"),
+        "answered_day": answer.get("day"),
+        "responses": info["response_keys"],
+        "answers": parts,
+    }
+
+
+def _part(answer: dict) -> dict:
+    keys = ("topic", "status", "escalation", "entry", "day")
+    return {k: answer.get(k) for k in keys}
 
 
 def run_ask(
@@ -123,11 +139,11 @@ def run_ask(
         bot = LocalBot(settings, model=model, env=env)
         try:
             bot.start()
-            run_async(
+            failed = run_async(
                 answer_lines(
                     bot, service, lines, lambda r: write(json.dumps(r, ensure_ascii=False) + "\n")
                 )
             )
         finally:
             bot.stop()
-    return 0
+    return 1 if failed else 0

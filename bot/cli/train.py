@@ -18,5 +18,5 @@ def register(sub) -> None:
 def train_command(settings: Settings, args: argparse.Namespace) -> int:
     """Train if needed (or forced)."""
     env = settings.child_env(RASA_TELEMETRY_ENABLED="false")
-    train(settings.project_dir, settings.models_dir, force=args.force, env=env)
+    train(settings.project_dir, settings.models_dir, force=args.force, env=env, settings=settings)
     return 0

@@ -6,9 +6,9 @@ which KB entry answered and its version). All client-facing text comes from the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from bot.kb.model import Clinic, RedFlag, Topic, Window, level_rank
+from bot.kb.model import Clinic, DayRange, RedFlag, Topic, Window, level_rank
 
 # What kind of reply an answer is (tests and channels key on these, never on wording).
 RESPONSE_ANSWER = "kb_answer"
@@ -30,10 +30,36 @@ class Answer:
     kb_version: str
     day: int | None
     body: str = ""  # the day label and the guidance, without notices
+    parts: tuple[dict, ...] = ()  # each topic's answer, when one reply answers several
 
     def as_record(self) -> dict:
         """A JSON-ready record of the answer (stored with the conversation)."""
         return asdict(self)
+
+    def part(self) -> dict:
+        """What this answer says about its topic (one entry of a joined reply's `parts`)."""
+        return {
+            "topic": self.topic,
+            "status": self.status,
+            "escalation": self.escalation,
+            "entry": self.entry,
+            "day": self.day,
+        }
+
+
+def joined(first: Answer, others: list[Answer]) -> Answer:
+    """One reply answering several questions: the first (a red flag, if there is one) first;
+    its level is the highest of them."""
+    if not others:
+        return first
+    answers = [first, *others]
+    level = max((a.escalation for a in answers), key=level_rank)
+    return replace(
+        first,
+        reply="\n\n".join(a.reply for a in answers),
+        escalation=level,
+        parts=tuple(p for a in answers for p in (a.parts or (a.part(),))),
+    )
 
 
 class Advisor:
@@ -97,7 +123,8 @@ class Advisor:
         level = max([window.level, *(f.level for f in flags)], key=level_rank)
         body = " ".join(self._fill(f.answer) for f in flags) if flags else self._fill(window.answer)
         entry = self._entry(topic, window, kind) + "".join(f"+{f.sign}" for f in flags)
-        return self._compose(topic, window, day if topic.needs_day else None, body, level, entry)
+        labelled = topic.needs_day or topic.type == "symptom"  # a symptom's day is always said
+        return self._compose(topic, window, day if labelled else None, body, level, entry)
 
     def _any_day_answer(self, topic_key: str, kind: str | None, signs: frozenset[str]) -> Answer:
         """The answer for red flags valid on every day, when the day is unknown."""
@@ -125,6 +152,36 @@ class Advisor:
             kb_version=self.kb.version,
             day=None,
         )
+
+    def timeline(self, topic_key: str, kind: str | None = None) -> Answer:
+        """A topic's guidance for every stage, for a client who does not know their day
+        (level `question`: the team is offered, since the bot cannot place the day)."""
+        topic = self.kb.topic(topic_key)
+        if topic is None:
+            return self.no_guidance(topic_key)
+        kind = self.kind_or_default(kind)
+        windows = [w for w in topic.windows_for(kind) if w.days.end is None or w.days.end >= 0]
+        lines = [self._fill(self.kb.phrase("date.unknown"))]
+        lines += [f"{self._range_label(w.days)} {self._fill(w.answer)}" for w in windows]
+        return Answer(
+            response=RESPONSE_ANSWER,
+            reply="\n".join(lines),
+            topic=topic.key,
+            status=None,
+            escalation="question",
+            entry=f"{topic.key}@timeline",
+            kb_version=self.kb.version,
+            day=None,
+            body="\n".join(lines[1:]),
+        )
+
+    def _range_label(self, days: DayRange) -> str:
+        start = max(days.start or 0, 0)
+        if days.end is None:
+            return self._fill(self.kb.phrase("timeline.from"), start=start)
+        if days.end == start:
+            return self._fill(self.kb.phrase("timeline.day"), day=start)
+        return self._fill(self.kb.phrase("timeline.range"), start=start, end=days.end)
 
     def day_summary(self, day: int, kind: str | None = None) -> Answer:
         """What is allowed, what needs care, what is not yet, and what to watch for today."""

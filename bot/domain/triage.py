@@ -106,6 +106,10 @@ def assess(
         levels.append("emergency")
     if screening.unplaced or (not topics and worrying):
         levels.append("question")
+    if worrying and findings and all(f.level == "none" for f in findings):
+        # A sign of trouble the KB has no red flag for on this symptom ("the bruise is
+        # spreading"): the bot cannot place it as expected, so a person looks.
+        levels.append("question")
     level = max(levels, key=level_rank) if levels else "none"
     return Triage(
         level=level,

@@ -15,6 +15,7 @@ from bot.domain.advisor import Advisor
 from bot.domain.days import treatment_day
 from bot.kb.model import Clinic
 from bot.language.day_mentions import DayMention, find_day_mention
+from bot.language.screening.learned import LearnedScreening
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,10 @@ class Turn:
     mention: DayMention | None
     context_topic: str | None = None
     message_id: str | None = None  # the channel's id of the message this turn answers
+    confidence: float = 1.0  # NLU's confidence in `intent`
+    clauses: tuple[dict, ...] = ()  # each clause's text, best intent and confidence (NLU)
+    ranking: tuple[dict, ...] = ()  # NLU's intents for the whole message, most likely first
+    learned: LearnedScreening | None = None  # the learned net's reading, when NLU gave it
 
     @classmethod
     def build(
@@ -53,6 +58,10 @@ class Turn:
         now: datetime,
         context_topic: str | None = None,
         message_id: str | None = None,
+        confidence: float = 1.0,
+        clauses: tuple[dict, ...] = (),
+        ranking: tuple[dict, ...] = (),
+        learned: LearnedScreening | None = None,
     ) -> Turn:
         """A turn on one clinic snapshot and one read of the treatment."""
         return cls(
@@ -67,6 +76,10 @@ class Turn:
             find_day_mention(text or "", clinic.language),
             context_topic,
             message_id,
+            confidence,
+            clauses,
+            ranking,
+            learned,
         )
 
     @property
@@ -96,10 +109,39 @@ class Turn:
             self, treatment=treatment, today_day=_today_day(treatment, self.clinic, self.now)
         )
 
-    def with_message(self, intent: str, text: str) -> Turn:
-        """The same conversation and moment, about another message (a question that waited)."""
+    def with_message(
+        self,
+        intent: str,
+        text: str,
+        confidence: float = 1.0,
+        learned: LearnedScreening | None = None,
+    ) -> Turn:
+        """The same conversation and moment, about another message (a question that waited,
+        with the learned net's reading of it if it was kept)."""
         mention = find_day_mention(text or "", self.clinic.language)
-        return replace(self, intent=intent, text=text or "", mention=mention)
+        return replace(
+            self,
+            intent=intent,
+            text=text or "",
+            mention=mention,
+            confidence=confidence,
+            clauses=(),
+            ranking=(),
+            learned=learned,
+        )
+
+    def with_clause(self, intent: str, text: str, confidence: float) -> Turn:
+        """One clause of this turn's message: its own day mention, else the message's."""
+        mention = find_day_mention(text, self.clinic.language) or self.mention
+        return replace(
+            self,
+            intent=intent,
+            text=text,
+            mention=mention,
+            confidence=confidence,
+            clauses=(),
+            ranking=(),
+        )
 
 
 def _today_day(treatment: Treatment | None, clinic: Clinic, now: datetime) -> int | None:

@@ -79,6 +79,7 @@ class Topic:
     windows: tuple[Window, ...] = ()
     by_kind: dict[str, tuple[Window, ...]] = field(default_factory=dict)
     red_flags: tuple[RedFlag, ...] = ()
+    cues: tuple[str, ...] = ()  # words that show a question is about this topic
 
     @property
     def needs_day(self) -> bool:
@@ -272,6 +273,7 @@ class Language:
     ordinals: dict[str, int]
     treatment_words: tuple[str, ...]
     shorthand: dict[str, tuple[str, ...]]
+    no_date: tuple[str, ...] = ()  # "don't know", "can't remember", "stop"
 
     def _values(self, moment: date | datetime) -> dict[str, object]:
         weekday, month = self.weekdays[moment.weekday()], self.months[moment.month - 1]

@@ -118,6 +118,12 @@ def date_words(language: Language) -> DateWords:
     return entry[1]
 
 
+def says_no_date(text: str, language: Language) -> bool:
+    """Whether an answer to "when was your treatment?" means the client can't or won't say."""
+    t = date_words(language).normalise(text)
+    return any(re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", t) for phrase in language.no_date)
+
+
 def parse_clinic_date(text: str, date_order: str) -> date:
     """A date the clinic types (YYYY-MM-DD, or DD/MM/YYYY or MM/DD/YYYY by `date_order`);
     raises ValueError with a message for the clinic."""

@@ -18,6 +18,7 @@ import numpy as np
 
 MAX_TOKENS = 128
 CACHE_SIZE = 20_000
+BATCH = 32  # texts encoded together (padded to the longest)
 
 
 class EncoderMissing(RuntimeError):
@@ -68,60 +69,75 @@ class MiniLM:
         self.dimension = config["hidden_size"]
         self._cache: dict[str, np.ndarray] = {}
 
-    def _encode_ids(self, ids: list[int]) -> np.ndarray:
-        w, n = self.w, len(ids)
+    def _dense(self, h: np.ndarray, name: str) -> np.ndarray:
+        return h @ self.w[name + ".weight"].T + self.w[name + ".bias"]
+
+    def _norm(self, x: np.ndarray, name: str) -> np.ndarray:
+        return _layer_norm(x, self.w[name + ".weight"], self.w[name + ".bias"], self.eps)
+
+    def _attention(self, x: np.ndarray, mask: np.ndarray, p: str) -> np.ndarray:
+        """Self-attention of a padded batch (b, n, d); padding is masked out."""
+        b, n, _ = x.shape
+        head = self.dimension // self.heads
+
+        def split(name: str) -> np.ndarray:
+            h = self._dense(x, p + "attention.self." + name)
+            return h.reshape(b, n, self.heads, head).transpose(0, 2, 1, 3)
+
+        q, k, v = split("query"), split("key"), split("value")
+        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head)
+        scores = scores + np.where(mask, 0.0, -1e9).astype(np.float32)[:, None, None, :]
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        scores /= scores.sum(-1, keepdims=True)
+        return (scores @ v).transpose(0, 2, 1, 3).reshape(b, n, self.dimension)
+
+    def _layer(self, x: np.ndarray, mask: np.ndarray, i: int) -> np.ndarray:
+        p = f"encoder.layer.{i}."
+        context = self._attention(x, mask, p)
+        x = self._norm(
+            x + self._dense(context, p + "attention.output.dense"), p + "attention.output.LayerNorm"
+        )
+        hidden = _gelu(self._dense(x, p + "intermediate.dense"))
+        return self._norm(x + self._dense(hidden, p + "output.dense"), p + "output.LayerNorm")
+
+    def _encode_batch(self, batch: list[list[int]]) -> np.ndarray:
+        """Unit sentence vectors of token-id lists, as one padded batch with a mask."""
+        w, n = self.w, max(len(ids) for ids in batch)
+        ids = np.zeros((len(batch), n), dtype=np.int64)
+        mask = np.zeros((len(batch), n), dtype=bool)
+        for row, tokens in enumerate(batch):
+            ids[row, : len(tokens)], mask[row, : len(tokens)] = tokens, True
         x = (
             w["embeddings.word_embeddings.weight"][ids]
             + w["embeddings.position_embeddings.weight"][:n]
         )
-        x = x + w["embeddings.token_type_embeddings.weight"][0]
-        x = _layer_norm(
-            x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
-        )
-        head = self.dimension // self.heads
+        x = self._norm(x + w["embeddings.token_type_embeddings.weight"][0], "embeddings.LayerNorm")
         for i in range(self.layers):
-            p = f"encoder.layer.{i}."
-
-            def dense(h: np.ndarray, name: str, p: str = p) -> np.ndarray:
-                return h @ w[p + name + ".weight"].T + w[p + name + ".bias"]
-
-            q = dense(x, "attention.self.query").reshape(n, self.heads, head).transpose(1, 0, 2)
-            k = dense(x, "attention.self.key").reshape(n, self.heads, head).transpose(1, 0, 2)
-            v = dense(x, "attention.self.value").reshape(n, self.heads, head).transpose(1, 0, 2)
-            scores = q @ k.transpose(0, 2, 1) / np.sqrt(head)
-            scores = np.exp(scores - scores.max(-1, keepdims=True))
-            scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ v).transpose(1, 0, 2).reshape(n, self.dimension)
-            x = _layer_norm(
-                x + dense(context, "attention.output.dense"),
-                w[p + "attention.output.LayerNorm.weight"],
-                w[p + "attention.output.LayerNorm.bias"],
-                self.eps,
-            )
-            hidden = _gelu(dense(x, "intermediate.dense"))
-            x = _layer_norm(
-                x + dense(hidden, "output.dense"),
-                w[p + "output.LayerNorm.weight"],
-                w[p + "output.LayerNorm.bias"],
-                self.eps,
-            )
-        pooled = x.mean(0)
-        return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
+            x = self._layer(x, mask, i)
+        weights = mask[:, :, None].astype(np.float32)
+        pooled = (x * weights).sum(1) / weights.sum(1)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Sentence vectors, one row per text (recent texts are cached)."""
+        """Sentence vectors, one row per text (recent texts are cached). Texts not cached are
+        encoded in batches of similar length."""
         if not texts:
             return np.zeros((0, self.dimension), np.float32)
-        rows = []
-        for text in texts:
-            vector = self._cache.get(text)
-            if vector is None:
-                vector = self._encode_ids(self.tokenizer.encode(text).ids)
-                if len(self._cache) >= CACHE_SIZE:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[text] = vector
-            rows.append(vector)
-        return np.stack(rows)
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        encoded = [self.tokenizer.encode(t).ids for t in todo]
+        order = sorted(range(len(todo)), key=lambda i: len(encoded[i]))
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            for i, vector in zip(
+                chunk, self._encode_batch([encoded[i] for i in chunk]), strict=True
+            ):
+                self._remember(todo[i], vector)
+        return np.stack([self._cache[t] for t in texts])
+
+    def _remember(self, text: str, vector: np.ndarray) -> None:
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[text] = vector
 
 
 @lru_cache(maxsize=2)

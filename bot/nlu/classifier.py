@@ -28,15 +28,29 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack
 
+from bot.language.clauses import clauses
 from bot.language.encoder import MiniLM, load_encoder
+from bot.language.screening.learned import LearnedNet, net_dir
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+CLAUSES = "clauses"  # in the parse data: each clause's best intent
+SCREENING = "screening"  # in the parse data: what the learned screening net read
 
 
 @lru_cache(maxsize=1)
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
 def _minilm_dir() -> Path:
-    return Settings.from_env().minilm_dir
+    return _settings().minilm_dir
+
+
+@lru_cache(maxsize=1)
+def screening_net() -> LearnedNet | None:
+    """The learned screening net of the models folder, if one was trained (loaded once)."""
+    return LearnedNet.load(net_dir(_settings().models_dir))
 
 
 def encoder() -> MiniLM:
@@ -92,10 +106,10 @@ class SentenceEmbeddingClassifier(IntentClassifier, GraphComponent):
         """A new, untrained classifier."""
         return cls(config, model_storage, resource)
 
-    def _features(self, texts: list[str]) -> csr_matrix:
-        dense = csr_matrix(encoder().embed(texts))
+    def _features(self, texts: list[str], dense: np.ndarray | None = None) -> csr_matrix:
+        dense = encoder().embed(texts) if dense is None else dense
         chars = self.vectorizer.transform(texts) * float(self.config["char_weight"])
-        return hstack([dense, chars]).tocsr()
+        return hstack([csr_matrix(dense), chars]).tocsr()
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fit on the intent examples and store the result in the model."""
@@ -115,25 +129,48 @@ class SentenceEmbeddingClassifier(IntentClassifier, GraphComponent):
         self.persist()
         return self._resource
 
-    def _probabilities(self, texts: list[str]) -> np.ndarray:
-        scores = self._features(texts) @ self.coef.T + self.intercept
+    def _probabilities(self, texts: list[str], dense: np.ndarray | None = None) -> np.ndarray:
+        scores = self._features(texts, dense) @ self.coef.T + self.intercept
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
 
     def process(self, messages: list[Message]) -> list[Message]:
-        """Set intent and intent ranking on each message that has text."""
+        """Set intent and intent ranking on each message that has text; when the message has
+        several clauses, each clause's own intent; and what the learned screening net reads in
+        it (the same sentence vectors: the action server does not compute them again)."""
         if self.classes is None:
             return messages
-        todo = [m for m in messages if m.get(TEXT)]
-        if not todo:
-            return messages
-        probabilities = self._probabilities([m.get(TEXT) for m in todo])
-        for message, row in zip(todo, probabilities, strict=True):
-            order = np.argsort(-row)[: int(self.config["ranking_length"])]
-            ranking = [{"name": str(self.classes[i]), "confidence": float(row[i])} for i in order]
-            message.set(INTENT, ranking[0], add_to_output=True)
-            message.set("intent_ranking", ranking, add_to_output=True)
+        for message in messages:
+            if message.get(TEXT):
+                self._process_one(message)
         return messages
+
+    def _process_one(self, message: Message) -> None:
+        text = message.get(TEXT)
+        parts = clauses(text)
+        texts = [text] + (parts if len(parts) > 1 else [])
+        dense = encoder().embed(texts)
+        rows = self._probabilities(texts, dense)
+        order = np.argsort(-rows[0])[: int(self.config["ranking_length"])]
+        ranking = [{"name": str(self.classes[i]), "confidence": float(rows[0][i])} for i in order]
+        message.set(INTENT, ranking[0], add_to_output=True)
+        message.set("intent_ranking", ranking, add_to_output=True)
+        message.set(CLAUSES, self._clause_intents(texts[1:], rows[1:]), add_to_output=True)
+        net = screening_net()
+        if net is not None:
+            read = net.screen_dense(texts, dense)
+            message.set(SCREENING, read.as_dict(), add_to_output=True)
+
+    def _clause_intents(self, parts: list[str], rows: np.ndarray) -> list[dict[str, Any]]:
+        """Each clause's own best intent: what a second question of the message asks about."""
+        return [
+            {
+                "text": part,
+                "intent": str(self.classes[int(row.argmax())]),
+                "confidence": float(row.max()),
+            }
+            for part, row in zip(parts, rows, strict=True)
+        ]
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Nothing to add to training data."""
@@ -176,4 +213,5 @@ class SentenceEmbeddingClassifier(IntentClassifier, GraphComponent):
         component.vectorizer = _char_vectorizer(meta["vocabulary"])
         component.vectorizer.idf_ = arrays["idf"]
         encoder()  # fail at start-up, not on the first message, if the encoder is missing
+        screening_net()
         return component

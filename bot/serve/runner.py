@@ -173,7 +173,12 @@ def prepare(settings: Settings, rasa_port: int, action_port: int, web_port: int)
         print(NO_ALERTS_WARNING, file=sys.stderr)
     telegram = TelegramConfig.from_settings(settings)  # a half-set webhook stops here
     quiet = {"RASA_TELEMETRY_ENABLED": "false"}
-    train(settings.project_dir, settings.models_dir, env=settings.child_env(**quiet))
+    train(
+        settings.project_dir,
+        settings.models_dir,
+        env=settings.child_env(**quiet),
+        settings=settings,
+    )
     settings.var_dir.mkdir(exist_ok=True)
     actions = ActionServerProcess(settings, port=action_port)
     bot_url = f"http://127.0.0.1:{rasa_port}"

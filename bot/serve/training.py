@@ -1,4 +1,5 @@
-"""Train the Rasa model only when its inputs changed (NLU, stories, rules, domain, config)."""
+"""Train the models only when their inputs changed: Rasa's (NLU, stories, rules, domain,
+config) and the learned screening net (`screening_training.py`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.serve.screening_training import train_screening
+from bot.settings import Settings
+
 MODEL_NAME = "aftercare"
 
 
 def training_inputs(project_dir: Path) -> list[Path]:
     """Every file the trained model depends on."""
     project_dir = Path(project_dir)
-    files = sorted((project_dir / "data").rglob("*.yml"))
+    screening = project_dir / "data" / "screening"
+    files = sorted(p for p in (project_dir / "data").rglob("*.yml") if screening not in p.parents)
     return files + [project_dir / "domain.yml", project_dir / "config.yml"]
 
 
@@ -41,10 +46,27 @@ def needs_training(project_dir: Path, models_dir: Path) -> bool:
 
 
 def train(
+    project_dir: Path,
+    models_dir: Path,
+    force: bool = False,
+    env: dict[str, str] | None = None,
+    settings: Settings | None = None,
+) -> bool:
+    """Train what is out of date (or everything, forced): Rasa's model and the screening net.
+    Returns True if anything was trained. `env`: Rasa's environment (default: this process's);
+    `settings`: where the clinic and the encoder are (default: the project's own)."""
+    settings = settings or Settings.from_env({"AFTERCARE_HOME": str(project_dir)})
+    trained = train_rasa(project_dir, models_dir, force, env)
+    net = train_screening(
+        project_dir, models_dir, settings.clinic_dir, settings.minilm_dir, force=force
+    )
+    return trained or net
+
+
+def train_rasa(
     project_dir: Path, models_dir: Path, force: bool = False, env: dict[str, str] | None = None
 ) -> bool:
-    """Train if needed (or forced). Returns True if a model was trained. `env`: the child's
-    environment (default: this process's)."""
+    """Train Rasa's model if needed (or forced). Returns True if it was trained."""
     if not force and not needs_training(project_dir, models_dir):
         print(f"Model is up to date: {model_path(models_dir)}")
         return False

@@ -8,28 +8,45 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from pathlib import Path
 
-from bot.domain.advisor import RESPONSE_RED_FLAG, Answer
+from bot.domain.advisor import RESPONSE_RED_FLAG, Answer, joined
 from bot.domain.intents import UNANSWERABLE_INTENTS
 from bot.domain.triage import Triage, assess
 from bot.domain.turn import Turn
-from bot.kb.model import Lexicon, level_rank
-from bot.language.screening import Screener
+from bot.kb.model import Clinic, Lexicon, level_rank
+from bot.language.cues import CueReader
+from bot.language.encoder import load_encoder
+from bot.language.screening import Screener, Screening
+from bot.language.screening.combine import combine
+from bot.language.screening.learned import LearnedNet, LearnedScreening
 from bot.service.escalation import Escalator
 from bot.service.messages import NeedsDate
 
 DAY_SUMMARY = "day_summary"
+# A topic answers only when the message names it (its cues, or screening found the symptom),
+# or when NLU is at least this sure of it (measured: docs/generalisation.md).
+TOPIC_SURE = 0.8
+CLAUSE_SURE = 0.5  # a clause's own intent counts from this confidence
+RANKED_SURE = 0.1  # a runner-up intent of the whole message counts from this confidence
+MAX_ANSWERS = 3  # topics answered in one reply
 SMALL_TALK = frozenset({"greet", "thanks", "goodbye"})
 RESPONSE_SMALL_TALK = "small_talk"
 
 
 class Screeners:
-    """One screener per lexicon version (rebuilt when the clinic edits its lexicon)."""
+    """Both screening nets: the lexicon's screener (rebuilt when the clinic edits its lexicon)
+    and the learned net (loaded once from the trained models, if there is one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, net_dir: Path | None = None, minilm_dir: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._for: Lexicon | None = None
         self._screener: Screener | None = None
+        self._net_dir, self._minilm_dir = net_dir, minilm_dir
+        self._net: LearnedNet | None = None
+        self._net_loaded = False
+        self._cues_for: Clinic | None = None
+        self._cues: CueReader | None = None
 
     def get(self, lexicon: Lexicon) -> Screener:
         """The screener for this lexicon."""
@@ -38,6 +55,38 @@ class Screeners:
                 self._screener = Screener(lexicon)
                 self._for = lexicon
             return self._screener
+
+    def cues(self, clinic: Clinic) -> CueReader:
+        """What shows which topics a message names (rebuilt when the clinic edits them)."""
+        with self._lock:
+            if self._cues_for is not clinic:
+                self._cues = CueReader(clinic.kb, clinic.lexicon)
+                self._cues_for = clinic
+            return self._cues
+
+    def net(self) -> LearnedNet | None:
+        """The learned net (None when none was trained, e.g. in a bare test setup)."""
+        with self._lock:
+            if not self._net_loaded:
+                self._net = LearnedNet.load(self._net_dir) if self._net_dir else None
+                self._net_loaded = True
+            return self._net
+
+    def screen(
+        self,
+        lexicon: Lexicon,
+        text: str,
+        symptom_question: bool,
+        learned: LearnedScreening | None = None,
+    ) -> Screening:
+        """What both nets find in a message, together. `learned`: the net's reading when NLU
+        already made it (it shares NLU's sentence vectors); else it is read here, if a net
+        was trained."""
+        screening = self.get(lexicon).screen(text, symptom_question=symptom_question)
+        if learned is None:
+            net = self.net()
+            learned = net.screen(load_encoder(self._minilm_dir), text) if net else None
+        return combine(screening, learned)
 
 
 class Answering:
@@ -53,8 +102,10 @@ class Answering:
         queued before this returns; question-level: the team is offered) or None, and the triage.
         """
         triage = self.triage(turn)
-        days = turn.candidate_days
-        day = triage.findings[0].answer.day if triage.findings else days[0]
+        # The day the escalation is about: the flagged symptom's, else the one asked about
+        # (stored on every escalation when it is known).
+        flagged_days = [f.answer.day for f in triage.flagged if f.answer.day is not None]
+        day = flagged_days[0] if flagged_days else turn.asked_day
         if triage.level in ("urgent", "emergency"):
             topic = triage.flagged[0].topic if triage.flagged else None
             alerted = self.escalator.escalate_safely(
@@ -84,8 +135,8 @@ class Answering:
         kb = turn.clinic.kb
         symptom_topics = {k for k, t in kb.topics.items() if t.type == "symptom"}
         intent_topic = turn.intent if turn.intent in symptom_topics else None
-        screening = self.screeners.get(turn.clinic.lexicon).screen(
-            turn.text, symptom_question=intent_topic is not None
+        screening = self.screeners.screen(
+            turn.clinic.lexicon, turn.text, intent_topic is not None, turn.learned
         )
         context_topic = turn.context_topic if turn.context_topic in symptom_topics else None
         # A story may name a past day ("five days in") while today is later: between the two
@@ -97,33 +148,90 @@ class Answering:
         return max(triages, key=lambda t: level_rank(t.level))
 
     def respond(self, turn: Turn) -> Answer | NeedsDate:
-        """Screen the message, then answer its question: what every client message gets."""
+        """Screen the message, then answer every question in it, red flags first: what every
+        client message gets. An emergency's reply is about the emergency only."""
         red_flag, triage = self.screen(turn)
         if red_flag is not None:
-            return red_flag
+            if red_flag.escalation == "emergency":
+                return red_flag
+            return joined(red_flag, self.other_answers(turn, triage, {red_flag.topic}))
         if triage.waiting_for_day:
             return NeedsDate(turn.intent, turn.text)
+        answer = self._main_answer(turn, triage)
+        if isinstance(answer, NeedsDate):
+            return answer
+        return joined(answer, self.other_answers(turn, triage, {answer.topic}))
+
+    def _main_answer(self, turn: Turn, triage: Triage) -> Answer | NeedsDate:
+        """The answer to what NLU says the message asks, read with what screening found."""
         found = {f.topic for f in triage.findings}
         if triage.flagged and turn.intent not in found:
             # A symptom for the team wins over an unrelated question ("can I exfoliate, it's
-            # still peeling on day 12").
+            # still peeling on day 12"); the question is answered after it.
             flagged = [f.answer for f in triage.flagged]
             return turn.advisor.red_flag_reply(flagged, triage.level, "", False)
         if triage.findings and (turn.intent in UNANSWERABLE_INTENTS or turn.intent in SMALL_TALK):
             return triage.findings[0].answer  # NLU was unsure, but the symptom is clear
+        if not self.names_topic(turn, turn.intent, turn.text, turn.confidence, found):
+            return turn.advisor.no_guidance(turn.intent)
         answer = self.answer_question(turn)
         if isinstance(answer, NeedsDate):
             return answer
         if answer.topic in triage.inactive_topics and answer.topic not in found:
             return replace(answer, escalation="none")  # "no oozing", "what if": guidance only
         if level_rank(answer.escalation) >= level_rank("urgent") and not triage.hypothetical_cue:
-            # NLU recognised a red-flag symptom the lexicon did not: err to safety.
+            # NLU recognised a red-flag symptom the nets did not: err to safety.
             alerted = self.escalator.escalate_safely(
                 turn, answer.escalation, answer.topic, turn.asked_day, [answer.topic]
             )
             steps = self.escalator.next_steps(turn, answer.escalation, alerted)
             answer = replace(answer, reply=answer.reply + "\n" + steps)
         return answer
+
+    def names_topic(
+        self, turn: Turn, intent: str, text: str, confidence: float, found: set[str]
+    ) -> bool:
+        """Whether a topic may answer: NLU is very sure, screening found the symptom, or the
+        text names the topic. Conversation intents always may."""
+        if not turn.advisor.knows(intent) or confidence >= TOPIC_SURE or intent in found:
+            return True
+        return intent in self.screeners.cues(turn.clinic).topics_in(text)
+
+    def other_answers(self, turn: Turn, triage: Triage, answered: set) -> list[Answer]:
+        """Answers to the message's other questions: symptoms screening placed as expected,
+        and topics a clause asks about and names (at most MAX_ANSWERS in all)."""
+        others: list[Answer] = []
+        done = set(answered) | {f.topic for f in triage.flagged}
+        for finding in triage.findings:
+            if finding.topic not in done and finding.level == "none":
+                others.append(finding.answer)
+                done.add(finding.topic)
+        for clause in self._asked(turn):
+            intent, text = clause["intent"], clause["text"]
+            if intent in done or not turn.advisor.knows(intent):
+                continue
+            if turn.advisor.kb.topic(intent).type == "symptom":
+                continue  # symptoms are screened: what was found is answered above
+            if intent not in self.screeners.cues(turn.clinic).topics_in(text):
+                continue
+            answer = self.answer_question(turn.with_clause(intent, text, clause["confidence"]))
+            if isinstance(answer, Answer) and answer.topic == intent:
+                others.append(answer)
+                done.add(intent)
+        return others[: MAX_ANSWERS - 1]
+
+    @staticmethod
+    def _asked(turn: Turn) -> list[dict]:
+        """What each part of the message may ask: the whole (NLU's intent), each clause, and
+        NLU's runners-up for the whole (a second question the clauses did not split off)."""
+        whole = {"intent": turn.intent, "text": turn.text, "confidence": turn.confidence}
+        clauses = [c for c in turn.clauses if c.get("confidence", 0.0) >= CLAUSE_SURE]
+        ranked = [
+            {"intent": r["intent"], "text": turn.text, "confidence": r["confidence"]}
+            for r in turn.ranking
+            if r["confidence"] >= RANKED_SURE
+        ]
+        return [whole, *clauses, *ranked]
 
     @staticmethod
     def answer_question(turn: Turn) -> Answer | NeedsDate:

@@ -15,6 +15,7 @@ from bot.domain.intents import topic_intents
 from bot.domain.turn import Turn
 from bot.kb.model import Clinic
 from bot.kb.store import ClinicStore
+from bot.language.screening.learned import LearnedScreening, net_dir
 from bot.service import handoff
 from bot.service.answering import Answering, Screeners
 from bot.service.dates import GIVE_DATE, Dates
@@ -59,7 +60,7 @@ class AftercareService:
         self.treatments = TreatmentRepository(self.sessions)
         self.escalations = EscalationRepository(self.sessions)
         self.clients = ClientRegistry(self.sessions)
-        self.screeners = Screeners()
+        self.screeners = Screeners(net_dir(settings.models_dir), settings.minilm_dir)
         self.escalator = Escalator(self.escalations, self.clients)
         self.answering = Answering(self.escalator, self.screeners)
         self.dates = Dates(self.answering, self.treatments)
@@ -86,6 +87,10 @@ class AftercareService:
             now or now_utc(),
             msg.context_topic,
             msg.message_id,
+            msg.confidence,
+            msg.clauses,
+            msg.ranking,
+            LearnedScreening.from_dict(msg.learned),
         )
 
     def warm_up(self) -> None:
@@ -100,22 +105,34 @@ class AftercareService:
         turn = self.turn(msg, now)
         result = self.answering.respond(turn)
         if isinstance(result, NeedsDate):
-            pending = {"intent": result.intent, "text": result.text, "message_id": msg.message_id}
+            pending = {
+                "intent": result.intent,
+                "text": result.text,
+                "message_id": msg.message_id,
+                "learned": msg.learned,
+            }
             return Outcome(slots={PENDING: pending}, open_date_form=True)
         return answer_outcome(result, turn)
 
     def answer_pending(
-        self, msg: Incoming, pending: dict | None, offer: dict | None = None, now=None
+        self,
+        msg: Incoming,
+        pending: dict | None,
+        offer: dict | None = None,
+        date_value: str | None = None,
+        now=None,
     ) -> Outcome:
-        """The date is known now: answer the question that waited for it (screened too). An
-        offer to pass something on that this same message made (the date form's reply) stays."""
+        """The date form ended (`date_value`: the date, or how else it ended): answer the
+        question that waited, and what was held meanwhile. An offer to pass something on that
+        this same message made (the date form's reply) stays."""
         outcome = Outcome(slots={PENDING: None, TREATMENT_DATE: None})
         if offer and offer.get("message_id") == msg.message_id:
             outcome.slots[OFFER] = offer
         if not pending:
             return outcome
-        turn = self.turn(msg, now).with_message(pending["intent"], pending["text"])
-        return outcome.add(self.dates.answer_waiting(turn))
+        learned = LearnedScreening.from_dict(pending.get("learned"))
+        turn = self.turn(msg, now).with_message(pending["intent"], pending["text"], learned=learned)
+        return outcome.add(self.dates.answer_waiting(turn, pending, date_value))
 
     def date_form_reply(self, msg: Incoming, value: str, pending: dict | None, now=None) -> Outcome:
         """The client's reply while the bot waits for the treatment date (the date form)."""

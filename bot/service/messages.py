@@ -28,6 +28,10 @@ class Incoming:
     text: str
     message_id: str | None = None
     context_topic: str | None = None  # what the conversation was last answered about
+    confidence: float = 1.0  # NLU's confidence in `intent`
+    clauses: tuple[dict, ...] = ()  # each clause's own best intent (NLU), when several
+    ranking: tuple[dict, ...] = ()  # NLU's next most likely intents for the whole message
+    learned: dict | None = None  # what the learned screening net read (NLU's parse data)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ def parse_language(raw: Any, file: str, errs: Collector) -> Language | None:
         ordinals={str(k).lower(): int(v) for k, v in raw["ordinals"].items()},
         treatment_words=words(raw["treatment_words"]),
         shorthand={k: words(v) for k, v in raw["shorthand"].items()},
+        no_date=words(raw["no_date"]),
     )
     for key, show in (("date_format", language.format_date), ("time_format", language.format_time)):
         try:

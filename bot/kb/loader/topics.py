@@ -61,7 +61,7 @@ def _topic(key: str, node: LineDict, where: Where, ctx: TopicContext) -> Topic |
         for kind, text in _known_kinds(node.get("by_kind"), what, ctx):
             kind_where = Where(ctx.file, node["by_kind"].line_of(kind))
             by_kind[kind] = (_general_window(text, sources, kind_where, level, what, ctx),)
-        return Topic(key, "general", label, where, windows, by_kind)
+        return Topic(key, "general", label, where, windows, by_kind, cues=_cues(node))
     windows = _windows(node["windows"], node.line_of("windows"), node["type"], what, ctx)
     by_kind = {
         kind: _windows(raw, node["by_kind"].line_of(kind), node["type"], f"{what} ({kind})", ctx)
@@ -69,7 +69,11 @@ def _topic(key: str, node: LineDict, where: Where, ctx: TopicContext) -> Topic |
     }
     flags = tuple(_red_flag(f, what, ctx) for f in node.get("red_flags") or ())
     flags = tuple(f for f in flags if f is not None)
-    return Topic(key, node["type"], label, where, windows, by_kind, flags)
+    return Topic(key, node["type"], label, where, windows, by_kind, flags, _cues(node))
+
+
+def _cues(node: LineDict) -> tuple[str, ...]:
+    return tuple(str(w).strip().lower() for w in node.get("cues") or ())
 
 
 def _general_window(

@@ -35,7 +35,17 @@ class Cues:
 class Context:
     """Context questions about spans of one message (token positions)."""
 
-    def __init__(self, lowers: list[str], sentence_of: list[int], cues: Cues, starts_symptom):
+    def __init__(
+        self,
+        lowers: list[str],
+        sentence_of: list[int],
+        cues: Cues,
+        starts_symptom,
+        doc=None,
+        spans: tuple[tuple[int, int], ...] = (),
+    ):
+        """`doc` and `spans` (every symptom, sign and emergency found) are for other readers of
+        context, like medspaCy's ConText in bench/context_compare.py; these rules need neither."""
         self.lowers, self.sentence_of, self.cues = lowers, sentence_of, cues
         self._starts_symptom = starts_symptom  # position -> whether a symptom word starts there
 

@@ -50,6 +50,10 @@ class Screening:
     hypothetical_cue: bool = False
     sign_words: tuple[tuple[str, str], ...] = ()  # (sign, the words that showed it)
     worrying: bool = False  # a sign that on its own says something is wrong
+    worrying_signs: frozenset[str] = frozenset()  # the lexicon's signs that are worrying alone
+    learned: tuple[str, ...] = ()  # what only the learned net found ("symptom:oozing"...)
+    inactive_signs: frozenset[str] = frozenset()  # signs found but denied or hypothetical
+    denied_emergency: bool = False  # an emergency sign found but denied ("no trouble breathing")
 
     @property
     def active_topics(self) -> tuple[str, ...]:
@@ -135,8 +139,9 @@ class Screener:
         t = self.read(text)
         sign_hits = self.signs.matches(t.doc, t.lemmas)
         emergency_hits, emergency_words = self._emergency_spans(t)
-        context = self._context(t, sign_hits, emergency_words)
         spans = self._symptom_spans(t, symptom_question)
+        targets = [(s, e) for s, e, _ in spans + sign_hits] + list(emergency_hits)
+        context = self._context(t, sign_hits, emergency_words, tuple(targets))
         context.cues.symptom_starts[:] = [s for s, _, _ in spans]
         mentions = tuple(
             Mention(
@@ -155,7 +160,10 @@ class Screener:
             for s, e, key in sign_hits
             if not context.negated(s, e) and not context.hypothetical(s)
         )
+        live = {key for key, _ in live_signs}
+        inactive_signs = frozenset(key for _, _, key in sign_hits if key not in live)
         emergency, hypothetical_emergency = self._emergencies(t, emergency_hits, context)
+        denied = bool(emergency_hits) and not emergency and not hypothetical_emergency
         return Screening(
             mentions=mentions,
             signs=frozenset(key for key, _ in live_signs),
@@ -172,9 +180,14 @@ class Screener:
                 key in self.lexicon.worrying_signs and words not in self.lexicon.not_worrying_alone
                 for key, words in live_signs
             ),
+            worrying_signs=self.lexicon.worrying_signs,
+            inactive_signs=inactive_signs,
+            denied_emergency=denied,
         )
 
-    def _context(self, t: _Text, sign_hits: list[Match], emergency_words: set[int]) -> Context:
+    def _context(
+        self, t: _Text, sign_hits: list[Match], emergency_words: set[int], targets: tuple = ()
+    ) -> Context:
         # "won't stop bleeding", "hasn't gone down", "can't breathe": the negation is a word of
         # the sign itself, not a denial of it ("my lips aren't swollen" still is one).
         inside = {i for s, e, _ in sign_hits for i in range(s, e)} | emergency_words
@@ -187,7 +200,8 @@ class Screener:
             over_since=found["over_since"],
             termination=self.termination,
         )
-        return Context(t.lowers, t.sentence_of, cues, lambda i: self._starts_symptom(t, i))
+        starts = lambda i: self._starts_symptom(t, i)  # noqa: E731 - a one-line callback
+        return Context(t.lowers, t.sentence_of, cues, starts, doc=t.doc, spans=targets)
 
     def _emergencies(
         self, t: _Text, hits: list[tuple[int, int]], context: Context

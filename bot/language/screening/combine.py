@@ -1,0 +1,64 @@
+"""Both screening nets together: either one can raise the level.
+
+The lexicon (`screener.py`) finds the clinic's words and reads each in its context; the learned
+net (`learned.py`) reads what the message means. What the net finds is added as if the lexicon
+had found it: a symptom topic as a present mention, a sign, an emergency, or (`other`) a
+symptom the KB cannot place. Context applies to both: a symptom the lexicon read as denied,
+over, hypothetical or someone else's is added by the net only when it is very sure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.language.screening.learned import OTHER, LearnedScreening
+from bot.language.screening.screener import Mention, Screening
+
+LEARNED = "learned"  # the text of what only the learned net found
+SURE = 0.9  # to overrule the lexicon's reading of a symptom's context
+
+
+def combine(screening: Screening, learned: LearnedScreening | None) -> Screening:
+    """The lexicon's screening with what the learned net adds."""
+    if learned is None:
+        return screening
+    inactive = screening.inactive_topics
+    present = set(screening.active_topics)
+    added = [
+        topic
+        for topic in learned.symptoms
+        if topic != OTHER
+        and topic not in present
+        and (topic not in inactive or learned.probabilities[f"symptom:{topic}"] >= SURE)
+    ]
+    mentions = screening.mentions + tuple(Mention(t, LEARNED, -1, -1) for t in added)
+    new_signs = [
+        s
+        for s in learned.signs
+        if s not in screening.inactive_signs or learned.probabilities[f"sign:{s}"] >= SURE
+    ]
+    signs = screening.signs | frozenset(new_signs)
+    emergency = screening.emergency
+    read_away = screening.denied_emergency or screening.hypothetical_emergency
+    if (
+        learned.emergency
+        and not emergency
+        and (not read_away or learned.probabilities["emergency"] >= SURE)
+    ):
+        emergency = (LEARNED,)
+    unplaced = screening.unplaced
+    if OTHER in learned.symptoms and not unplaced and not screening.active_topics and not added:
+        unplaced = (LEARNED,)
+    worrying = screening.worrying or any(s in screening.worrying_signs for s in new_signs)
+    return replace(
+        screening,
+        mentions=mentions,
+        signs=signs,
+        emergency=emergency,
+        unplaced=unplaced,
+        worrying=worrying,
+        inactive_topics=inactive - set(added),
+        learned=tuple(f"symptom:{t}" for t in added)
+        + tuple(f"sign:{s}" for s in new_signs if s not in screening.signs)
+        + (("emergency",) if emergency == (LEARNED,) else ()),
+    )
