@@ -37,7 +37,7 @@ from bot.channels.telegram.config import TelegramConfig
 from bot.channels.telegram.handlers import COMMAND_INTENTS, Handlers
 from bot.channels.telegram.output import CHANNEL_NAME, TelegramOutput
 from bot.kb.loader import phrase_keys
-from bot.service import get_service
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,8 @@ class TelegramInput(Handlers, InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
         """Secrets come from the environment, never from credentials.yml."""
-        return cls(TelegramConfig.from_settings(get_service().settings))
+        # The settings alone: the service (database, clinic) is built on the first update.
+        return cls(TelegramConfig.from_settings(Settings.from_env()))
 
     def __init__(self, config: TelegramConfig | None) -> None:
         self.config = config

@@ -47,6 +47,7 @@ from bot.channels.web.limits import (
 from bot.channels.web.requests import Call, after_of, message_text
 from bot.kb.loader import phrase_keys
 from bot.service import AftercareService, Reply, get_service
+from bot.settings import Settings
 from bot.storage.forget import forget_conversation
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,8 @@ class WebInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WebInput:
         """Nothing secret: allowed origins come from the clinic settings and the environment."""
-        return cls(extra_origins=parse_origins(get_service().settings.web_origins_text))
+        # The settings alone: the service (database, clinic) is built on the first request.
+        return cls(extra_origins=parse_origins(Settings.from_env().web_origins_text))
 
     def __init__(self, extra_origins: tuple[str, ...] = ()) -> None:
         self.extra_origins = extra_origins
