@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from bot.cli import ask, chat, clients, escalations, kb, notifier, run, train
 from bot.settings import Settings, SettingsError
 
-GROUPS = (kb, ask, chat, train, run, escalations, notifier, clients)
+# Command group -> its module (each adds its commands with `register`).
+GROUPS = {
+    "kb": "bot.cli.kb",
+    "ask": "bot.cli.ask",
+    "chat": "bot.cli.chat",
+    "train": "bot.cli.train",
+    "run": "bot.cli.run",
+    "escalations": "bot.cli.escalations",
+    "notifier": "bot.cli.notifier",
+    "clients": "bot.cli.clients",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface: each group adds its commands."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command-line interface. With `command`, only that group is loaded: each group
+    imports what it needs, and `aftercare run` should not wait for the others' imports."""
     parser = argparse.ArgumentParser(prog="aftercare", description="Aftercare Assistant")
     sub = parser.add_subparsers(dest="command", required=True)
-    for group in GROUPS:
-        group.register(sub)
+    for name, module in GROUPS.items():
+        if command in (None, name):
+            importlib.import_module(module).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `aftercare` console script."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = argv[0] if argv and argv[0] in GROUPS else None
+    args = build_parser(command).parse_args(argv)
     try:
         settings = Settings.from_env()
         return args.func(settings, args)
