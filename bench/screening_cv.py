@@ -45,6 +45,22 @@ def source_of(path: Path) -> str:
     return path.stem if path.parent.name == "heldout" else "red-flag sets"
 
 
+CACHE = ROOT / "var" / "bench" / "embeddings.npz"
+
+
+def _load_cache(encoder) -> None:
+    """Sentence vectors of earlier runs (the slow part), so a re-run is quick."""
+    if CACHE.is_file():
+        data = np.load(CACHE, allow_pickle=False)
+        encoder._cache.update(zip(data["texts"].tolist(), data["vectors"], strict=True))
+
+
+def _save_cache(encoder) -> None:
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    texts = list(encoder._cache)
+    np.savez(CACHE, texts=np.array(texts), vectors=np.stack([encoder._cache[t] for t in texts]))
+
+
 def learned_readings(cases: list[dict], settings: Settings) -> list[LearnedScreening]:
     """Each case's reading by models that did not see it."""
     clinic = load_clinic(settings.clinic_dir)
@@ -53,13 +69,31 @@ def learned_readings(cases: list[dict], settings: Settings) -> list[LearnedScree
     vectorizer = char_vectorizer()
     vectorizer.set_params(max_features=MAX_CHAR_FEATURES)
     vectorizer.fit(data.texts)
-    p = parts(data.texts, load_encoder(settings.minilm_dir), vectorizer)
+    encoder = load_encoder(settings.minilm_dir)
+    encoder._cache.clear()
+    _load_cache(encoder)
+    p = parts(data.texts, encoder, vectorizer)
+    _save_cache(encoder)
     probabilities = out_of_fold(data, p)
     thresholds = thresholds_for(data, probabilities)
+    _print_labels(data, probabilities, thresholds)
     return [
         LearnedScreening(dict(zip(data.labels, map(float, row), strict=True)), thresholds)
         for row in probabilities
     ]
+
+
+def _print_labels(data, probabilities: np.ndarray, thresholds: dict) -> None:
+    """Each label's precision and recall at its threshold, on the held-out folds."""
+    for column, label in enumerate(data.labels):
+        known = data.y[:, column] != -1
+        truth = data.y[known, column] == 1
+        said = probabilities[known, column] >= thresholds[label]
+        hits = int((truth & said).sum())
+        print(
+            f"  {label:<28} threshold {thresholds[label]:.2f}  precision {hits / max(said.sum(), 1):.2f}"
+            f"  recall {hits / max(truth.sum(), 1):.2f}  ({int(truth.sum())} positive)"
+        )
 
 
 def level_of(service: AftercareService, case: dict, learned, index: int) -> str:
@@ -102,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
         cases += read
         sources += [source_of(path)] * len(read)
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings.from_env({"AFTERCARE_DATABASE_URL": f"sqlite:///{tmp}/cv.db", "AFTERCARE_MODELS_DIR": tmp})
+        settings = Settings.from_env(
+            {"AFTERCARE_DATABASE_URL": f"sqlite:///{tmp}/cv.db", "AFTERCARE_MODELS_DIR": tmp}
+        )
         readings = [None] * len(cases) if args.lexicon_only else learned_readings(cases, settings)
         service = AftercareService(settings)
-        levels = [level_of(service, c, r, i) for i, (c, r) in enumerate(zip(cases, readings, strict=True))]
+        levels = [
+            level_of(service, c, r, i) for i, (c, r) in enumerate(zip(cases, readings, strict=True))
+        ]
     rows = list(zip(sources, [c["level"] for c in cases], levels, strict=True))
     report = tally(rows)
     for source, t in report.items():
@@ -113,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{source:<30} recall {t['caught']}/{t['severe']}  emergency {t['emergency_caught']}/{t['emergency']}"
             f"  person {t['person_caught']}/{t['person']}  false urgent {t['false_urgent']}/{t['calm']}"
         )
-    out = ROOT / "results" / ("screening_cv_lexicon.json" if args.lexicon_only else "screening_cv.json")
+    out = (
+        ROOT
+        / "results"
+        / ("screening_cv_lexicon.json" if args.lexicon_only else "screening_cv.json")
+    )
     out.parent.mkdir(exist_ok=True)
     misses = [
         {"source": s, "want": c["level"], "got": g, "day": c.get("day"), "text": c["text"]}

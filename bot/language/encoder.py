@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 MAX_TOKENS = 128
-CACHE_SIZE = 20_000
+CACHE_SIZE = 50_000
 BATCH = 32  # texts encoded together (padded to the longest)
 
 

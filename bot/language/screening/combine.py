@@ -19,24 +19,19 @@ SURE = 0.9  # to overrule the lexicon's reading of a symptom's context
 
 
 def combine(screening: Screening, learned: LearnedScreening | None) -> Screening:
-    """The lexicon's screening with what the learned net adds."""
-    if learned is None:
+    """The lexicon's screening with what the learned net adds: only when the net reads the
+    client's own symptom, present now, and the lexicon did not read every symptom word of the
+    message as denied, over, hypothetical or someone else's (unless the net is very sure)."""
+    if learned is None or not learned.present:
         return screening
+    if screening.mentions and not screening.active_topics:
+        learned = _only_sure(learned)
     inactive = screening.inactive_topics
     present = set(screening.active_topics)
-    added = [
-        topic
-        for topic in learned.symptoms
-        if topic != OTHER
-        and topic not in present
-        and (topic not in inactive or learned.probabilities[f"symptom:{topic}"] >= SURE)
-    ]
+    # What the lexicon read as denied, over, hypothetical or someone else's stays so.
+    added = [t for t in learned.symptoms if t != OTHER and t not in present and t not in inactive]
     mentions = screening.mentions + tuple(Mention(t, LEARNED, -1, -1) for t in added)
-    new_signs = [
-        s
-        for s in learned.signs
-        if s not in screening.inactive_signs or learned.probabilities[f"sign:{s}"] >= SURE
-    ]
+    new_signs = [s for s in learned.signs if s not in screening.inactive_signs]
     signs = screening.signs | frozenset(new_signs)
     emergency = screening.emergency
     read_away = screening.denied_emergency or screening.hypothetical_emergency
@@ -62,3 +57,9 @@ def combine(screening: Screening, learned: LearnedScreening | None) -> Screening
         + tuple(f"sign:{s}" for s in new_signs if s not in screening.signs)
         + (("emergency",) if emergency == (LEARNED,) else ()),
     )
+
+
+def _only_sure(learned: LearnedScreening) -> LearnedScreening:
+    """The net's reading with every label below SURE dropped."""
+    thresholds = {k: max(v, SURE) for k, v in learned.thresholds.items()}
+    return LearnedScreening(learned.probabilities, thresholds)

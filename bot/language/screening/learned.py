@@ -25,6 +25,7 @@ from bot.language.clauses import clauses
 from bot.language.encoder import MiniLM
 
 EMERGENCY = "emergency"
+PRESENT = "context:present"  # the message reports the client's own symptom, present now
 OTHER = "other"  # a present symptom the KB has no topic for
 SYMPTOM_PREFIX, SIGN_PREFIX = "symptom:", "sign:"
 WEIGHTS_FILE, META_FILE = "screening_net.npz", "screening_net.json"
@@ -75,6 +76,12 @@ class LearnedScreening:
         if not data or "p" not in data:
             return None
         return cls(dict(data["p"]), dict(data.get("t") or {}))
+
+    @property
+    def present(self) -> bool:
+        """The net reads the client's own symptom, present now (not denied, hypothetical,
+        over, someone else's or hyperbole). Without this head: assumed."""
+        return PRESENT not in self.probabilities or self.has(PRESENT)
 
     @property
     def emergency(self) -> bool:

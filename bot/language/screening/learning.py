@@ -26,6 +26,7 @@ from bot.language.encoder import MiniLM
 from bot.language.screening.learned import (
     EMERGENCY,
     OTHER,
+    PRESENT,
     SIGN_PREFIX,
     SYMPTOM_PREFIX,
     LearnedNet,
@@ -33,7 +34,8 @@ from bot.language.screening.learned import (
 )
 
 UNKNOWN = -1
-BETA = {EMERGENCY: 2.0, SIGN_PREFIX: 2.0, SYMPTOM_PREFIX: 1.5}
+BETA = {EMERGENCY: 1.5, PRESENT: 1.0, SIGN_PREFIX: 1.5, SYMPTOM_PREFIX: 1.5}
+PRESENT_CONTEXTS = ("own_now", "expected")
 FOLDS = 5
 C = 4.0
 MAX_CHAR_FEATURES = 20_000
@@ -68,17 +70,21 @@ def read_cases(paths: list[Path]) -> list[dict]:
 
 def examples(cases: list[dict], symptom_topics: list[str], signs: list[str]) -> Examples:
     """The label matrix: screening cases know everything; red-flag cases only `emergency`."""
-    labels = [EMERGENCY]
+    labels = [EMERGENCY, PRESENT]
     labels += [SYMPTOM_PREFIX + t for t in sorted(symptom_topics) + [OTHER]]
     labels += [SIGN_PREFIX + s for s in sorted(signs)]
     y = np.full((len(cases), len(labels)), UNKNOWN, dtype=np.int8)
     for row, case in enumerate(cases):
         y[row, 0] = int(bool(case.get("emergency")) or case.get("level") == "emergency")
+        if case.get("context"):
+            y[row, 1] = int(case["context"] in PRESENT_CONTEXTS)
+        elif case.get("level") in ("question", "urgent", "emergency"):
+            y[row, 1] = 1  # a red flag of the client's own (calm cases: unknown)
         if "symptoms" not in case:
             continue
         present = set(case.get("symptoms") or [])
         shown = set(case.get("signs") or [])
-        for column, label in enumerate(labels[1:], start=1):
+        for column, label in enumerate(labels[2:], start=2):
             name = label.split(":", 1)[1]
             y[row, column] = int(name in (present if label.startswith(SYMPTOM_PREFIX) else shown))
     return Examples([str(c["text"]) for c in cases], labels, y)
