@@ -249,6 +249,19 @@ class Lexicon:
     skin_cues: tuple[str, ...]
     not_skin: tuple[str, ...]
     context: dict[str, tuple[str, ...]]
+    temperature: Temperature | None = None
+
+
+@dataclass(frozen=True)
+class Temperature:
+    """How a body temperature written as a number counts (`screening.yml: temperature`)."""
+
+    fever_from_celsius: float
+    topic: str  # the symptom topic a fever is
+    sign: str  # the sign a fever shows
+    words: tuple[str, ...]  # words that make a bare whole number a temperature ("temp of 39")
+    not_after: tuple[str, ...] = ()  # a number before these is no temperature ("38 days")
+    weather: tuple[str, ...] = ()  # a sentence with these speaks of the weather
 
 
 @dataclass(frozen=True)

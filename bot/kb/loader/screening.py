@@ -9,7 +9,7 @@ from typing import Any
 from bot.kb.loader.common import Collector, words
 from bot.kb.loader.schema import validate
 from bot.kb.loader.yamlsrc import LineDict
-from bot.kb.model import Lexicon
+from bot.kb.model import Lexicon, Temperature
 
 
 def sign_names(raw: Any) -> list[str]:
@@ -42,6 +42,20 @@ def parse_lexicon(
         skin_cues=words(raw["skin_cues"]),
         not_skin=words(raw["not_skin"]),
         context={k: words(v) for k, v in context.items()},
+        temperature=_temperature(raw.get("temperature")),
+    )
+
+
+def _temperature(raw: Any) -> Temperature | None:
+    if raw is None:
+        return None
+    return Temperature(
+        fever_from_celsius=float(raw["fever_from_celsius"]),
+        topic=str(raw["topic"]),
+        sign=str(raw["sign"]),
+        words=words(raw["words"]),
+        not_after=words(raw.get("not_after")),
+        weather=words(raw.get("weather")),
     )
 
 
@@ -72,6 +86,19 @@ def _check_coverage(
             file,
             raw.line_of("signs"),
             f"signs: no words for '{sign}', which a KB red flag uses (it could never fire)",
+        )
+    temperature = raw.get("temperature")
+    if temperature is not None and temperature["topic"] not in symptom_topics:
+        errs.add(
+            file,
+            raw.line_of("temperature"),
+            f"temperature: topic '{temperature['topic']}' is not a KB symptom topic",
+        )
+    if temperature is not None and temperature["sign"] not in signs:
+        errs.add(
+            file,
+            raw.line_of("temperature"),
+            f"temperature: sign '{temperature['sign']}' is not a sign; signs: {', '.join(signs)}",
         )
     for sign in raw["worrying_signs"]:
         if sign not in signs:

@@ -2,8 +2,12 @@
 
 A negation ("no pus"), a resolution ("the redness went down") or a hypothetical ("what if it
 oozes") covers the words after (or, for resolutions, around) it until a termination word such
-as "but", "just" or a comma ends the clause. Someone else's symptom ("my sister got hives")
-counts as hypothetical for the client.
+as "but", "just" or a comma ends the clause. Someone else's symptom ("my cousin got hives")
+counts as hypothetical for the client, and so does hyperbole ("I nearly passed out when I saw
+the price"). A close person ("my wife") is someone else only when the writer says they are the
+treated one ("mine's fine") and nothing says the close person is ("she's day 2"): a partner or
+parent often writes for the client. A past time ("last year", "before my treatment") puts a
+mention in the past.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from bot.language.screening.terms import Match
 
 WINDOW_BEFORE = 6  # how far back a negation or hypothetical reaches
 WINDOW_AFTER = 5  # how far forward a resolution reaches
+HYPERBOLE_WINDOW = 8  # how far either way a figure of speech reaches
+NOT_PAST_BEFORE = frozenset({"since", "from", "for"})  # "since last week" is still going on
 POST_NEGATIONS = frozenset({"no", "nope", "none", "nah", "negative", "nothing"})
 SELF_WORDS = frozenset({"my", "i", "me", "i'm", "im"})
 QUESTION_MARKS = ("?", "??")
@@ -30,6 +36,12 @@ class Cues:
     over_since: list[Match]
     termination: frozenset[str]
     symptom_starts: list[int] = field(default_factory=list)
+    close_others: list[Match] = field(default_factory=list)
+    past: list[Match] = field(default_factory=list)
+    hyperbole: list[Match] = field(default_factory=list)
+    all_negations: list[Match] = field(default_factory=list)  # also those inside signs
+    proxy: bool = False  # the message says a third person is the treated one
+    self_treated: bool = False  # the message says the writer is the treated one
 
 
 class Context:
@@ -82,12 +94,18 @@ class Context:
         outside = [n for n in self.cues.negations if not (start <= n[0] < end)]
         return self.cue_before(outside, start, WINDOW_BEFORE)
 
-    def denied_inside(self, start: int, end: int) -> bool:
-        """A negation inside the span: "my lips aren't swollen"."""
-        return any(start <= n[0] < end for n in self.cues.negations)
+    def denied_inside(self, start: int, end: int, own: set[int] = frozenset()) -> bool:
+        """A negation inside the span that is not one of its own words: "my lips aren't
+        swollen" (but not the "n't" of "can't breathe")."""
+        return any(start <= n[0] < end and n[0] not in own for n in self._every_negation)
 
-    def hypothetical(self, start: int) -> bool:
-        """A "what if" before it, or someone else's symptom ("my sister got hives")."""
+    @property
+    def _every_negation(self) -> list[Match]:
+        """Negations, also those that are words of a sign ("hasn't stopped")."""
+        return self.cues.all_negations or self.cues.negations
+
+    def hypothetical(self, start: int, end: int | None = None) -> bool:
+        """A "what if" before it, someone else's symptom ("my cousin got hives") or hyperbole."""
         for c_start, c_end, _ in self.cues.hypotheticals:
             if (
                 c_end <= start
@@ -95,7 +113,17 @@ class Context:
                 and not self.terminated(c_end, start)
             ):
                 return True
-        for c_start, c_end, _ in self.cues.others:
+        return self._someone_else(start) or self._hyperbole(
+            start, start + 1 if end is None else end
+        )
+
+    def _someone_else(self, start: int) -> bool:
+        if self.cues.proxy:
+            return False
+        others = list(self.cues.others)
+        if self.cues.self_treated:
+            others += self.cues.close_others
+        for c_start, c_end, _ in others:
             if (
                 c_end <= start
                 and self.sentence_of[c_start] == self.sentence_of[start]
@@ -105,18 +133,46 @@ class Context:
                 return True
         return False
 
+    def _hyperbole(self, start: int, end: int) -> bool:
+        for c_start, c_end, _ in self.cues.hyperbole:
+            if self.sentence_of[c_start] != self.sentence_of[start]:
+                continue
+            if c_end <= start and start - c_end <= HYPERBOLE_WINDOW:
+                return True
+            if c_start >= end and c_start - end <= HYPERBOLE_WINDOW:
+                return True
+        return False
+
     def resolved(self, start: int, end: int) -> bool:
         """Over: "it bled but nothing since", "Oozing?? no.", "the redness went down"."""
         return (
             self._over_since(start, end)
             or self._answered_no(start, end)
             or self._resolution_near(start, end)
+            or self._in_the_past(start, end)
         )
+
+    def _in_the_past(self, start: int, end: int) -> bool:
+        # "I had a fever last week", "last year I came out in hives"; not "since last week".
+        for c_start, c_end, _ in self.cues.past:
+            if self.sentence_of[c_start] != self.sentence_of[start]:
+                continue
+            if c_start > 0 and self.lowers[c_start - 1] in NOT_PAST_BEFORE:
+                continue
+            after = c_start >= end and c_start - end <= WINDOW_AFTER
+            before = c_end <= start and start - c_end <= WINDOW_BEFORE
+            if (after and not self.terminated(end, c_start, loose_and=False)) or (
+                before and not self.terminated(c_end, start, loose_and=False)
+            ):
+                return True
+        return False
 
     def _over_since(self, start: int, end: int) -> bool:
         # Over across "but" or a comma, in the same sentence, for the symptom named last before
         # it only ("there's pus, the bleeding has dried up" ends the bleeding, not the pus).
         for c_start, _, _ in self.cues.over_since:
+            if self.cue_before(self._every_negation, c_start, 2):
+                continue  # "hasn't stopped in two hours" is not over
             same_sentence = c_start >= end and self.sentence_of[c_start] == self.sentence_of[start]
             later = any(end <= other < c_start for other in self.cues.symptom_starts)
             if same_sentence and not later:
@@ -142,7 +198,7 @@ class Context:
         for c_start, c_end, _ in self.cues.resolutions:
             if self.sentence_of[c_start] != self.sentence_of[start]:
                 continue
-            if self.cue_before(self.cues.negations, c_start, 2):
+            if self.cue_before(self._every_negation, c_start, 2):
                 continue  # "hasn't gone down" is not a resolution
             if (
                 c_start >= end

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from bot.kb.model import Lexicon
 from bot.language.screening.context import Context, Cues
 from bot.language.screening.terms import Match, Terms, english_words, pipeline
+from bot.language.temperatures import fevers
 
 PAIR_WINDOW = 4  # the two words of a pair within this many tokens
 FUZZY_MIN_LENGTH = 5
@@ -108,7 +109,18 @@ class Screener:
         cues = lexicon.context
         self.cue_terms = {
             name: Terms({name: cues.get(name, ())})
-            for name in ("others", "over_since", "negation", "resolved", "hypothetical")
+            for name in (
+                "others",
+                "over_since",
+                "negation",
+                "resolved",
+                "hypothetical",
+                "close_others",
+                "proxy",
+                "self_treated",
+                "past",
+                "hyperbole",
+            )
         }
         self.termination = frozenset(cues.get("termination", ()))
         self.skin_cues = set(lexicon.skin_cues)
@@ -140,7 +152,13 @@ class Screener:
         sign_hits = self.signs.matches(t.doc, t.lemmas)
         emergency_hits, emergency_words = self._emergency_spans(t)
         spans = self._symptom_spans(t, symptom_question)
-        targets = [(s, e) for s, e, _ in spans + sign_hits] + list(emergency_hits)
+        fever_spans = self._fever_spans(t, spans)
+        spans = sorted(spans + fever_spans)
+        if fever_spans and self.lexicon.temperature is not None:
+            sign_hits = sign_hits + [
+                (s, e, self.lexicon.temperature.sign) for s, e, _ in fever_spans
+            ]
+        targets = [(s, e) for s, e, _ in spans + sign_hits + emergency_hits]
         context = self._context(t, sign_hits, emergency_words, tuple(targets))
         context.cues.symptom_starts[:] = [s for s, _, _ in spans]
         mentions = tuple(
@@ -151,14 +169,14 @@ class Screener:
                 e,
                 context.negated(s, e),
                 context.resolved(s, e),
-                context.hypothetical(s),
+                context.hypothetical(s, e),
             )
             for s, e, topic in spans
         )
         live_signs = tuple(
             (key, " ".join(t.lowers[s:e]))
             for s, e, key in sign_hits
-            if not context.negated(s, e) and not context.hypothetical(s)
+            if not context.negated(s, e) and not context.hypothetical(s, e)
         )
         live = {key for key, _ in live_signs}
         inactive_signs = frozenset(key for _, _, key in sign_hits if key not in live)
@@ -199,20 +217,26 @@ class Screener:
             others=found["others"],
             over_since=found["over_since"],
             termination=self.termination,
+            close_others=found["close_others"],
+            all_negations=found["negation"],
+            past=found["past"],
+            hyperbole=found["hyperbole"],
+            proxy=bool(found["proxy"]),
+            self_treated=bool(found["self_treated"]),
         )
         starts = lambda i: self._starts_symptom(t, i)  # noqa: E731 - a one-line callback
         return Context(t.lowers, t.sentence_of, cues, starts, doc=t.doc, spans=targets)
 
     def _emergencies(
-        self, t: _Text, hits: list[tuple[int, int]], context: Context
+        self, t: _Text, hits: list[tuple[int, int, set[int]]], context: Context
     ) -> tuple[tuple[str, ...], bool]:
         emergency, hypothetical = [], False
-        for s, e in hits:
+        for s, e, own in hits:
             # Only a denial of the sign itself clears it ("my lips aren't swollen", "no trouble
             # breathing"); nothing said elsewhere in the message may.
-            if context.denied_inside(s, e) or context.negated(s, e):
+            if context.denied_inside(s, e, own) or context.negated(s, e):
                 continue
-            if context.hypothetical(s):
+            if context.hypothetical(s, e):
                 hypothetical = True
             else:
                 emergency.append(t.doc[s:e].text)
@@ -225,7 +249,7 @@ class Screener:
             t.doc[s:e].text
             for s, e, _ in self.unplaced.matches(t.doc, t.lemmas)
             if not context.negated(s, e)
-            and not context.hypothetical(s)
+            and not context.hypothetical(s, e)
             and not context.resolved(s, e)
             and not any(m.start <= s < m.end for m in mentions)
         )
@@ -262,6 +286,17 @@ class Screener:
                 taken.update(range(s, e))
         return _longest(found)
 
+    def _fever_spans(self, t: _Text, spans: list[Match]) -> list[Match]:
+        """A temperature at or above the clinic's fever line, as a mention of its topic."""
+        rules = self.lexicon.temperature
+        taken = {i for s, e, _ in spans for i in range(s, e)}
+        found = []
+        for reading in fevers(t.doc.text, rules):
+            span = t.doc.char_span(reading.start, reading.end, alignment_mode="expand")
+            if span is not None and not any(i in taken for i in range(span.start, span.end)):
+                found.append((span.start, span.end, rules.topic))
+        return found
+
     def _typos(self, t: _Text, taken: set[int]) -> list[Match]:
         """One-typo matches of symptom words, for words that are not common English."""
         words, found = english_words(), []
@@ -284,20 +319,34 @@ class Screener:
                 if t.sentence_of[a_start] != t.sentence_of[b_start]:
                     continue
                 gap = b_start - a_end if b_start >= a_end else a_start - b_end
-                if 0 <= gap <= PAIR_WINDOW:
+                between = t.lowers[min(a_end, b_end) : max(a_start, b_start)]
+                if 0 <= gap <= PAIR_WINDOW and not _new_clause(between):
                     own = set(range(a_start, a_end)) | set(range(b_start, b_end))
                     spans.append((min(a_start, b_start), max(a_end, b_end), own))
         return spans
 
-    def _emergency_spans(self, t: _Text) -> tuple[list[tuple[int, int]], set[int]]:
-        """Emergency spans, and the positions of their own words (a "can't" in "can't breathe")."""
-        spans = [(s, e) for s, e, _ in self.emergency.matches(t.doc, t.lemmas)]
-        words = {i for s, e in spans for i in range(s, e)}
+    def _emergency_spans(self, t: _Text) -> tuple[list[tuple[int, int, set[int]]], set[int]]:
+        """Emergency spans with the positions of their own words (a "can't" in "can't
+        breathe"), and all those positions."""
+        spans = [(s, e, set(range(s, e))) for s, e, _ in self.emergency.matches(t.doc, t.lemmas)]
         for a_terms, b_terms in self.pairs:
-            for start, end, own in self._pair_spans(a_terms, b_terms, t):
-                spans.append((start, end))
-                words |= own
-        return spans, words
+            spans += self._pair_spans(a_terms, b_terms, t)
+        return spans, {i for _, _, own in spans for i in own}
+
+
+CLAUSE_BREAKS = frozenset({"but", "though", "although", "however", ";"})
+NEW_SUBJECT = frozenset({"i", "i'm", "im", "i've", "ive", "i'd"})
+
+
+def _new_clause(between: list[str]) -> bool:
+    """Words between a pair's two words start a new clause: "my lips aren't swollen and I'm
+    breathing fine" pairs neither "n't" with "breathing" nor across "but"."""
+    for i, word in enumerate(between):
+        if word in CLAUSE_BREAKS:
+            return True
+        if word in (",", "and", ".") and i + 1 < len(between) and between[i + 1] in NEW_SUBJECT:
+            return True
+    return False
 
 
 def _longest(spans: list[Match]) -> list[Match]:
