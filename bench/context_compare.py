@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 
 from bench.common import ROOT
+from bench.screening_cv import source_of, tally
 from bot.language.screening import screener as screener_module
 from bot.language.screening.context import Context
+from bot.language.screening.learning import read_cases
+from bot.serve.screening_training import screening_inputs
+from bot.service import AftercareService, Incoming
+from bot.settings import Settings
 
-RANK = {"none": 0, "question": 1, "urgent": 2, "emergency": 3}
 VARIANTS = ("rules", "medspacy", "either", "both")
 
 
@@ -51,8 +56,9 @@ class MedspacyContext(Context):
     def negated(self, start: int, end: int) -> bool:
         return self._mix(super().negated(start, end), self._flag(self.flags.negated, start, end))
 
-    def hypothetical(self, start: int) -> bool:
-        return self._mix(super().hypothetical(start), self._flag(self.flags.hypothetical, start))
+    def hypothetical(self, start: int, end: int | None = None) -> bool:
+        theirs = self._flag(self.flags.hypothetical, start)
+        return self._mix(super().hypothetical(start, end), theirs)
 
     def resolved(self, start: int, end: int) -> bool:
         theirs = self._flag(self.flags.historical, start, end)
@@ -95,40 +101,24 @@ def _context_component(vocab, termination, context_cls, rule_cls):
     return _COMPONENT["context"]
 
 
-def score(service, cases: list[dict], variant: str) -> dict:
-    """Recall and false alarms of one context variant at the screening level."""
-    from bot.service import Incoming
-
+def levels(service, cases: list[dict], variant: str) -> list[str]:
+    """The screening level of every case with one context variant."""
     MedspacyContext.variant = variant
     original = screener_module.Context
     if variant != "rules":
         screener_module.Context = _patched_context(service)
     try:
-        severe = caught = calm = alarms = 0
+        out = []
         for i, case in enumerate(cases):
             sender = f"ctx-{variant}-{i}"
             if case.get("day") is not None:
                 days = case["day"]
                 service.save_treatment_date(sender, f"{days} days ago" if days else "today")
-            answer, triage = service.answering.screen(
-                service.turn(Incoming(sender, "nlu_fallback", case["text"]))
-            )
-            got = RANK[triage.level]
-            want = RANK[case["level"]]
-            severe += want >= 2
-            caught += want >= 2 and got >= want
-            calm += want == 0
-            alarms += want == 0 and got >= 2
+            turn = service.turn(Incoming(sender, "nlu_fallback", str(case["text"])))
+            out.append(service.answering.triage(turn).level)
+        return out
     finally:
         screener_module.Context = original
-    return {
-        "recall": caught / severe,
-        "severe": severe,
-        "caught": caught,
-        "false_alarms": alarms / calm,
-        "calm": calm,
-        "alarms": alarms,
-    }
 
 
 def _patched_context(service):
@@ -144,31 +134,31 @@ def _patched_context(service):
 
 def main() -> int:
     """Score every variant on every labelled set; print a table and write JSON."""
-    import tempfile
-
-    from bot.language.screening.learning import read_cases
-    from bot.service import AftercareService
-    from bot.settings import Settings
-
-    paths = (
-        sorted((ROOT / "tests" / "data").glob("red_flags*.yml"))
-        + sorted((ROOT / "tests" / "data" / "heldout").glob("*.yml"))
-        + sorted((ROOT / "data" / "screening").glob("*.yml"))
-    )
-    cases = read_cases(paths)
+    cases, sources = [], []
+    for path in screening_inputs(ROOT):
+        read = read_cases([path])
+        cases += read
+        sources += [source_of(path)] * len(read)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env(
             {"AFTERCARE_DATABASE_URL": f"sqlite:///{tmp}/ctx.db", "AFTERCARE_MODELS_DIR": tmp}
         )
         service = AftercareService(settings)
-        results = {v: score(service, cases, v) for v in VARIANTS}
+        results = {}
+        for variant in VARIANTS:
+            got = levels(service, cases, variant)
+            wanted = [c["level"] for c in cases]
+            results[variant] = tally(list(zip(sources, wanted, got, strict=True)))
     out = ROOT / "results" / "context_compare.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
-    for variant, r in results.items():
-        print(
-            f"{variant:<9} recall {r['recall']:.1%} ({r['caught']}/{r['severe']})  false urgent {r['false_alarms']:.1%} ({r['alarms']}/{r['calm']})"
-        )
+    for variant, by_source in results.items():
+        for source, t in by_source.items():
+            print(
+                f"{variant:<9} {source:<28} recall {t['caught']}/{t['severe']}"
+                f"  emergency {t['emergency_caught']}/{t['emergency']}"
+                f"  false urgent {t['false_urgent']}/{t['calm']}"
+            )
     return 0
 
 

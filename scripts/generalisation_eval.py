@@ -9,7 +9,9 @@ Metrics (docs/generalisation.md):
 - false urgent: calm cases (level none) answered urgent or higher
 - topic accuracy: cases with topics; every expected topic answered (out_of_scope: the
   no-guidance reply and no topic); a day-dependent question while the date is unknown may
-  instead be answered by asking the date
+  instead be answered by asking the date. An emergency's reply is about the emergency alone
+  (the other questions wait until the client is safe), so an emergency case's topic is right
+  when it is answered as an emergency; "topic accuracy, strict" counts every labelled topic
 - status accuracy: cases with a status; the answer for that topic has that status
 """
 
@@ -60,8 +62,10 @@ def answered(out: dict) -> dict[str, dict]:
     return {a["topic"]: a for a in answers if a.get("topic")}
 
 
-def topic_correct(case: dict, out: dict) -> bool:
+def topic_correct(case: dict, out: dict, strict: bool = False) -> bool:
     """Whether every expected topic got its answer (or the date was rightly asked)."""
+    if case["level"] == "emergency" and not strict:
+        return out.get("escalation") == "emergency"
     expected = list(case.get("topics") or [])
     given = answered(out)
     responses = out.get("responses") or []
@@ -79,7 +83,10 @@ def score(cases: list[dict], outputs: list[dict]) -> dict:
     """The metrics and the per-case rows."""
     rows, tally = (
         [],
-        {k: [0, 0] for k in ("severe", "emergency", "person", "calm", "topic", "status")},
+        {
+            k: [0, 0]
+            for k in ("severe", "emergency", "person", "calm", "topic", "topic_strict", "status")
+        },
     )
 
     def count(key: str, ok: bool) -> None:
@@ -106,6 +113,7 @@ def score(cases: list[dict], outputs: list[dict]) -> dict:
         if case.get("topics"):
             row["topic_ok"] = topic_correct(case, out)
             count("topic", row["topic_ok"])
+            count("topic_strict", topic_correct(case, out, strict=True))
         if case.get("status"):
             given = answered(out)
             row["status_ok"] = all(
@@ -128,6 +136,7 @@ def summary(name: str, metrics: dict) -> str:
         "person": "person-needed recall",
         "calm": "false urgent on calm",
         "topic": "topic accuracy",
+        "topic_strict": "topic accuracy, strict",
         "status": "status accuracy",
     }
     lines = [f"{name}:"]

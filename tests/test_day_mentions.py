@@ -265,3 +265,25 @@ def test_day_after_tomorrow_resolves_two_days_ahead():
 def test_stated_day_resolves_without_a_treatment_date():
     assert find_day_mention("is oozing normal on day 4?").resolve(None) == 4
     assert find_day_mention("48 hours after").resolve(7) == 2
+
+
+# --- today stated, another day asked -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "stored_today", "asked"),
+    [
+        ("ok so its day 2 and can I go to the gym tomorrow morning", 5, 3),
+        ("this no makeup life is killing me, day 2, tomorrow pls??", None, 3),
+        ("zero pain. can I go running tomorrow? day 2", None, 3),
+        ("I'm on day 5 - on day 10 I can go back to my tretinoin right?", 5, 10),
+        ("day 3 today, can i run?", 1, 3),
+        ("can I swim on day 3?", 1, 3),
+        ("can i wear makeup tomorrow", 1, 2),
+    ],
+)
+def test_a_question_about_another_day_than_the_one_stated_asks_about_that_day(
+    text, stored_today, asked
+):
+    mention = find_day_mention(text)
+    assert mention is not None and mention.resolve(stored_today) == asked

@@ -319,7 +319,11 @@ class Advisor:
             parts.append(self._fill(self.kb.phrase(f"notice.{level}")))
         parts.append(next_steps)
         first = flagged[0] if flagged else None
+        by_topic = {a.topic: a for a in reversed(flagged) if a.topic}
         return Answer(
+            parts=tuple(by_topic[t].part() for t in dict.fromkeys(a.topic for a in flagged) if t)
+            if len(by_topic) > 1
+            else (),
             response=RESPONSE_RED_FLAG,
             reply="\n".join(p for p in parts if p),
             topic=first.topic if first else None,

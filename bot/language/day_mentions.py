@@ -7,7 +7,7 @@ A mention is either absolute (day N after treatment) or relative to today ("tomo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.kb.model import Language
 from bot.language.dates import DateWords, date_words
@@ -21,25 +21,53 @@ class DayMention:
 
     day: int | None = None
     offset: int | None = None
+    today: int | None = None  # today's day as the message states it ("it's day 2, tomorrow?")
 
     def resolve(self, today_day: int | None) -> int | None:
         """The treatment day this mention means, given today's day (if known)."""
         if self.day is not None:
             return self.day
-        if self.offset is not None and today_day is not None:
-            return today_day + self.offset
+        base = self.today if self.today is not None else today_day
+        if self.offset is not None and base is not None:
+            return base + self.offset
         return None
 
 
+# "it's day 2", "I'm on day 5", "today is day 3" / "day 2 today", "Day 5." opening a message:
+# the client says which day today is; a question may still ask about another ("tomorrow").
+_TODAY_BEFORE = re.compile(
+    r"(?:\bit'?s|\bit is|\bi'?m|\bi am|\btoday is|\btoday'?s|\bwe'?re|\bshe'?s|\bhe'?s|"
+    r"\bcurrently|\bnow|\bthis is)\s+(?:on\s+|at\s+|only\s+|just\s+|now\s+)*(?:the\s+)?$"
+)
+_TODAY_AFTER = re.compile(r"^\s*(?:today|now|here|atm|at the moment|currently)\b")
+_OPENING = re.compile(r"^\W*$")  # "day N" alone between punctuation states today
+
+
 def find_day_mention(text: str, language: Language) -> DayMention | None:
-    """The day a question is about, if the client stated one."""
+    """The day a question is about, if the client stated one. When the message says which
+    day today is and asks about another day, the other day wins."""
     w = date_words(language)
     t = _without_frequencies(w.normalise(text), w)
+    today, rest = _stated_today(t, w)
     for rule in (_day_number, _hours_or_days_after, _named_day, _ago_treatment, _ahead):
-        mention = rule(t, w)
+        mention = rule(rest, w)
         if mention is not None:
-            return mention
-    return None
+            return replace(mention, today=today) if mention.offset is not None else mention
+    return DayMention(day=today) if today is not None else None
+
+
+def _stated_today(t: str, w: DateWords) -> tuple[int | None, str]:
+    """Today's day as the message states it, and the text without that statement."""
+    for match in re.finditer(rf"\bday\s*(?!an?\b){w.num}\b(?!\s*(?:/|-|\.)\s*\d)", t):
+        before, after = t[: match.start()], t[match.end() :]
+        alone = (_OPENING.match(before) or re.search(r"[.,!?;:)-]\s*$", before)) and re.match(
+            r"^\s*(?:[.,:;!?)-]|and\b|$)", after
+        )
+        if _TODAY_BEFORE.search(before) or _TODAY_AFTER.match(after) or alone:
+            value = w.numbers.to_int(match.group(1))
+            if value is not None:
+                return value, before + " " + after
+    return None, t
 
 
 def _without_frequencies(t: str, w: DateWords) -> str:

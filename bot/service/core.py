@@ -105,12 +105,9 @@ class AftercareService:
         turn = self.turn(msg, now)
         result = self.answering.respond(turn)
         if isinstance(result, NeedsDate):
-            pending = {
-                "intent": result.intent,
-                "text": result.text,
-                "message_id": msg.message_id,
-                "learned": msg.learned,
-            }
+            pending = {"intent": result.intent, "text": result.text, "message_id": msg.message_id}
+            if msg.learned:
+                pending["learned"] = msg.learned  # the net's reading, for when the date comes
             return Outcome(slots={PENDING: pending}, open_date_form=True)
         return answer_outcome(result, turn)
 
