@@ -26,6 +26,7 @@ from bot.language.screening.learned import LearnedScreening, char_vectorizer
 from bot.language.screening.learning import (
     MAX_CHAR_FEATURES,
     examples,
+    net_targets,
     out_of_fold,
     parts,
     read_cases,
@@ -64,8 +65,8 @@ def _save_cache(encoder) -> None:
 def learned_readings(cases: list[dict], settings: Settings) -> list[LearnedScreening]:
     """Each case's reading by models that did not see it."""
     clinic = load_clinic(settings.clinic_dir)
-    symptoms = [k for k, t in clinic.kb.topics.items() if t.type == "symptom"]
-    data = examples(cases, symptoms, list(clinic.lexicon.signs))
+    symptoms, signs = net_targets(clinic)
+    data = examples(cases, symptoms, signs)
     vectorizer = char_vectorizer()
     vectorizer.set_params(max_features=MAX_CHAR_FEATURES)
     vectorizer.fit(data.texts)

@@ -250,6 +250,8 @@ class Lexicon:
     not_skin: tuple[str, ...]
     context: dict[str, tuple[str, ...]]
     temperature: Temperature | None = None
+    improving: tuple[str, ...] = ()  # "less red than yesterday": the skin is getting better
+    improving_overrules: frozenset[str] = frozenset()  # signs the learned net then may not add
 
 
 @dataclass(frozen=True)

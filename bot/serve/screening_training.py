@@ -10,12 +10,13 @@ clinic's symptom topics and signs, and the sentence encoder. The net is written 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from bot.kb.loader import load_clinic
 from bot.language.encoder import load_encoder
 from bot.language.screening.learned import LearnedNet, net_dir
-from bot.language.screening.learning import examples, read_cases, train
+from bot.language.screening.learning import examples, net_targets, read_cases, train
 
 
 def screening_inputs(project_dir: Path) -> list[Path]:
@@ -29,16 +30,12 @@ def screening_inputs(project_dir: Path) -> list[Path]:
     )
 
 
-def screening_fingerprint(project_dir: Path, clinic_dir: Path) -> str:
-    """A hash of the inputs, the clinic's screening words and the training code."""
-    digest = hashlib.sha256()
+def screening_fingerprint(project_dir: Path, targets: tuple[list[str], list[str]]) -> str:
+    """A hash of the inputs, what the net learns (the KB's symptom topics and the signs)
+    and the training code: editing the clinic's words does not retrain it."""
+    digest = hashlib.sha256(json.dumps(targets).encode())
     code = Path(__file__).resolve().parents[1] / "language" / "screening"
-    paths = screening_inputs(project_dir) + [
-        Path(clinic_dir) / "screening.yml",
-        code / "learning.py",
-        code / "learned.py",
-    ]
-    for path in paths:
+    for path in screening_inputs(project_dir) + [code / "learning.py", code / "learned.py"]:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -49,7 +46,9 @@ def train_screening(
     """Train the net if its inputs changed (or forced). Returns True if it was trained."""
     target = net_dir(models_dir)
     stamp = target / "fingerprint"
-    wanted = screening_fingerprint(project_dir, clinic_dir)
+    clinic = load_clinic(clinic_dir)
+    symptoms, signs = net_targets(clinic)
+    wanted = screening_fingerprint(project_dir, (symptoms, signs))
     if (
         not force
         and stamp.is_file()
@@ -59,9 +58,7 @@ def train_screening(
         print(f"Screening net is up to date: {target}")
         return False
     print("Training the screening net (its labelled messages changed)...", flush=True)
-    clinic = load_clinic(clinic_dir)
-    symptoms = [k for k, t in clinic.kb.topics.items() if t.type == "symptom"]
-    data = examples(read_cases(screening_inputs(project_dir)), symptoms, list(clinic.lexicon.signs))
+    data = examples(read_cases(screening_inputs(project_dir)), symptoms, signs)
     net = train(data, load_encoder(minilm_dir), wanted[:12])
     net.save(target)
     stamp.write_text(wanted + "\n")

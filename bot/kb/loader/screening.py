@@ -43,6 +43,8 @@ def parse_lexicon(
         not_skin=words(raw["not_skin"]),
         context={k: words(v) for k, v in context.items()},
         temperature=_temperature(raw.get("temperature")),
+        improving=words((raw.get("improving") or {}).get("words")),
+        improving_overrules=frozenset(words((raw.get("improving") or {}).get("overrules"))),
     )
 
 
@@ -100,6 +102,13 @@ def _check_coverage(
             raw.line_of("temperature"),
             f"temperature: sign '{temperature['sign']}' is not a sign; signs: {', '.join(signs)}",
         )
+    for sign in (raw.get("improving") or {}).get("overrules") or ():
+        if sign not in signs:
+            errs.add(
+                file,
+                raw.line_of("improving"),
+                f"improving.overrules: '{sign}' is not a sign; signs: {', '.join(signs)}",
+            )
     for sign in raw["worrying_signs"]:
         if sign not in signs:
             errs.add(

@@ -31,7 +31,8 @@ def combine(screening: Screening, learned: LearnedScreening | None) -> Screening
     # What the lexicon read as denied, over, hypothetical or someone else's stays so.
     added = [t for t in learned.symptoms if t != OTHER and t not in present and t not in inactive]
     mentions = screening.mentions + tuple(Mention(t, LEARNED, -1, -1) for t in added)
-    new_signs = [s for s in learned.signs if s not in screening.inactive_signs]
+    barred = screening.inactive_signs | screening.overruled_signs
+    new_signs = [s for s in learned.signs if s not in barred]
     signs = screening.signs | frozenset(new_signs)
     emergency = screening.emergency
     read_away = screening.denied_emergency or screening.hypothetical_emergency

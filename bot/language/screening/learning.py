@@ -68,6 +68,19 @@ def read_cases(paths: list[Path]) -> list[dict]:
     return cases
 
 
+def net_targets(clinic) -> tuple[list[str], list[str]]:
+    """The symptom topics and signs the net learns. A sign whose every red flag is an
+    emergency ("airway") is left to the net's emergency head, with its own threshold, so a
+    loosely read sign cannot call an emergency through the KB's red flags."""
+    topics = [t for t in clinic.kb.topics.values() if t.type == "symptom"]
+    levels: dict[str, set[str]] = {}
+    for topic in topics:
+        for flag in topic.red_flags:
+            levels.setdefault(flag.sign, set()).add(flag.level)
+    signs = [s for s in clinic.lexicon.signs if levels.get(s) != {"emergency"}]
+    return [t.key for t in topics], signs
+
+
 def examples(cases: list[dict], symptom_topics: list[str], signs: list[str]) -> Examples:
     """The label matrix: screening cases know everything; red-flag cases only `emergency`."""
     labels = [EMERGENCY, PRESENT]

@@ -55,6 +55,7 @@ class Screening:
     learned: tuple[str, ...] = ()  # what only the learned net found ("symptom:oozing"...)
     inactive_signs: frozenset[str] = frozenset()  # signs found but denied or hypothetical
     denied_emergency: bool = False  # an emergency sign found but denied ("no trouble breathing")
+    overruled_signs: frozenset[str] = frozenset()  # "less red than yesterday": not for the net
 
     @property
     def active_topics(self) -> tuple[str, ...]:
@@ -106,6 +107,7 @@ class Screener:
             for first, second in pairs
         ]
         self.emergency = Terms({"emergency": lexicon.emergency_phrases})
+        self.improving = Terms({"improving": lexicon.improving})
         cues = lexicon.context
         self.cue_terms = {
             name: Terms({name: cues.get(name, ())})
@@ -201,6 +203,7 @@ class Screener:
             worrying_signs=self.lexicon.worrying_signs,
             inactive_signs=inactive_signs,
             denied_emergency=denied,
+            overruled_signs=self._overruled(t, context),
         )
 
     def _context(
@@ -226,6 +229,13 @@ class Screener:
         )
         starts = lambda i: self._starts_symptom(t, i)  # noqa: E731 - a one-line callback
         return Context(t.lowers, t.sentence_of, cues, starts, doc=t.doc, spans=targets)
+
+    def _overruled(self, t: _Text, context: Context) -> frozenset[str]:
+        """The signs the learned net may not add: the message says the skin is improving."""
+        better = any(
+            not context.negated(s, e) for s, e, _ in self.improving.matches(t.doc, t.lemmas)
+        )
+        return self.lexicon.improving_overrules if better else frozenset()
 
     def _emergencies(
         self, t: _Text, hits: list[tuple[int, int, set[int]]], context: Context
