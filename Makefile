@@ -31,6 +31,7 @@ kb-check: venv
 ## bench: measure our bot side by side with a bare Rasa bot on loopback (< 20 min) -> results/bench.md
 bench: venv
 	$(VENV)/python -m bench.run
+	$(VENV)/python -m bench.screening_cv
 
 lint: venv
 	$(VENV)/ruff check .

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
+from bot.domain.advisor import Advisor
+from bot.domain.turn import Turn
 from bot.kb.loader import load_clinic
 from bot.language import day_mentions
 from bot.language.day_mentions import DayMention
@@ -287,3 +291,57 @@ def test_a_question_about_another_day_than_the_one_stated_asks_about_that_day(
 ):
     mention = find_day_mention(text)
     assert mention is not None and mention.resolve(stored_today) == asked
+
+
+@pytest.mark.parametrize(
+    ("text", "stored_today", "weekday", "asked"),
+    [
+        # Tuesday was day 0; Wednesday (2) is day 1.
+        ("had it done yesterday (monday). ok to do the sauna at my gym thursday?", 1, 2, 2),
+        ("can i do parkrun saturday? its thursday now and i had it done tuesday", 2, 3, 4),
+        ("can I go swimming on Sunday?", 1, 2, 5),
+        ("when can i go in the sun", 1, 2, 1),
+        # A weekday in a story, not in the question, is not the day asked about.
+        ("my face was very red on sunday but it's much calmer now", 2, 1, 2),
+        ("it was sore on monday. can i wear makeup?", 2, 2, 2),
+    ],
+)
+def test_a_weekday_asked_about_is_counted_from_today(text, stored_today, weekday, asked):
+    mention = find_day_mention(text)
+    assert (mention.resolve(stored_today, weekday) if mention else stored_today) == asked
+
+
+@pytest.mark.parametrize(
+    ("text", "stored_today", "asked"),
+    [
+        ("Hello, I can swim in the sea tomorrow? treatment was 2 days ago", None, 3),
+        ("Had a few white spots on day 3 but they've gone. Can I start my retinol on day 7?", 6, 7),
+    ],
+)
+def test_the_day_in_the_question_wins(text, stored_today, asked):
+    assert find_day_mention(text).resolve(stored_today) == asked
+
+
+@pytest.mark.parametrize(
+    ("text", "stored_today", "days"),
+    [
+        ("day 5, just a bit pink still. can i surf tomorrow?", 5, [5]),
+        ("it's day 5 and still a bit pink. can i surf tomorrow?", None, [5]),
+        ("still red, can i go to the gym on day 5?", 1, [5, 1]),
+        ("five days in it was oozing a lot, is that ok?", 7, [5, 7]),
+    ],
+)
+def test_a_symptom_is_assessed_on_today_not_on_a_day_asked_about_ahead(text, stored_today, days):
+    clinic = load_clinic(SHIPPED_CLINIC)
+    turn = Turn(
+        "s",
+        "nlu_fallback",
+        text,
+        clinic,
+        Advisor(clinic),
+        None,
+        datetime(2026, 12, 2, 10, tzinfo=timezone.utc),
+        stored_today,
+        find_day_mention(text),
+    )
+    assert turn.symptom_days == days

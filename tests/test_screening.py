@@ -220,6 +220,12 @@ def test_ongoing_symptoms_stay_active_with_their_sign(screener, text, sign):
     assert sign in screening.signs
 
 
+def test_still_with_getting_better_is_no_complaint(screener):
+    screening = screener.screen("just a bit pink still and less than yesterday")
+    assert "not_improving" not in screening.signs
+    assert "not_improving" in screener.screen("just a bit pink still").signs
+
+
 # --- Hypotheticals and other people ---------------------------------------------------------
 
 

@@ -90,13 +90,26 @@ class Turn:
     @property
     def asked_day(self) -> int | None:
         """The day the message is about: the one it names, else today's."""
-        return self.mention.resolve(self.today_day) if self.mention else self.today_day
+        if self.mention is None:
+            return self.today_day
+        return self.mention.resolve(self.today_day, self.local_now.weekday())
 
     @property
     def candidate_days(self) -> list[int | None]:
         """Days a message may be about: the one it names and today's (both are assessed)."""
         day = self.asked_day
         return [day] if self.today_day is None or self.today_day == day else [day, self.today_day]
+
+    @property
+    def symptom_days(self) -> list[int | None]:
+        """Days a symptom in the message is assessed on: a symptom is reported as it is now,
+        so a day asked about ahead in relative words ("can I surf tomorrow?", "on Thursday")
+        is read as today (the stated one, else the stored one). A day named by number ("is
+        oozing normal on day 4?") is asked about as such."""
+        m, today = self.mention, self.today_day
+        if m is None or m.day is not None or not (m.weekday is not None or (m.offset or 0) > 0):
+            return self.candidate_days
+        return list(dict.fromkeys(d for d in (m.today, today) if d is not None)) or [today]
 
     @property
     def local_now(self) -> datetime:

@@ -17,19 +17,23 @@ _AFTER = r"(?:after|post|since|later|in|out|from(?! now| today)|following|of)"
 
 @dataclass(frozen=True)
 class DayMention:
-    """A day named in a message: absolute day N, or `offset` days from today."""
+    """A day named in a message: absolute day N, `offset` days from today, or a weekday."""
 
     day: int | None = None
     offset: int | None = None
     today: int | None = None  # today's day as the message states it ("it's day 2, tomorrow?")
+    weekday: int | None = None  # "can I swim on Thursday?" (Monday is 0)
 
-    def resolve(self, today_day: int | None) -> int | None:
-        """The treatment day this mention means, given today's day (if known)."""
+    def resolve(self, today_day: int | None, today_weekday: int | None = None) -> int | None:
+        """The treatment day this mention means, given today's day and weekday (if known)."""
         if self.day is not None:
             return self.day
         base = self.today if self.today is not None else today_day
-        if self.offset is not None and base is not None:
-            return base + self.offset
+        offset = self.offset
+        if self.weekday is not None and today_weekday is not None:
+            offset = (self.weekday - today_weekday) % 7
+        if offset is not None and base is not None:
+            return base + offset
         return None
 
 
@@ -45,19 +49,67 @@ _OPENING = re.compile(r"^\W*$")  # "day N" alone between punctuation states toda
 
 def find_day_mention(text: str, language: Language) -> DayMention | None:
     """The day a question is about, if the client stated one. When the message says which
-    day today is and asks about another day, the other day wins."""
+    day today is and asks about another day, the other day wins; of several days, the one in
+    a question."""
     w = date_words(language)
     t = _without_frequencies(w.normalise(text), w)
     today, rest = _stated_today(t, w)
-    for rule in (_day_number, _hours_or_days_after, _named_day, _ago_treatment, _ahead):
-        mention = rule(rest, w)
-        if mention is not None:
-            return replace(mention, today=today) if mention.offset is not None else mention
+    for part in _questions_first(rest):
+        for rule in (_day_number, _hours_or_days_after, _named_day, _ahead, _weekday_asked):
+            mention = rule(part, w)
+            if mention is not None:
+                return replace(mention, today=today) if mention.day is None else mention
     return DayMention(day=today) if today is not None else None
+
+
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_QUESTION = re.compile(
+    r"\?|\b(?:can i|could i|may i|ok to|okay to|alright to|when can|is it ok|is it okay|"
+    r"should i|am i ok|will i be)\b"
+)
+
+
+def _questions_first(t: str) -> list[str]:
+    """The sentences that ask something, then the whole text."""
+    sentences = [p for p in _SENTENCES.split(t) if p.strip()]
+    asking = [p for p in sentences if _QUESTION.search(p)]
+    return asking + [t] if len(sentences) > 1 else [t]
+
+
+def _weekday_asked(t: str, w: DateWords) -> DayMention | None:
+    """ "ok to do the sauna on Thursday?", "parkrun saturday?": not the treatment's weekday
+    ("had it done Tuesday", "yesterday (Monday)") nor today's ("it's Thursday now")."""
+    found = None
+    for sentence in _SENTENCES.split(t):
+        if _QUESTION.search(sentence):  # "it was very red on Sunday." is not asked about
+            found = _weekday_in(sentence, w) or found
+    return found
+
+
+def _weekday_in(t: str, w: DateWords) -> DayMention | None:
+    found = None
+    for match in re.finditer(rf"\b({w.weekday})\b", t):
+        before, after = t[: match.start()], t[match.end() :]
+        if re.search(r"\b(?:was|were|did|went|got|had|felt|last)\b(?:\s+\S+){0,3}\s*$", before):
+            continue  # "it was sore on Monday, can I..."
+        if len(match.group(1)) <= 3 and not re.search(
+            r"\b(?:on|this|next|by|till|until)\s*$", before
+        ):
+            continue  # "in the sun", "sat down": a short form only after "on", "by"...
+        if re.search(
+            rf"(?:done|had it|had mine|was|since|last|(?:{w.treatment})|\(|it'?s|it is|today'?s|today is)\s*(?:on\s+)?$",
+            before,
+        ) or re.match(r"^\s*(?:now|today|\))", after):
+            continue
+        found = DayMention(weekday=w.weekdays[match.group(1)])
+    return found
 
 
 def _stated_today(t: str, w: DateWords) -> tuple[int | None, str]:
     """Today's day as the message states it, and the text without that statement."""
+    ago = _ago_treatment(t, w)
+    if ago is not None:
+        return ago
     for match in re.finditer(rf"\bday\s*(?!an?\b){w.num}\b(?!\s*(?:/|-|\.)\s*\d)", t):
         before, after = t[: match.start()], t[match.end() :]
         alone = (_OPENING.match(before) or re.search(r"[.,!?;:)-]\s*$", before)) and re.match(
@@ -132,13 +184,14 @@ def _named_day(t: str, w: DateWords) -> DayMention | None:
     return None
 
 
-def _ago_treatment(t: str, w: DateWords) -> DayMention | None:
-    """ "my treatment was 3 days ago": today is day 3."""
+def _ago_treatment(t: str, w: DateWords) -> tuple[int, str] | None:
+    """ "my treatment was 3 days ago": today is day 3 (and the text without it)."""
     match = re.search(rf"\b{w.num}\s*(?:of\s+)?(days?|weeks?)\s*ago\b", t)
     if match and re.search(rf"\b(?:{w.treatment})\b", t):
         value = w.numbers.to_int(match.group(1))
         if value is not None:
-            return DayMention(day=value * 7 if match.group(2).startswith("week") else value)
+            days = value * 7 if match.group(2).startswith("week") else value
+            return days, t[: match.start()] + " " + t[match.end() :]
     return None
 
 

@@ -143,7 +143,7 @@ class Answering:
         # readings, the safer (higher) level wins.
         triages = [
             assess(screening, turn.advisor, d, turn.kind, intent_topic, context_topic)
-            for d in turn.candidate_days
+            for d in turn.symptom_days
         ]
         return max(triages, key=lambda t: level_rank(t.level))
 
@@ -244,6 +244,9 @@ class Answering:
         if intent in UNANSWERABLE_INTENTS or (intent != DAY_SUMMARY and not advisor.knows(intent)):
             return advisor.no_guidance(intent)
         day = turn.asked_day
+        topic = turn.clinic.kb.topics.get(intent)
+        if topic is not None and topic.type == "symptom":
+            day = turn.symptom_days[0]  # a symptom is as it is today, not on a day ahead
         if intent == DAY_SUMMARY:
             return (
                 advisor.day_summary(day, turn.kind)

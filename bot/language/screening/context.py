@@ -21,7 +21,10 @@ WINDOW_AFTER = 5  # how far forward a resolution reaches
 HYPERBOLE_WINDOW = 8  # how far either way a figure of speech reaches
 NOT_PAST_BEFORE = frozenset({"since", "from", "for"})  # "since last week" is still going on
 POST_NEGATIONS = frozenset({"no", "nope", "none", "nah", "negative", "nothing"})
-SELF_WORDS = frozenset({"my", "i", "me", "i'm", "im"})
+SELF_WORDS = frozenset({"my", "i", "i'm", "im", "i've", "ive", "mine"})
+# Someone else's story runs on across commas ("her face went yellow, crusty, hot") until the
+# writer turns to themselves (a self word) or to a contrast.
+OTHERS_END = frozenset({"but", "however", "though", "although", "yet", "whereas", ";", "."})
 QUESTION_MARKS = ("?", "??")
 
 
@@ -104,8 +107,9 @@ class Context:
         """Negations, also those that are words of a sign ("hasn't stopped")."""
         return self.cues.all_negations or self.cues.negations
 
-    def hypothetical(self, start: int, end: int | None = None) -> bool:
-        """A "what if" before it, someone else's symptom ("my cousin got hives") or hyperbole."""
+    def hypothetical(self, start: int, end: int | None = None, emergency: bool = False) -> bool:
+        """A "what if" before it, someone else's symptom ("my cousin got hives") or hyperbole.
+        `emergency`: the span is an emergency sign, read as someone else's more strictly."""
         for c_start, c_end, _ in self.cues.hypotheticals:
             if (
                 c_end <= start
@@ -117,8 +121,10 @@ class Context:
             start, start + 1 if end is None else end
         )
 
-    def _someone_else(self, start: int) -> bool:
-        if self.cues.proxy:
+    def _someone_else(self, start: int, emergency: bool = False) -> bool:
+        # "she had hers done" says a third person is treated; when the writer is treated too
+        # ("I'm fine"), the third person's symptom is theirs, unless it is an emergency.
+        if self.cues.proxy and (emergency or not self.cues.self_treated):
             return False
         others = list(self.cues.others)
         if self.cues.self_treated:
@@ -127,8 +133,7 @@ class Context:
             if (
                 c_end <= start
                 and self.sentence_of[c_start] == self.sentence_of[start]
-                and not SELF_WORDS & set(self.lowers[c_end:start])
-                and not self.terminated(c_end, start, loose_and=False)
+                and not (SELF_WORDS | OTHERS_END) & set(self.lowers[c_end:start])
             ):
                 return True
         return False

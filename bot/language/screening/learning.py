@@ -34,7 +34,7 @@ from bot.language.screening.learned import (
 )
 
 UNKNOWN = -1
-BETA = {EMERGENCY: 1.5, PRESENT: 1.0, SIGN_PREFIX: 1.5, SYMPTOM_PREFIX: 1.5}
+BETA = {EMERGENCY: 2.0, PRESENT: 1.0, SIGN_PREFIX: 1.5, SYMPTOM_PREFIX: 1.5}
 PRESENT_CONTEXTS = ("own_now", "expected")
 FOLDS = 5
 C = 4.0

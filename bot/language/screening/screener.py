@@ -162,7 +162,9 @@ class Screener:
             ]
         targets = [(s, e) for s, e, _ in spans + sign_hits + emergency_hits]
         context = self._context(t, sign_hits, emergency_words, tuple(targets))
-        context.cues.symptom_starts[:] = [s for s, _, _ in spans]
+        # Where another symptom starts (a weak word like "spot" does not end an "it stopped").
+        weak = {(s, e) for s, e, _ in self.weak.matches(t.doc, t.lemmas)}
+        context.cues.symptom_starts[:] = [s for s, e, _ in spans if (s, e) not in weak]
         mentions = tuple(
             Mention(
                 topic,
@@ -175,11 +177,8 @@ class Screener:
             )
             for s, e, topic in spans
         )
-        live_signs = tuple(
-            (key, " ".join(t.lowers[s:e]))
-            for s, e, key in sign_hits
-            if not context.negated(s, e) and not context.hypothetical(s, e)
-        )
+        overruled = self._overruled(t, context)
+        live_signs = self._live_signs(t, sign_hits, context, overruled)
         live = {key for key, _ in live_signs}
         inactive_signs = frozenset(key for _, _, key in sign_hits if key not in live)
         emergency, hypothetical_emergency = self._emergencies(t, emergency_hits, context)
@@ -203,7 +202,7 @@ class Screener:
             worrying_signs=self.lexicon.worrying_signs,
             inactive_signs=inactive_signs,
             denied_emergency=denied,
-            overruled_signs=self._overruled(t, context),
+            overruled_signs=overruled,
         )
 
     def _context(
@@ -230,10 +229,28 @@ class Screener:
         starts = lambda i: self._starts_symptom(t, i)  # noqa: E731 - a one-line callback
         return Context(t.lowers, t.sentence_of, cues, starts, doc=t.doc, spans=targets)
 
+    def _live_signs(
+        self, t: _Text, hits: list[Match], context: Context, overruled: frozenset[str]
+    ) -> tuple[tuple[str, str], ...]:
+        """Each sign the message shows (key, words): not denied, hypothetical or someone
+        else's, and not a weak word undone by getting better ("still pink, less than
+        yesterday")."""
+        live = []
+        for s, e, key in hits:
+            words = " ".join(t.lowers[s:e])
+            if context.negated(s, e) or context.hypothetical(s, e):
+                continue
+            if key in overruled and words in self.lexicon.not_worrying_alone:
+                continue
+            live.append((key, words))
+        return tuple(live)
+
     def _overruled(self, t: _Text, context: Context) -> frozenset[str]:
         """The signs the learned net may not add: the message says the skin is improving."""
+        # "it was going down but today it's puffier": a turn after the good news undoes it.
         better = any(
-            not context.negated(s, e) for s, e, _ in self.improving.matches(t.doc, t.lemmas)
+            not context.negated(s, e) and not CONTRAST & set(t.lowers[e:])
+            for s, e, _ in self.improving.matches(t.doc, t.lemmas)
         )
         return self.lexicon.improving_overrules if better else frozenset()
 
@@ -246,7 +263,7 @@ class Screener:
             # breathing"); nothing said elsewhere in the message may.
             if context.denied_inside(s, e, own) or context.negated(s, e):
                 continue
-            if context.hypothetical(s, e):
+            if context.hypothetical(s, e, emergency=True):
                 hypothetical = True
             else:
                 emergency.append(t.doc[s:e].text)
@@ -345,6 +362,7 @@ class Screener:
 
 
 CLAUSE_BREAKS = frozenset({"but", "though", "although", "however", ";"})
+CONTRAST = frozenset({"but", "though", "although", "however", "yet", "except"})
 NEW_SUBJECT = frozenset({"i", "i'm", "im", "i've", "ive", "i'd"})
 
 
