@@ -2,7 +2,7 @@
 
 Every case is a client message, their treatment day and the level the protocol requires.
 Fails below 100% recall of urgent/emergency (an emergency answered as urgent is a miss), or
-above 3% false urgent alarms on the calm cases. Per-case results: results/red_flags.json.
+above 3% false urgent alarms on the calm cases, overall or in any one set. Per-case results: results/red_flags.json.
 """
 
 from __future__ import annotations
@@ -76,10 +76,28 @@ def main() -> int:
         f"{recall:.1%} ({severe - len(misses)}/{severe}); false urgent alarms on calm cases {false_rate:.1%} "
         f"({len(false_alarms)}/{calm})"
     )
-    if misses or false_rate > MAX_FALSE_ALARM_RATE:
-        print("FAIL: red-flag recall must be 100% and false alarms at most 3%", file=sys.stderr)
+    over = _sets_over_false_alarm_limit(cases, false_alarms)
+    if misses or false_rate > MAX_FALSE_ALARM_RATE or over:
+        print(
+            "FAIL: red-flag recall must be 100% and false alarms at most 3% (overall and in "
+            f"every set; over: {', '.join(over) or 'none'})",
+            file=sys.stderr,
+        )
         return 1
     return 0
+
+
+def _sets_over_false_alarm_limit(cases: list[dict], false_alarms: list[dict]) -> list[str]:
+    """The sets whose own false-alarm rate is above the limit, each printed with its rate."""
+    over = []
+    for name in dict.fromkeys(c["set"] for c in cases):
+        calm = sum(1 for c in cases if c["set"] == name and c["level"] == "none")
+        alarms = sum(1 for row in false_alarms if row["set"] == name)
+        rate = alarms / calm if calm else 0.0
+        print(f"  {name}: false urgent alarms {rate:.1%} ({alarms}/{calm})")
+        if rate > MAX_FALSE_ALARM_RATE:
+            over.append(name)
+    return over
 
 
 if __name__ == "__main__":

@@ -304,6 +304,24 @@ def test_denied_emergencies_and_figures_of_speech_are_no_emergency(screener, tex
     assert not screener.screen(text).is_emergency
 
 
+def test_a_joke_is_a_figure_of_speech_the_learned_net_must_be_sure_to_overrule(screener):
+    screening = screener.screen("she says I've got lips like a film star, that's just a joke")
+    assert screening.figurative and not screening.is_emergency
+
+
+@pytest.mark.parametrize(
+    ("text", "active"),
+    [
+        ("the spots on my chin have gone massive and angry", True),
+        ("the wee purple bruises havenae gone", True),
+        ("the swelling has gone now", False),
+        ("the swelling has gone, thank god", False),
+    ],
+)
+def test_gone_saying_what_it_became_is_not_over(screener, text, active):
+    assert bool(screener.screen(text).active_topics) is active
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -475,6 +493,9 @@ def test_common_words_are_not_read_as_symptoms(screener, text):
         "i'm struggling to breathe",
         "shortness of breath",
         "i can't swallow",
+        "I briefly lost consciousness in the garden",
+        "my husband found me on the floor, I fell down and I don't remember",
+        "I cannae breathe properly",
     ],
 )
 def test_emergency_signs_are_found(screener, text):

@@ -4,7 +4,8 @@ The lexicon (`screener.py`) finds the clinic's words and reads each in its conte
 net (`learned.py`) reads what the message means. What the net finds is added as if the lexicon
 had found it: a symptom topic as a present mention, a sign, an emergency, or (`other`) a
 symptom the KB cannot place. Context applies to both: a symptom the lexicon read as denied,
-over, hypothetical or someone else's is added by the net only when it is very sure.
+over, hypothetical or someone else's is added by the net only when it is very sure, and so is
+an emergency in a message with a denied or hypothetical emergency sign or a figure of speech.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ def combine(screening: Screening, learned: LearnedScreening | None) -> Screening
     new_signs = [s for s in learned.signs if s not in barred]
     signs = screening.signs | frozenset(new_signs)
     emergency = screening.emergency
-    read_away = screening.denied_emergency or screening.hypothetical_emergency
+    read_away = (
+        screening.denied_emergency or screening.hypothetical_emergency or screening.figurative
+    )
     if (
         learned.emergency
         and not emergency

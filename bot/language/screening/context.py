@@ -26,6 +26,13 @@ SELF_WORDS = frozenset({"my", "i", "i'm", "im", "i've", "ive", "mine"})
 # writer turns to themselves (a self word) or to a contrast.
 OTHERS_END = frozenset({"but", "however", "though", "although", "yet", "whereas", ";", "."})
 QUESTION_MARKS = ("?", "??")
+BECAME_VERBS = frozenset({"gone", "went"})
+# Words after "gone" that still say it is over ("gone now", "gone completely", "gone and...").
+OVER_FOLLOWERS = frozenset(
+    "now away down off completely totally fully mostly already since by and but though "
+    "overnight today thankfully luckily altogether entirely quickly within in after for so "
+    "too as from".split()
+)
 
 
 @dataclass
@@ -110,6 +117,7 @@ class Context:
     def hypothetical(self, start: int, end: int | None = None, emergency: bool = False) -> bool:
         """A "what if" before it, someone else's symptom ("my cousin got hives") or hyperbole.
         `emergency`: the span is an emergency sign, read as someone else's more strictly."""
+        stop = start + 1 if end is None else end
         for c_start, c_end, _ in self.cues.hypotheticals:
             if (
                 c_end <= start
@@ -117,9 +125,7 @@ class Context:
                 and not self.terminated(c_end, start)
             ):
                 return True
-        return self._someone_else(start) or self._hyperbole(
-            start, start + 1 if end is None else end
-        )
+        return self._someone_else(start) or self._hyperbole(start, stop)
 
     def _someone_else(self, start: int, emergency: bool = False) -> bool:
         # "she had hers done" says a third person is treated; when the writer is treated too
@@ -199,12 +205,22 @@ class Context:
         ]
         return bool(after) and lowers[after[0]] in POST_NEGATIONS
 
+    def _became(self, c_start: int, c_end: int) -> bool:
+        """'gone' or 'went' saying what it became ("the spots have gone massive", "it went
+        all yellow"), not that it is over."""
+        if c_end - c_start != 1 or self.lowers[c_start] not in BECAME_VERBS:
+            return False
+        following = self.lowers[c_end] if c_end < len(self.lowers) else ""
+        return following.isalpha() and following not in OVER_FOLLOWERS
+
     def _resolution_near(self, start: int, end: int) -> bool:
         for c_start, c_end, _ in self.cues.resolutions:
             if self.sentence_of[c_start] != self.sentence_of[start]:
                 continue
             if self.cue_before(self._every_negation, c_start, 2):
                 continue  # "hasn't gone down" is not a resolution
+            if self._became(c_start, c_end):
+                continue
             if (
                 c_start >= end
                 and c_start - end <= WINDOW_AFTER

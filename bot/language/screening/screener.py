@@ -49,6 +49,7 @@ class Screening:
     hypothetical_topics: frozenset[str] = field(default_factory=frozenset)
     inactive_topics: frozenset[str] = field(default_factory=frozenset)
     hypothetical_cue: bool = False
+    figurative: bool = False  # a figure of speech in the message ("just a joke", "saw the price")
     sign_words: tuple[tuple[str, str], ...] = ()  # (sign, the words that showed it)
     worrying: bool = False  # a sign that on its own says something is wrong
     worrying_signs: frozenset[str] = frozenset()  # the lexicon's signs that are worrying alone
@@ -194,6 +195,7 @@ class Screener:
             ),
             inactive_topics=frozenset(m.topic for m in mentions if not m.active),
             hypothetical_cue=bool(context.cues.hypotheticals),
+            figurative=bool(context.cues.hyperbole),
             sign_words=live_signs,
             worrying=any(
                 key in self.lexicon.worrying_signs and words not in self.lexicon.not_worrying_alone
