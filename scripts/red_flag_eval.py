@@ -65,12 +65,7 @@ def main() -> int:
     (ROOT / "results" / "red_flags.json").write_text(
         json.dumps({"recall": recall, "false_alarm_rate": false_rate, "cases": report}, indent=1)
     )
-    for row in misses:
-        print(
-            f"  MISSED  day {row['day']} expected {row['level']}, got {row['got']}: {row['text']}"
-        )
-    for row in false_alarms:
-        print(f"  FALSE ALARM  day {row['day']} got {row['got']}: {row['text']}")
+    _print_rows(misses, false_alarms)
     print(
         f"Red flags ({len(cases)} cases, {', '.join(p.name for p in SETS)}): urgent/emergency recall "
         f"{recall:.1%} ({severe - len(misses)}/{severe}); false urgent alarms on calm cases {false_rate:.1%} "
@@ -85,6 +80,16 @@ def main() -> int:
         )
         return 1
     return 0
+
+
+def _print_rows(misses: list[dict], false_alarms: list[dict]) -> None:
+    """Each missed red flag and each false alarm, one line each."""
+    for row in misses:
+        print(
+            f"  MISSED  day {row['day']} expected {row['level']}, got {row['got']}: {row['text']}"
+        )
+    for row in false_alarms:
+        print(f"  FALSE ALARM  day {row['day']} got {row['got']}: {row['text']}")
 
 
 def _sets_over_false_alarm_limit(cases: list[dict], false_alarms: list[dict]) -> list[str]:

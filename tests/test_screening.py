@@ -747,8 +747,8 @@ def load_errors(clinic_dir, known_topics) -> list[str]:
             id="words-not-a-list",
         ),
         pytest.param(
-            '  hypothetical: ["what does"',
-            '  maybe: ["what does"',
+            '  hypothetical: ["reading about"',
+            '  maybe: ["reading about"',
             "  maybe:",
             "unknown key 'maybe' in context",
             id="unknown-context-key",
@@ -788,7 +788,7 @@ def test_lexicon_mistakes_are_reported_with_file_and_line(
 
 def test_a_missing_context_list_is_reported(clinic_dir, known_topics):
     path = clinic_dir / "screening.yml"
-    edit(path, '  hypothetical: ["what does"', '  maybe: ["what does"')
+    edit(path, '  hypothetical: ["reading about"', '  maybe: ["reading about"')
     errors = load_errors(clinic_dir, known_topics)
     assert any(
         "clinic/screening.yml:" in e and "missing 'hypothetical' in context" in e for e in errors
