@@ -252,6 +252,8 @@ class Lexicon:
     temperature: Temperature | None = None
     improving: tuple[str, ...] = ()  # "less red than yesterday": the skin is getting better
     improving_overrules: frozenset[str] = frozenset()  # signs the learned net then may not add
+    # "lips are fine", "breathing normal": the client says an emergency sign is absent.
+    emergency_all_clear: WordPairs = ()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,12 @@ from bot.kb.model import Clinic, Lexicon, level_rank
 from bot.language.cues import CueReader
 from bot.language.encoder import load_encoder
 from bot.language.screening import Screener, Screening
-from bot.language.screening.combine import combine
+from bot.language.screening.combine import (
+    LEARNED,
+    combine,
+    remainder,
+    without_learned_emergency,
+)
 from bot.language.screening.learned import LearnedNet, LearnedScreening
 from bot.service.escalation import Escalator
 from bot.service.messages import NeedsDate
@@ -83,10 +88,18 @@ class Screeners:
         already made it (it shares NLU's sentence vectors); else it is read here, if a net
         was trained."""
         screening = self.get(lexicon).screen(text, symptom_question=symptom_question)
-        if learned is None:
-            net = self.net()
-            learned = net.screen(load_encoder(self._minilm_dir), text) if net else None
-        return combine(screening, learned)
+        net = self.net()
+        if learned is None and net is not None:
+            learned = net.screen(load_encoder(self._minilm_dir), text)
+        combined = combine(screening, learned)
+        if combined.emergency == (LEARNED,) and screening.read_away and net is not None:
+            # The net reads words, not their context: it must find the emergency in what is
+            # left once the clauses the lexicon read away ("lips are fine", "my friend's lips
+            # swelled up") are taken out.
+            rest = remainder(text, screening.read_away)
+            if not rest or not net.screen(load_encoder(self._minilm_dir), rest).emergency:
+                combined = without_learned_emergency(combined)
+        return combined
 
 
 class Answering:

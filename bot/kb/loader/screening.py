@@ -38,6 +38,7 @@ def parse_lexicon(
         not_worrying_alone=frozenset(words(raw.get("not_worrying_alone"))),
         emergency_phrases=words(raw["emergency"]["phrases"]),
         emergency_pairs=_pairs(raw["emergency"]["pairs"]),
+        emergency_all_clear=_pairs(raw["emergency"].get("all_clear")),
         unplaced=words(raw["unplaced"]),
         skin_cues=words(raw["skin_cues"]),
         not_skin=words(raw["not_skin"]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from bot.language.clauses import clauses
 from bot.language.screening.learned import OTHER, LearnedScreening
 from bot.language.screening.screener import Mention, Screening
 
@@ -67,3 +68,15 @@ def _only_sure(learned: LearnedScreening) -> LearnedScreening:
     """The net's reading with every label below SURE dropped."""
     thresholds = {k: max(v, SURE) for k, v in learned.thresholds.items()}
     return LearnedScreening(learned.probabilities, thresholds)
+
+
+def remainder(text: str, read_away: tuple[str, ...]) -> str:
+    """The message without the clauses that hold what the lexicon read away."""
+    away = [r.lower() for r in read_away]
+    return " ".join(c for c in clauses(text) if not any(r in c.lower() for r in away))
+
+
+def without_learned_emergency(screening: Screening) -> Screening:
+    """The screening without the emergency only the learned net found."""
+    learned = tuple(x for x in screening.learned if x != "emergency")
+    return replace(screening, emergency=(), learned=learned)

@@ -19,7 +19,7 @@ from bot.language.screening.terms import Match
 WINDOW_BEFORE = 6  # how far back a negation or hypothetical reaches
 WINDOW_AFTER = 5  # how far forward a resolution reaches
 HYPERBOLE_WINDOW = 8  # how far either way a figure of speech reaches
-NOT_PAST_BEFORE = frozenset({"since", "from", "for"})  # "since last week" is still going on
+NOT_PAST_BEFORE = frozenset({"since", "from", "for", "than"})  # "since last week", "than before"
 POST_NEGATIONS = frozenset({"no", "nope", "none", "nah", "negative", "nothing"})
 SELF_WORDS = frozenset({"my", "i", "i'm", "im", "i've", "ive", "mine"})
 # Someone else's story runs on across commas ("her face went yellow, crusty, hot") until the
@@ -148,6 +148,8 @@ class Context:
         for c_start, c_end, _ in self.cues.hyperbole:
             if self.sentence_of[c_start] != self.sentence_of[start]:
                 continue
+            if c_start <= start and end <= c_end:
+                return True  # the figure of speech holds the word: "cabin fever"
             if c_end <= start and start - c_end <= HYPERBOLE_WINDOW:
                 return True
             if c_start >= end and c_start - end <= HYPERBOLE_WINDOW:

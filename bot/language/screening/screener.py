@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from bot.kb.model import Lexicon
 from bot.language.screening.context import Context, Cues
+from bot.language.screening.pairs import Own, pair_spans
 from bot.language.screening.terms import Match, Terms, english_words, pipeline
 from bot.language.temperatures import fevers
 
-PAIR_WINDOW = 4  # the two words of a pair within this many tokens
 FUZZY_MIN_LENGTH = 5
 STARTS_WITHIN = 4  # "and" ends a clause unless a symptom word of up to 4 words follows
 
@@ -50,6 +50,7 @@ class Screening:
     inactive_topics: frozenset[str] = field(default_factory=frozenset)
     hypothetical_cue: bool = False
     figurative: bool = False  # a figure of speech in the message ("just a joke", "saw the price")
+    read_away: tuple[str, ...] = ()  # emergency words read as denied, others' or fine
     sign_words: tuple[tuple[str, str], ...] = ()  # (sign, the words that showed it)
     worrying: bool = False  # a sign that on its own says something is wrong
     worrying_signs: frozenset[str] = frozenset()  # the lexicon's signs that are worrying alone
@@ -102,6 +103,10 @@ class Screener:
             (Terms({"a": first}, use_lemmas=True), Terms({"b": second}, use_lemmas=True))
             for first, second in lexicon.emergency_pairs
         ]
+        self.all_clear = [
+            (Terms({"a": first}, use_lemmas=True), Terms({"b": second}, use_lemmas=True))
+            for first, second in lexicon.emergency_all_clear
+        ]
         self.symptom_pairs = [
             (topic, Terms({"a": first}, use_lemmas=True), Terms({"b": second}, use_lemmas=True))
             for topic, pairs in lexicon.symptom_pairs.items()
@@ -126,6 +131,7 @@ class Screener:
             )
         }
         self.termination = frozenset(cues.get("termination", ()))
+        self.negation_words = frozenset(w for w in cues.get("negation", ()) if " " not in w)
         self.skin_cues = set(lexicon.skin_cues)
         self.not_skin = set(lexicon.not_skin)
         self.fuzzy: dict[str, str] = {}
@@ -182,8 +188,10 @@ class Screener:
         live_signs = self._live_signs(t, sign_hits, context, overruled)
         live = {key for key, _ in live_signs}
         inactive_signs = frozenset(key for _, _, key in sign_hits if key not in live)
-        emergency, hypothetical_emergency = self._emergencies(t, emergency_hits, context)
-        denied = bool(emergency_hits) and not emergency and not hypothetical_emergency
+        clear = self._all_clear(t)
+        emergency, hypothetical_emergency = self._emergencies(t, emergency_hits, context, clear)
+        read_away = self._read_away(t, emergency_hits + clear, emergency)
+        denied = bool(read_away) and not emergency and not hypothetical_emergency
         return Screening(
             mentions=mentions,
             signs=frozenset(key for key, _ in live_signs),
@@ -204,6 +212,7 @@ class Screener:
             worrying_signs=self.lexicon.worrying_signs,
             inactive_signs=inactive_signs,
             denied_emergency=denied,
+            read_away=read_away,
             overruled_signs=overruled,
         )
 
@@ -257,19 +266,40 @@ class Screener:
         return self.lexicon.improving_overrules if better else frozenset()
 
     def _emergencies(
-        self, t: _Text, hits: list[tuple[int, int, set[int]]], context: Context
+        self, t: _Text, hits: list[Own], context: Context, clear: list[Own]
     ) -> tuple[tuple[str, ...], bool]:
         emergency, hypothetical = [], False
+        fine = {i for _, _, own in clear for i in own}  # "lips are fine"
         for s, e, own in hits:
             # Only a denial of the sign itself clears it ("my lips aren't swollen", "no trouble
-            # breathing"); nothing said elsewhere in the message may.
-            if context.denied_inside(s, e, own) or context.negated(s, e):
+            # breathing", "puffy eyes, lips are fine"); nothing said elsewhere in the message may.
+            if context.denied_inside(s, e, own) or context.negated(s, e) or own & fine:
                 continue
             if context.hypothetical(s, e, emergency=True):
                 hypothetical = True
             else:
                 emergency.append(t.doc[s:e].text)
         return tuple(emergency), hypothetical
+
+    def _all_clear(self, t: _Text) -> list[Own]:
+        """Where the client says an emergency sign is absent: "lips are fine", "breathing
+        totally normal" (the body word, linking words only, then the word for fine)."""
+        clear = []
+        for a_terms, b_terms in self.all_clear:
+            for s, e, own in pair_spans(a_terms, b_terms, t):
+                firsts = {i for i, _, _ in a_terms.matches(t.doc, t.lemmas)}
+                links = {t.lowers[i] for i in range(s, e) if i not in own}
+                before = set(t.lowers[max(0, s - 2) : s])  # "cannot breathe well" is no all-clear
+                if s in firsts and links <= LINKS and not before & self.negation_words:
+                    clear.append((s, e, own))
+        return clear
+
+    @staticmethod
+    def _read_away(t: _Text, hits: list[Own], emergency: tuple[str, ...]) -> tuple[str, ...]:
+        """The emergency words the lexicon read as denied, someone else's or hypothetical,
+        or said to be fine ("lips are fine"): what the learned net may count as an emergency
+        only in the rest of the message (`Screeners.screen`)."""
+        return tuple(t.doc[s:e].text for s, e, _ in hits if t.doc[s:e].text not in emergency)
 
     def _unplaced(
         self, t: _Text, context: Context, mentions: tuple[Mention, ...]
@@ -292,8 +322,10 @@ class Screener:
     def _symptom_spans(self, t: _Text, symptom_question: bool) -> list[Match]:
         found = list(self.symptoms.matches(t.doc, t.lemmas))
         for topic, a_terms, b_terms in self.symptom_pairs:
-            for start, end, _ in self._pair_spans(a_terms, b_terms, t):
-                found.append((start, end, topic))
+            for start, end, own in pair_spans(a_terms, b_terms, t):
+                between = {t.lowers[i] for i in range(start, end) if i not in own}
+                if not between & self.negation_words:  # "the serum, nothing stings"
+                    found.append((start, end, topic))
         taken = {i for s, e, _ in found for i in range(s, e)}
         found += self._typos(t, taken)
         for s, e, topic in self.weak.matches(t.doc, t.lemmas):
@@ -338,45 +370,21 @@ class Screener:
                 taken.add(i)
         return found
 
-    @staticmethod
-    def _pair_spans(a_terms: Terms, b_terms: Terms, t: _Text) -> list[tuple[int, int, set[int]]]:
-        """Spans where a word of each list stands within PAIR_WINDOW words, in one sentence,
-        with the positions of the two words."""
-        spans = []
-        for a_start, a_end, _ in a_terms.matches(t.doc, t.lemmas):
-            for b_start, b_end, _ in b_terms.matches(t.doc, t.lemmas):
-                if t.sentence_of[a_start] != t.sentence_of[b_start]:
-                    continue
-                gap = b_start - a_end if b_start >= a_end else a_start - b_end
-                between = t.lowers[min(a_end, b_end) : max(a_start, b_start)]
-                if 0 <= gap <= PAIR_WINDOW and not _new_clause(between):
-                    own = set(range(a_start, a_end)) | set(range(b_start, b_end))
-                    spans.append((min(a_start, b_start), max(a_end, b_end), own))
-        return spans
-
     def _emergency_spans(self, t: _Text) -> tuple[list[tuple[int, int, set[int]]], set[int]]:
         """Emergency spans with the positions of their own words (a "can't" in "can't
         breathe"), and all those positions."""
         spans = [(s, e, set(range(s, e))) for s, e, _ in self.emergency.matches(t.doc, t.lemmas)]
         for a_terms, b_terms in self.pairs:
-            spans += self._pair_spans(a_terms, b_terms, t)
+            spans += pair_spans(a_terms, b_terms, t)
         return spans, {i for _, _, own in spans for i in own}
 
 
-CLAUSE_BREAKS = frozenset({"but", "though", "although", "however", ";"})
+# Words between "lips" and "fine" in "lips are fine", "breathing's totally normal".
+LINKS = frozenset(
+    "are is 's s am was were be been feel feels feeling felt seem seems look looks looking "
+    "totally completely perfectly absolutely all still both really pretty quite fully".split()
+)
 CONTRAST = frozenset({"but", "though", "although", "however", "yet", "except"})
-NEW_SUBJECT = frozenset({"i", "i'm", "im", "i've", "ive", "i'd"})
-
-
-def _new_clause(between: list[str]) -> bool:
-    """Words between a pair's two words start a new clause: "my lips aren't swollen and I'm
-    breathing fine" pairs neither "n't" with "breathing" nor across "but"."""
-    for i, word in enumerate(between):
-        if word in CLAUSE_BREAKS:
-            return True
-        if word in (",", "and", ".") and i + 1 < len(between) and between[i + 1] in NEW_SUBJECT:
-            return True
-    return False
 
 
 def _longest(spans: list[Match]) -> list[Match]:

@@ -1,0 +1,114 @@
+"""The learned screening net beside the lexicon: what it may add, and what the lexicon's
+reading of context (denied, someone else's, said to be fine, a figure of speech) keeps away.
+
+The combining rules are tested on net readings given as probabilities; the last tests run the
+project's trained net itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.language.screening import Screener
+from bot.language.screening.combine import LEARNED, SURE, combine, remainder
+from bot.language.screening.learned import LearnedScreening, net_dir
+from bot.service.answering import Screeners
+from bot.settings import PROJECT_DIR, Settings
+
+
+@pytest.fixture(scope="module")
+def screener(clinic) -> Screener:
+    return Screener(clinic.lexicon)
+
+
+def reading(emergency: float = 0.0, present: float = 1.0, **labels: float) -> LearnedScreening:
+    """A net reading: `symptom__swelling=0.9` stands for the label `symptom:swelling`."""
+    probabilities = {"emergency": emergency, "context:present": present}
+    probabilities |= {k.replace("__", ":"): v for k, v in labels.items()}
+    return LearnedScreening(probabilities, {k: 0.5 for k in probabilities})
+
+
+def test_the_net_adds_an_emergency_the_lexicon_has_no_words_for(screener):
+    screening = combine(screener.screen("my face feels really strange"), reading(emergency=0.8))
+    assert screening.emergency == (LEARNED,) and screening.is_emergency
+
+
+def test_an_emergency_sign_the_client_denies_needs_a_sure_net(screener):
+    lexicon = screener.screen("my lips aren't swollen at all")
+    assert lexicon.denied_emergency
+    assert not combine(lexicon, reading(emergency=0.8)).is_emergency
+    assert combine(lexicon, reading(emergency=SURE)).is_emergency
+
+
+def test_saying_lips_and_breathing_are_fine_is_read_away(screener):
+    lexicon = screener.screen("bit puffy round the eyes, lips are fine and breathing is normal")
+    assert lexicon.denied_emergency and not lexicon.is_emergency
+    assert any("lips are fine" in text for text in lexicon.read_away)
+    assert not combine(lexicon, reading(emergency=0.8)).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't breathe, fine one minute then not",
+        "my lips are fine but my throat is swelling",
+        "I cannot breathe well, my face is very swollen",
+    ],
+)
+def test_a_sign_said_fine_does_not_clear_a_real_emergency_beside_it(screener, text):
+    assert screener.screen(text).is_emergency
+
+
+def test_puffy_eyes_next_to_lips_said_fine_is_no_emergency(screener):
+    assert not screener.screen("bit puffy round the eyes, lips are fine").is_emergency
+
+
+def test_a_symptom_read_as_someone_elses_is_not_added_by_the_net(screener):
+    lexicon = screener.screen("my cousin got hives after hers")
+    added = combine(lexicon, reading(symptom__allergic_reaction=0.8))
+    assert "allergic_reaction" not in added.active_topics
+
+
+def test_nothing_is_added_when_the_net_reads_no_present_symptom(screener):
+    added = combine(
+        screener.screen("what happens if it gets infected?"),
+        reading(emergency=0.9, present=0.1, symptom__infection_signs=0.9),
+    )
+    assert not added.is_emergency and not added.active_topics
+
+
+def test_getting_better_bars_the_nets_worsening(screener):
+    lexicon = screener.screen("the redness is less red than yesterday")
+    added = combine(lexicon, reading(sign__worsening=0.9, symptom__redness=0.9))
+    assert "worsening" not in added.signs
+
+
+def test_the_remainder_leaves_out_the_clauses_read_away():
+    text = (
+        "My eyes are a bit swollen today. Lips are fine, throat is fine. Is that normal for day 1?"
+    )
+    assert remainder(text, ("Lips are fine",)) == (
+        "My eyes are a bit swollen today. Is that normal for day 1?"
+    )
+
+
+@pytest.fixture(scope="module")
+def screeners(trained_model) -> Screeners:
+    """Both nets as the bot runs them: the project's trained net and the sentence encoder."""
+    settings = Settings.from_env({"AFTERCARE_HOME": str(PROJECT_DIR)})
+    return Screeners(net_dir(trained_model.parent), settings.minilm_dir)
+
+
+def test_the_trained_net_counts_no_emergency_in_what_the_client_says_is_fine(screeners, clinic):
+    text = (
+        "Bit swollen around my eyes this morning. Lips are fine, throat's fine, breathing "
+        "totally normal. Just checking that's ok"
+    )
+    assert not screeners.screen(clinic.lexicon, text, False).is_emergency
+
+
+def test_the_trained_net_still_finds_an_emergency_beside_a_denied_sign(screeners, clinic):
+    text = (
+        "no wheezing or anything but my throat feels like it's getting narrower and my voice is odd"
+    )
+    screening = screeners.screen(clinic.lexicon, text, False)
+    assert screening.read_away and screening.is_emergency
