@@ -28,7 +28,7 @@ chat: venv
 kb-check: venv
 	$(VENV)/aftercare kb check
 
-## bench: measure our bot side by side with a bare Rasa bot on loopback (30-40 min), then the screening nets out of fold -> results/
+## bench: measure our bot side by side with a bare Rasa bot on loopback (about an hour), then the screening nets out of fold -> results/
 bench: venv
 	$(VENV)/python -m bench.run
 	$(VENV)/python -m bench.screening_cv
