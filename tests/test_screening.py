@@ -298,6 +298,7 @@ def test_a_close_persons_symptom_is_someone_elses_when_the_writer_is_the_treated
         "I'm fine, no breathing problems, lips aren't swollen or anything",
         "I laughed so hard I couldn't breathe, anyway can I wear makeup",
         "I nearly passed out when I saw the price of the serum",
+        "bit puffy round the eyes, lips are fine",
     ],
 )
 def test_denied_emergencies_and_figures_of_speech_are_no_emergency(screener, text):
@@ -496,6 +497,10 @@ def test_common_words_are_not_read_as_symptoms(screener, text):
         "I briefly lost consciousness in the garden",
         "my husband found me on the floor, I fell down and I don't remember",
         "I cannae breathe properly",
+        # A sign said fine beside them does not clear them.
+        "I can't breathe, fine one minute then not",
+        "my lips are fine but my throat is swelling",
+        "I cannot breathe well, my face is very swollen",
     ],
 )
 def test_emergency_signs_are_found(screener, text):

@@ -286,8 +286,8 @@ class Screener:
         totally normal" (the body word, linking words only, then the word for fine)."""
         clear = []
         for a_terms, b_terms in self.all_clear:
+            firsts = {i for i, _, _ in a_terms.matches(t.doc, t.lemmas)}
             for s, e, own in pair_spans(a_terms, b_terms, t):
-                firsts = {i for i, _, _ in a_terms.matches(t.doc, t.lemmas)}
                 links = {t.lowers[i] for i in range(s, e) if i not in own}
                 before = set(t.lowers[max(0, s - 2) : s])  # "cannot breathe well" is no all-clear
                 if s in firsts and links <= LINKS and not before & self.negation_words:
