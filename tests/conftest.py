@@ -193,6 +193,17 @@ class RunningBot:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        """Start the bot; on a port another process took meanwhile, once more on new ports."""
+        for attempt in range(3):
+            seen = self._start_once()
+            if not seen:
+                return
+            if "address already in use" not in "".join(seen) or attempt == 2:
+                raise AssertionError("bot did not start:\n" + "".join(seen[-40:]))
+            self.port, self.action_port, self.web_port = free_port(), free_port(), free_port()
+
+    def _start_once(self) -> list[str]:
+        """Start `aftercare run`; [] once it is running, else the last lines it printed."""
         self.process = subprocess.Popen(
             [
                 AFTERCARE,
@@ -216,10 +227,13 @@ class RunningBot:
             line = self.process.stdout.readline()
             seen.append(line)
             if "Aftercare Assistant is running" in line:
-                return
+                return []
             if not line and self.process.poll() is not None:
                 break
-        raise AssertionError("bot did not start:\n" + "".join(seen[-40:]))
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        return seen or ["(no output)"]
 
     def say(self, text: str, sender: str = "client-42") -> list[str]:
         response = httpx.post(

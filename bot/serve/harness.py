@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 import subprocess
 import sys
@@ -27,11 +28,34 @@ class HarnessError(RuntimeError):
     """The model or the action server could not be started."""
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_start() -> int:
+    """The first port the kernel hands to outgoing connections (32768 when unknown)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free TCP port on loopback, below the kernel's ephemeral range.
+
+    A port from `bind(0)` comes from the ephemeral range, so between picking it and the server
+    binding it any outgoing connection on the machine may take it ("address already in use").
+    Ports below that range are only ever taken by listeners.
+    """
+    low, high = 20000, _ephemeral_start()
+    for _ in range(200):
+        port = random.randrange(low, high) if high > low + 100 else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise HarnessError("no free loopback port")
 
 
 def latest_model(models_dir: Path) -> Path:
