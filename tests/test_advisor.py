@@ -179,3 +179,44 @@ def test_a_clinic_edit_changes_the_answer_without_code(clinic_dir, known_topics)
     advisor = Advisor(load_clinic(clinic_dir, known_topics))
     answer = advisor.answer("swimming", 1)
     assert answer.status == "caution" and "Only with goggles" in answer.reply
+
+
+@pytest.mark.parametrize(
+    ("topic", "variants", "day", "status", "entry"),
+    [
+        ("cleansing", ("products",), 0, "not_yet", "cleansing/products@0-1"),
+        ("cleansing", (), 0, "caution", "cleansing@0-1"),
+        ("cleansing", ("products",), 2, "allowed", "cleansing@2+"),
+        ("moisturiser", ("creams",), 1, "not_yet", "moisturiser/creams@0-1"),
+        ("sun_protection", ("tanning",), 8, "not_yet", "sun_protection/tanning@0-13"),
+        ("sun_protection", ("tanning",), 14, "allowed", "sun_protection@7+"),
+        ("exercise", ("gentle_walking",), 1, "caution", "exercise/gentle_walking@0-2"),
+        ("exercise", ("no_such_variant",), 1, "not_yet", "exercise@0-2"),
+    ],
+)
+def test_a_variant_the_question_names_answers_on_its_days_and_the_topic_on_the_others(
+    advisor, topic, variants, day, status, entry
+):
+    answer = advisor.answer(topic, day, variants=variants)
+    assert (answer.status, answer.entry) == (status, entry)
+
+
+def test_of_several_variants_a_question_names_the_most_cautious_answers(clinic_dir):
+    edit(
+        clinic_dir / "knowledge" / "activities_lifestyle.yml",
+        "    variants:\n",
+        "    variants:\n"
+        "      - name: team_sport\n"
+        "        cues: [netball]\n"
+        "        windows:\n"
+        "          - days: 0-4\n"
+        "            status: not_yet\n"
+        "            answer: Not yet for team sports.\n"
+        "            sources: [protocol]\n",
+    )
+    advisor = Advisor(load_clinic(clinic_dir))
+    answer = advisor.answer("exercise", 1, variants=("gentle_walking", "team_sport"))
+    assert (answer.status, answer.entry) == ("not_yet", "exercise/team_sport@0-4")
+    later = advisor.answer("exercise", 4, variants=("gentle_walking", "team_sport"))
+    assert (later.status, later.entry) == ("not_yet", "exercise/team_sport@0-4")
+    assert advisor.answer("exercise", 5, variants=("team_sport",)).entry == "exercise@3+"

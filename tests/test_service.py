@@ -128,6 +128,20 @@ def test_emergency_reply_starts_with_the_emergency_number(service):
     assert answer.reply.splitlines()[0] == service.phrase("notice.emergency")
 
 
+def test_an_emergencys_other_question_follows_it_for_later_without_symptom_reassurance(service):
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    text = "my lips are swelling up and I can't breathe properly, can I wear makeup tomorrow?"
+    answer = service.respond("c1", "makeup", text, now=NOW)
+    assert answer.escalation == "emergency"
+    assert answer.reply.splitlines()[0] == service.phrase("notice.emergency")
+    later = answer.reply.index(service.phrase("notice.after_emergency"))
+    assert answer.reply.index("makeup") > later
+    assert [(p["topic"], p["escalation"]) for p in answer.parts] == [
+        ("swelling", "emergency"),
+        ("makeup", "none"),
+    ]
+
+
 def test_escalation_records_what_was_detected(service):
     service.save_treatment_date("c1", "3 days ago", NOW)
     service.respond("c1", "oozing", "it's still weeping and there's yellow crust", now=NOW)
@@ -231,3 +245,41 @@ def test_weekday_names_clients_write_come_from_the_language_file(service, clinic
     )
     saved = service.save_treatment_date("c1", "el martes", now=NOW)  # Saturday 21 Nov
     assert saved.treatment_date == date(2026, 11, 17)
+
+
+def test_a_product_the_question_names_picks_the_topics_variant(service):
+    service.save_treatment_date("c1", "today", NOW)
+    products = service.answer_question("c1", "cleansing", "can I use my CeraVe foam cleanser?", NOW)
+    water = service.answer_question("c1", "cleansing", "can I rinse with water tonight?", NOW)
+    assert (products.status, products.entry) == ("not_yet", "cleansing/products@0-1")
+    assert (water.status, water.entry) == ("caution", "cleansing@0-1")
+
+
+def test_every_activity_a_question_names_is_answered(service):
+    service.save_treatment_date("c1", "4 days ago", NOW)
+    answer = service.respond("c1", "heat_exposure", "can I do hot yoga tonight?", now=NOW)
+    assert {p["topic"]: p["status"] for p in answer.parts} == {
+        "heat_exposure": "allowed",
+        "exercise": "allowed",
+    }
+
+
+def test_an_activity_word_in_a_question_outside_the_kb_is_not_answered(service):
+    service.save_treatment_date("c1", "today", NOW)
+    answer = service.respond("c1", "out_of_scope", "can I take the train to work?", now=NOW)
+    assert (answer.response, answer.topic, answer.parts) == ("kb_no_guidance", None, ())
+
+
+def test_a_second_question_outside_the_kb_gets_the_offer_after_the_answer(service):
+    from bot.service.messages import Incoming
+
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    text = "Can I go to the gym tomorrow? Also can I have a pint tonight?"
+    clauses = (
+        {"text": "Can I go to the gym tomorrow?", "intent": "exercise", "confidence": 0.9},
+        {"text": "Also can I have a pint tonight?", "intent": "out_of_scope", "confidence": 0.9},
+    )
+    outcome = service.answer(Incoming("c1", "exercise", text, clauses=clauses), now=NOW)
+    assert [r.key for r in outcome.replies] == ["kb_answer", "kb_no_guidance"]
+    assert outcome.replies[1].buttons and outcome.replies[1].escalation == "question"
+    assert outcome.slots["handoff_offer"]["message"] == text

@@ -31,6 +31,7 @@ class Answer:
     day: int | None
     body: str = ""  # the day label and the guidance, without notices
     parts: tuple[dict, ...] = ()  # each topic's answer, when one reply answers several
+    beyond_kb: bool = False  # another question of the message is outside the KB: offer the team
 
     def as_record(self) -> dict:
         """A JSON-ready record of the answer (stored with the conversation)."""
@@ -90,12 +91,14 @@ class Advisor:
         kind: str | None = None,
         signs: frozenset[str] = frozenset(),
         any_day: bool = False,
+        variants: tuple[str, ...] = (),
     ) -> Answer:
         """The clinic's answer to `topic_key` on treatment day `day` (None if unknown).
 
         `signs` are red-flag signs seen in the client's message (e.g. "worsening"); a matching
         red flag raises the level above the day window's. `any_day`: the day is unknown and only
-        red flags that hold on every day are answered (no day label).
+        red flags that hold on every day are answered (no day label). `variants`: the topic's
+        variants the question names ("a foaming cleanser"), whose windows answer first.
         """
         if any_day:
             return self._any_day_answer(topic_key, kind, signs)
@@ -112,9 +115,7 @@ class Advisor:
                     topic, None, day, self._fill(self.kb.phrase("before_treatment")), "none", None
                 )
         effective = self._effective_day(topic, day, kind)
-        window = (
-            topic.window_on(effective, kind) if effective is not None else topic.window_on(0, kind)
-        )
+        window = topic.window_on(0 if effective is None else effective, kind, variants)
         if window is None:  # validation guarantees coverage from day 0; negative days may be open
             return self._compose(
                 topic, None, day, self._fill(self.kb.phrase("before_treatment")), "none", None
@@ -253,7 +254,9 @@ class Advisor:
     @staticmethod
     def _entry(topic: Topic, window: Window, kind: str) -> str:
         prefix = f"{kind}:" if kind in topic.by_kind else ""
-        return f"{topic.key}@{prefix}{window.days.text}"
+        variant = topic.variant_of(window)
+        name = f"{topic.key}/{variant}" if variant else topic.key
+        return f"{name}@{prefix}{window.days.text}"
 
     def _day_label(self, day: int) -> str:
         key = (

@@ -69,6 +69,19 @@ class RedFlag:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """A more specific answer of an activity topic, for questions that name one of its cues
+    ("a foaming cleanser" on day 0), on the days its windows cover."""
+
+    name: str
+    cues: tuple[str, ...]
+    windows: tuple[Window, ...]
+
+
+STATUS_ORDER = {"not_yet": 0, "caution": 1, "allowed": 2}
+
+
+@dataclass(frozen=True)
 class Topic:
     """One protocol topic (an NLU intent of the same name)."""
 
@@ -80,6 +93,7 @@ class Topic:
     by_kind: dict[str, tuple[Window, ...]] = field(default_factory=dict)
     red_flags: tuple[RedFlag, ...] = ()
     cues: tuple[str, ...] = ()  # words that show a question is about this topic
+    variants: tuple[Variant, ...] = ()
 
     @property
     def needs_day(self) -> bool:
@@ -91,12 +105,29 @@ class Topic:
         """The windows that apply to a treatment kind (its override, or the default)."""
         return self.by_kind.get(kind, self.windows)
 
-    def window_on(self, day: int, kind: str) -> Window | None:
-        """The window covering `day` for `kind`, or None if the day is not covered."""
+    def window_on(self, day: int, kind: str, variants: tuple[str, ...] = ()) -> Window | None:
+        """The window covering `day` for `kind`, or None if the day is not covered.
+
+        `variants`: the topic's variants the question names; the most cautious of their windows
+        covering `day` wins over the topic's own.
+        """
+        named = [
+            w
+            for v in self.variants
+            if v.name in variants
+            for w in v.windows
+            if w.days.contains(day)
+        ]
+        if named:
+            return min(named, key=lambda w: STATUS_ORDER.get(w.status or "", 0))
         for window in self.windows_for(kind):
             if window.days.contains(day):
                 return window
         return None
+
+    def variant_of(self, window: Window) -> str | None:
+        """The name of the variant a window belongs to (None: the topic's own)."""
+        return next((v.name for v in self.variants if window in v.windows), None)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,23 @@ class CueReader:
             symptom_words = lexicon.symptoms.get(key, ()) + lexicon.weak.get(key, ())
             words[key] = tuple(dict.fromkeys(topic.cues + symptom_words))
         self.terms = Terms({k: v for k, v in words.items() if v}, use_lemmas=True)
+        variants = {
+            f"{key}/{v.name}": v.cues for key, topic in kb.topics.items() for v in topic.variants
+        }
+        self.variant_terms = Terms(variants, use_lemmas=True) if variants else None
 
     def topics_in(self, text: str) -> set[str]:
         """The topics whose cue words are in the text."""
+        return {key for _, _, key in self.terms.matches(*self._read(text))}
+
+    def variants_in(self, topic: str, text: str) -> tuple[str, ...]:
+        """The names of the topic's variants whose cue words are in the text."""
+        if self.variant_terms is None:
+            return ()
+        keys = {key for _, _, key in self.variant_terms.matches(*self._read(text))}
+        return tuple(k.split("/", 1)[1] for k in sorted(keys) if k.split("/", 1)[0] == topic)
+
+    @staticmethod
+    def _read(text: str):
         doc = pipeline()(text or "")
-        lemmas = [t.lemma_.lower() for t in doc]
-        return {key for _, _, key in self.terms.matches(doc, lemmas)}
+        return doc, [t.lemma_.lower() for t in doc]

@@ -23,6 +23,7 @@ class DayMention:
     offset: int | None = None
     today: int | None = None  # today's day as the message states it ("it's day 2, tomorrow?")
     weekday: int | None = None  # "can I swim on Thursday?" (Monday is 0)
+    today_weekday: int | None = None  # today's weekday as the message states it
 
     def resolve(self, today_day: int | None, today_weekday: int | None = None) -> int | None:
         """The treatment day this mention means, given today's day and weekday (if known)."""
@@ -30,6 +31,8 @@ class DayMention:
             return self.day
         base = self.today if self.today is not None else today_day
         offset = self.offset
+        if self.today_weekday is not None:
+            today_weekday = self.today_weekday  # "today's Tuesday": the client's clock
         if self.weekday is not None and today_weekday is not None:
             offset = (self.weekday - today_weekday) % 7
         if offset is not None and base is not None:
@@ -53,20 +56,30 @@ def find_day_mention(text: str, language: Language) -> DayMention | None:
     a question."""
     w = date_words(language)
     t = _without_frequencies(w.normalise(text), w)
+    will_be = re.search(rf"\b(?:will be|'ll be|would be|'d be|be)\s+(?:on\s+)?day\s*{w.num}\b", t)
+    if will_be and w.numbers.to_int(will_be.group(1)) is not None:
+        return DayMention(day=w.numbers.to_int(will_be.group(1)))  # "Saturday will be day 6"
     today, rest = _stated_today(t, w)
     for part in _questions_first(rest):
         for rule in (_day_number, _hours_or_days_after, _named_day, _ahead, _weekday_asked):
             mention = rule(part, w)
+            if mention is not None and mention.day is None:
+                return replace(mention, today=today, today_weekday=_stated_weekday(t, w))
             if mention is not None:
-                return replace(mention, today=today) if mention.day is None else mention
+                return mention
     return DayMention(day=today) if today is not None else None
 
 
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _QUESTION = re.compile(
     r"\?|\b(?:can i|could i|may i|ok to|okay to|alright to|when can|is it ok|is it okay|"
-    r"should i|am i ok|will i be)\b"
+    r"should i|am i ok|will i be|ok\W*$|okay\W*$|alright\W*$|yes or no|or nah)\b"
 )
+
+
+def asks(text: str) -> bool:
+    """Whether a sentence or clause asks something ("?", "can I", "ok to"...)."""
+    return bool(_QUESTION.search(text.lower()))
 
 
 def _questions_first(t: str) -> list[str]:
@@ -105,6 +118,14 @@ def _weekday_in(t: str, w: DateWords) -> DayMention | None:
     return found
 
 
+def _stated_weekday(t: str, w: DateWords) -> int | None:
+    """ "today's Tuesday", "it's Thursday now": today's weekday as the client states it."""
+    match = re.search(rf"\b(?:today'?s|today is|it'?s|it is)\s+({w.weekday})\b", t) or re.search(
+        rf"\b({w.weekday})\s+(?:today|now)\b", t
+    )
+    return w.weekdays[match.group(1)] if match else None
+
+
 def _stated_today(t: str, w: DateWords) -> tuple[int | None, str]:
     """Today's day as the message states it, and the text without that statement."""
     ago = _ago_treatment(t, w)
@@ -112,7 +133,7 @@ def _stated_today(t: str, w: DateWords) -> tuple[int | None, str]:
         return ago
     for match in re.finditer(rf"\bday\s*(?!an?\b){w.num}\b(?!\s*(?:/|-|\.)\s*\d)", t):
         before, after = t[: match.start()], t[match.end() :]
-        alone = (_OPENING.match(before) or re.search(r"[.,!?;:)-]\s*$", before)) and re.match(
+        alone = (_OPENING.match(before) or re.search(r"[^\w\s]\s*$", before)) and re.match(
             r"^\s*(?:[.,:;!?)-]|and\b|$)", after
         )
         if _TODAY_BEFORE.search(before) or _TODAY_AFTER.match(after) or alone:
@@ -130,6 +151,7 @@ def _without_frequencies(t: str, w: DateWords) -> str:
         " ",
         t,
     )
+    t = re.sub(rf"\b(?:on\s+)?day\s*{w.num}\s+(?:was|were)\b", " ", t)  # a past day's story
     return re.sub(
         rf"\b(?:since|than|as|like|from|until|till|til|before)\s+(?:on\s+)?day\s*{w.num}\b", " ", t
     )

@@ -15,7 +15,9 @@ from bot.domain.intents import UNANSWERABLE_INTENTS
 from bot.domain.triage import Triage, assess
 from bot.domain.turn import Turn
 from bot.kb.model import Clinic, Lexicon, level_rank
+from bot.language.clauses import clauses
 from bot.language.cues import CueReader
+from bot.language.day_mentions import asks
 from bot.language.encoder import load_encoder
 from bot.language.screening import Screener, Screening
 from bot.language.screening.combine import (
@@ -162,18 +164,44 @@ class Answering:
 
     def respond(self, turn: Turn) -> Answer | NeedsDate:
         """Screen the message, then answer every question in it, red flags first: what every
-        client message gets. An emergency's reply is about the emergency only."""
+        client message gets. An emergency's reply is about the emergency; the message's other
+        questions follow it, marked as for later."""
         red_flag, triage = self.screen(turn)
         if red_flag is not None:
             if red_flag.escalation == "emergency":
-                return red_flag
+                return joined(red_flag, self._after_emergency(turn, triage, red_flag))
             return joined(red_flag, self.other_answers(turn, triage, {red_flag.topic}))
         if triage.waiting_for_day:
             return NeedsDate(turn.intent, turn.text)
         answer = self._main_answer(turn, triage)
         if isinstance(answer, NeedsDate):
             return answer
-        return joined(answer, self.other_answers(turn, triage, {answer.topic}))
+        answer = joined(answer, self.other_answers(turn, triage, {answer.topic}))
+        return replace(answer, beyond_kb=self._asks_beyond_kb(turn))
+
+    def _asks_beyond_kb(self, turn: Turn) -> bool:
+        """Whether one question of a message of several is outside the KB: NLU reads that
+        clause as out of scope and it names no KB topic ("... and can I have wine tonight?")."""
+        parts = clauses(turn.text)
+        if len(parts) < 2:
+            return False
+        cues = self.screeners.cues(turn.clinic)
+        return any(
+            c["intent"] == "out_of_scope"
+            and c.get("confidence", 0.0) >= CLAUSE_SURE
+            and asks(c["text"])
+            and not cues.topics_in(c["text"])
+            for c in turn.clauses
+        )
+
+    def _after_emergency(self, turn: Turn, triage: Triage, emergency: Answer) -> list[Answer]:
+        """An emergency's reply is about the emergency; the message's other questions (never a
+        symptom's reassurance) follow it, marked as for later."""
+        others = self.other_answers(turn, triage, {emergency.topic}, symptoms=False)
+        if not others:
+            return []
+        lead = turn.advisor.phrase("notice.after_emergency")
+        return [replace(others[0], reply=f"{lead}\n{others[0].reply}"), *others[1:]]
 
     def _main_answer(self, turn: Turn, triage: Triage) -> Answer | NeedsDate:
         """The answer to what NLU says the message asks, read with what screening found."""
@@ -210,12 +238,15 @@ class Answering:
             return True
         return intent in self.screeners.cues(turn.clinic).topics_in(text)
 
-    def other_answers(self, turn: Turn, triage: Triage, answered: set) -> list[Answer]:
-        """Answers to the message's other questions: symptoms screening placed as expected,
-        and topics a clause asks about and names (at most MAX_ANSWERS in all)."""
+    def other_answers(
+        self, turn: Turn, triage: Triage, answered: set, symptoms: bool = True
+    ) -> list[Answer]:
+        """Answers to the message's other questions: symptoms screening placed as expected
+        (unless `symptoms` is False), and topics a clause asks about and names (at most
+        MAX_ANSWERS in all)."""
         others: list[Answer] = []
         done = set(answered) | {f.topic for f in triage.flagged}
-        for finding in triage.findings:
+        for finding in triage.findings if symptoms else ():
             if finding.topic not in done and finding.level == "none":
                 others.append(finding.answer)
                 done.add(finding.topic)
@@ -231,7 +262,29 @@ class Answering:
             if isinstance(answer, Answer) and answer.topic == intent:
                 others.append(answer)
                 done.add(intent)
+        for topic, text in self._activities_asked(turn):
+            if topic not in done:
+                answer = self.answer_question(turn.with_clause(topic, text, 1.0))
+                if isinstance(answer, Answer) and answer.topic == topic:
+                    others.append(answer)
+                    done.add(topic)
         return others[: MAX_ANSWERS - 1]
+
+    def _activities_asked(self, turn: Turn) -> list[tuple[str, str]]:
+        """(activity, clause) for each activity a clause that asks names ("can I do hot yoga?"
+        asks about exercise and heat), unless NLU read that clause as outside the KB."""
+        found = []
+        kb, cues = turn.clinic.kb, self.screeners.cues(turn.clinic)
+        parts = clauses(turn.text)
+        read = {c["text"]: c for c in turn.clauses}
+        for part in parts:
+            nlu = {"intent": turn.intent} if len(parts) == 1 else read.get(part, {})
+            if not asks(part) or nlu.get("intent") in UNANSWERABLE_INTENTS:
+                continue
+            for topic in sorted(cues.topics_in(part)):
+                if kb.topics[topic].type == "activity":
+                    found.append((topic, part))
+        return found
 
     @staticmethod
     def _asked(turn: Turn) -> list[dict]:
@@ -246,9 +299,9 @@ class Answering:
         ]
         return [whole, *clauses, *ranked]
 
-    @staticmethod
-    def answer_question(turn: Turn) -> Answer | NeedsDate:
-        """Answer a topic question (or the day summary) for the day it is about."""
+    def answer_question(self, turn: Turn) -> Answer | NeedsDate:
+        """Answer a topic question (or the day summary) for the day it is about, with the
+        topic's variant the question names ("a foaming cleanser")."""
         advisor, intent = turn.advisor, turn.intent
         if intent in SMALL_TALK:
             text = advisor.phrase(f"chat.{intent}")
@@ -268,4 +321,5 @@ class Answering:
             )
         if day is None and advisor.needs_day(intent):
             return NeedsDate(intent, turn.text)
-        return advisor.answer(intent, day, turn.kind)
+        variants = self.screeners.cues(turn.clinic).variants_in(intent, turn.text)
+        return advisor.answer(intent, day, turn.kind, variants=variants)

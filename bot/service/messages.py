@@ -99,13 +99,18 @@ def answer_outcome(answer: Answer, turn: Turn) -> Outcome:
     """An answer as a reply, remembered (topic, level, entry, KB version) in the conversation.
     A question-level answer keeps the offer to pass the turn's question on."""
     buttons = offer_buttons(turn) if answer.response == RESPONSE_NO_GUIDANCE else ()
-    reply = Reply(answer.response, answer.reply, buttons, answer.escalation)
+    replies = [Reply(answer.response, answer.reply, buttons, answer.escalation)]
+    if answer.beyond_kb and answer.response != RESPONSE_NO_GUIDANCE:
+        # "can I wear makeup tomorrow, and can I have wine?": the KB answers the first; the
+        # second gets the honest no-guidance reply and the offer to pass it on.
+        text = turn.advisor.phrase("no_guidance")
+        replies.append(Reply(RESPONSE_NO_GUIDANCE, text, offer_buttons(turn), "question"))
     offer = None
-    if answer.escalation == "question":
+    if answer.escalation == "question" or answer.beyond_kb:
         offer = {
             "message": turn.text,
             "topic": answer.topic,
             "level": answer.escalation,
             "message_id": turn.message_id,
         }
-    return Outcome([reply], {LAST_ANSWER: answer.as_record(), OFFER: offer})
+    return Outcome(replies, {LAST_ANSWER: answer.as_record(), OFFER: offer})

@@ -11,7 +11,7 @@ from typing import Any
 from bot.kb.loader.common import CLINIC_PLACEHOLDERS, Collector, check_template, parse_day_range
 from bot.kb.loader.schema import validate
 from bot.kb.loader.yamlsrc import LineDict, LineList
-from bot.kb.model import DayRange, RedFlag, Topic, TreatmentKind, Where, Window
+from bot.kb.model import DayRange, RedFlag, Topic, TreatmentKind, Variant, Where, Window
 
 ANY_DAY = DayRange(None, None, "any")
 BIG = 10**9
@@ -69,7 +69,29 @@ def _topic(key: str, node: LineDict, where: Where, ctx: TopicContext) -> Topic |
     }
     flags = tuple(_red_flag(f, what, ctx) for f in node.get("red_flags") or ())
     flags = tuple(f for f in flags if f is not None)
-    return Topic(key, node["type"], label, where, windows, by_kind, flags, _cues(node))
+    variants = tuple(_variant(v, what, ctx) for v in node.get("variants") or ())
+    _check_variant_names(node.get("variants") or (), what, ctx)
+    return Topic(key, node["type"], label, where, windows, by_kind, flags, _cues(node), variants)
+
+
+def _variant(node: LineDict, what: str, ctx: TopicContext) -> Variant:
+    """A variant's windows cover only the days it changes: no coverage check."""
+    vwhat = f"{what}, variant '{node['name']}'"
+    windows = _windows(
+        node["windows"], node.line_of("windows"), "activity", vwhat, ctx, cover=False
+    )
+    return Variant(str(node["name"]).strip(), _cues(node), windows)
+
+
+def _check_variant_names(nodes, what: str, ctx: TopicContext) -> None:
+    seen: set[str] = set()
+    for node in nodes:
+        name = str(node["name"]).strip()
+        if name in seen:
+            ctx.errs.add(
+                ctx.file, node.line_of("name"), f"{what}: variant '{name}' is defined twice"
+            )
+        seen.add(name)
 
 
 def _cues(node: LineDict) -> tuple[str, ...]:
@@ -131,7 +153,7 @@ def _days(node: LineDict, what: str, ctx: TopicContext, default: Any = None) -> 
 
 
 def _windows(
-    raw: LineList, line: int, ttype: str, what: str, ctx: TopicContext
+    raw: LineList, line: int, ttype: str, what: str, ctx: TopicContext, cover: bool = True
 ) -> tuple[Window, ...]:
     windows = []
     for node in raw:
@@ -155,7 +177,7 @@ def _windows(
                     level=node.get("level", "none"),
                 )
             )
-    _check_coverage(windows, line, what, ctx)
+    _check_coverage(windows, line, what, ctx, cover)
     return tuple(windows)
 
 
@@ -172,8 +194,10 @@ def _check_expected(node: LineDict, what: str, ctx: TopicContext) -> None:
         ctx.errs.add(ctx.file, line, message)
 
 
-def _check_coverage(windows: list[Window], line: int, what: str, ctx: TopicContext) -> None:
-    """Windows must not overlap, and must cover every day from 0 on."""
+def _check_coverage(
+    windows: list[Window], line: int, what: str, ctx: TopicContext, cover: bool = True
+) -> None:
+    """Windows must not overlap, and (when `cover`) must cover every day from 0 on."""
     ordered = sorted(windows, key=lambda w: -BIG if w.days.start is None else w.days.start)
     for first, second in zip(ordered, ordered[1:], strict=False):
         first_end = BIG if first.days.end is None else first.days.end
@@ -181,6 +205,8 @@ def _check_coverage(windows: list[Window], line: int, what: str, ctx: TopicConte
         if second_start <= first_end:
             message = f"{what}: days {second.days.text} overlap days {first.days.text} (line {first.where.line})"
             ctx.errs.add(ctx.file, second.where.line, message)
+    if not cover:
+        return
     covered_to = -1  # days before 0 are optional
     for window in ordered:
         if window.days.end is not None and window.days.end < 0:
