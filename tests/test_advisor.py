@@ -188,6 +188,8 @@ def test_a_clinic_edit_changes_the_answer_without_code(clinic_dir, known_topics)
         ("cleansing", (), 0, "caution", "cleansing@0-1"),
         ("cleansing", ("products",), 2, "allowed", "cleansing@2+"),
         ("moisturiser", ("creams",), 1, "not_yet", "moisturiser/creams@0-1"),
+        ("moisturiser", ("occlusive",), 0, "allowed", "moisturiser/occlusive@0-1"),
+        ("moisturiser", ("creams", "occlusive"), 0, "not_yet", "moisturiser/creams@0-1"),
         ("sun_protection", ("tanning",), 8, "not_yet", "sun_protection/tanning@0-13"),
         ("sun_protection", ("tanning",), 14, "allowed", "sun_protection@7+"),
         ("exercise", ("gentle_walking",), 1, "caution", "exercise/gentle_walking@0-2"),

@@ -731,9 +731,9 @@ def load_errors(clinic_dir, known_topics) -> list[str]:
             id="unknown-symptom-key",
         ),
         pytest.param(
-            "    - [[chest], [pain,",
-            "    - [[chest], [crushing], [pain,",
-            "[[chest], [crushing]",
+            "    - [[chest, chess], [pain,",
+            "    - [[chest, chess], [crushing], [pain,",
+            "[[chest, chess], [crushing]",
             "each entry of emergency.pairs must be two lists",
             id="emergency-pair-of-three-lists",
         ),
@@ -829,3 +829,29 @@ def test_a_word_the_clinic_removes_is_no_longer_recognised(clinic_dir, known_top
     edited = Screener(load_clinic(clinic_dir, known_topics).lexicon)
     assert edited.screen("zits everywhere").mentions == ()
     assert edited.screen("pimples everywhere").active_topics == ("breakouts",)
+
+
+def test_a_name_holding_a_symptom_word_is_no_symptom(screener):
+    screening = screener.screen("is Piriton ok for my hay fever while my face heals?")
+    assert "feeling_unwell" not in screening.signs
+    assert "infection_signs" not in screening.active_topics
+    fever = screener.screen("my hay fever is fine but I've got a fever and chills")
+    assert "feeling_unwell" in fever.signs
+
+
+def test_a_sign_told_in_the_past_does_not_raise_the_level(screener):
+    screening = screener.screen("my sister came out in hives after hers last year, is that common?")
+    assert "rash" not in screening.signs
+    again = screener.screen("I had hives last year and now I have hives all over my face")
+    assert "rash" in again.signs and "allergic_reaction" in again.active_topics
+
+
+def test_voice_to_text_chess_pain_is_chest_pain(screener):
+    assert screener.screen("im having chess pains since the morning").is_emergency
+
+
+def test_a_pain_score_out_of_ten_reports_pain(screener):
+    screening = screener.screen(
+        "on a scale of 1 to 10 its a solid 9, can't rest my face on the pillow"
+    )
+    assert "pain" in screening.active_topics and "severe" in screening.signs

@@ -283,3 +283,26 @@ def test_a_second_question_outside_the_kb_gets_the_offer_after_the_answer(servic
     assert [r.key for r in outcome.replies] == ["kb_answer", "kb_no_guidance"]
     assert outcome.replies[1].buttons and outcome.replies[1].escalation == "question"
     assert outcome.slots["handoff_offer"]["message"] == text
+
+
+def test_a_symptom_reported_over_is_confirmed_only_when_the_kb_expects_it_today(service):
+    service.save_treatment_date("c1", "today", NOW)
+    text = "the little blood dots stopped before I left the clinic. can I put makeup on tonight?"
+    answer = service.respond("c1", "makeup", text, now=NOW)
+    assert [(p["topic"], p["escalation"]) for p in answer.parts] == [
+        ("makeup", "none"),
+        ("bleeding", "none"),
+    ]
+    service.save_treatment_date("c2", "4 days ago", NOW)
+    late = "the oozing stopped yesterday, can I put makeup on tonight?"
+    answer = service.respond("c2", "makeup", late, now=NOW)
+    assert (answer.topic, answer.parts, answer.escalation) == ("makeup", (), "none")
+
+
+def test_a_question_the_kb_answers_inside_a_message_nlu_read_as_outside_comes_first(service):
+    from bot.service.messages import Incoming
+
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    text = "Can I wear makeup tomorrow? And can I have a glass of wine tonight?"
+    outcome = service.answer(Incoming("c1", "out_of_scope", text), now=NOW)
+    assert [r.key for r in outcome.replies] == ["kb_answer", "kb_no_guidance"]

@@ -42,6 +42,7 @@ class Triage:
     hypothetical_topics: frozenset[str] = frozenset()
     inactive_topics: frozenset[str] = frozenset()
     hypothetical_cue: bool = False
+    resolved_topics: tuple[str, ...] = ()  # symptoms the client reports as over
 
     @property
     def symptoms(self) -> list[str]:
@@ -101,9 +102,7 @@ def assess(
                 waiting.append(topic)
             continue
         findings.append(Finding(topic, advisor.answer(topic, day, kind, screening.signs)))
-    levels = [f.level for f in findings]
-    if screening.is_emergency:
-        levels.append("emergency")
+    levels = [f.level for f in findings] + (["emergency"] if screening.is_emergency else [])
     if screening.unplaced or (not topics and worrying):
         levels.append("question")
     if worrying and findings and all(f.level == "none" for f in findings):
@@ -121,4 +120,5 @@ def assess(
         hypothetical_topics=screening.hypothetical_topics - set(screening.active_topics),
         inactive_topics=screening.inactive_topics - set(screening.active_topics),
         hypothetical_cue=screening.hypothetical_cue,
+        resolved_topics=screening.resolved_topics,
     )

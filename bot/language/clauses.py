@@ -20,11 +20,11 @@ _JOIN = re.compile(
 )
 
 
-def clauses(text: str) -> list[str]:
-    """The message's clauses of at least MIN_WORDS words, in order (the whole message, when it
-    has a single clause)."""
+def clauses(text: str, min_words: int = MIN_WORDS) -> list[str]:
+    """The message's clauses of at least `min_words` words, in order (the whole message, when
+    it has a single clause)."""
     parts: list[str] = []
     for sentence in _SENTENCE.split(text or ""):
         parts.extend(p for p in _JOIN.split(sentence) if p)
-    kept = [" ".join(p.split()) for p in parts if len(p.split()) >= MIN_WORDS]
+    kept = [" ".join(p.split()) for p in parts if len(p.split()) >= min_words]
     return kept or ([" ".join(text.split())] if text and text.strip() else [])

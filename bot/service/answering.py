@@ -10,7 +10,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from bot.domain.advisor import RESPONSE_RED_FLAG, Answer, joined
+from bot.domain.advisor import RESPONSE_NO_GUIDANCE, RESPONSE_RED_FLAG, Answer, joined
 from bot.domain.intents import UNANSWERABLE_INTENTS
 from bot.domain.triage import Triage, assess
 from bot.domain.turn import Turn
@@ -176,7 +176,13 @@ class Answering:
         answer = self._main_answer(turn, triage)
         if isinstance(answer, NeedsDate):
             return answer
-        answer = joined(answer, self.other_answers(turn, triage, {answer.topic}))
+        others = self.other_answers(turn, triage, {answer.topic})
+        if answer.response == RESPONSE_NO_GUIDANCE and others:
+            # NLU read the whole as outside the KB (or was unsure), but a part asks what the KB
+            # answers: that answer first, then (outside the KB) the offer to pass the rest on.
+            outside = turn.intent == "out_of_scope"
+            return replace(joined(others[0], others[1:]), beyond_kb=outside)
+        answer = joined(answer, others)
         return replace(answer, beyond_kb=self._asks_beyond_kb(turn))
 
     def _asks_beyond_kb(self, turn: Turn) -> bool:
@@ -268,14 +274,31 @@ class Answering:
                 if isinstance(answer, Answer) and answer.topic == topic:
                     others.append(answer)
                     done.add(topic)
+        if symptoms:
+            others += self._over_and_expected(turn, triage, done)
         return others[: MAX_ANSWERS - 1]
+
+    @staticmethod
+    def _over_and_expected(turn: Turn, triage: Triage, done: set) -> list[Answer]:
+        """A symptom the client reports as over ("the bleeding stopped in minutes") is
+        confirmed as expected, only when the KB expects it today (never a red flag's words)."""
+        day, found = turn.symptom_days[0], []
+        for topic in triage.resolved_topics:
+            if topic in done or not turn.advisor.knows(topic):
+                continue
+            if day is None and turn.advisor.needs_day(topic):
+                continue
+            answer = turn.advisor.answer(topic, day, turn.kind)
+            if answer.escalation == "none":
+                found.append(answer)
+        return found
 
     def _activities_asked(self, turn: Turn) -> list[tuple[str, str]]:
         """(activity, clause) for each activity a clause that asks names ("can I do hot yoga?"
         asks about exercise and heat), unless NLU read that clause as outside the KB."""
         found = []
         kb, cues = turn.clinic.kb, self.screeners.cues(turn.clinic)
-        parts = clauses(turn.text)
+        parts = clauses(turn.text, min_words=1)  # "Bikram tomorrow? And can I..."
         read = {c["text"]: c for c in turn.clauses}
         for part in parts:
             nlu = {"intent": turn.intent} if len(parts) == 1 else read.get(part, {})

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.language.clauses import clauses
+from bot.language.screening.found import Mention, Screening
 from bot.language.screening.learned import OTHER, LearnedScreening
-from bot.language.screening.screener import Mention, Screening
 
 LEARNED = "learned"  # the text of what only the learned net found
 SURE = 0.9  # to overrule the lexicon's reading of a symptom's context

@@ -49,6 +49,7 @@ class Cues:
     close_others: list[Match] = field(default_factory=list)
     past: list[Match] = field(default_factory=list)
     hyperbole: list[Match] = field(default_factory=list)
+    names: list[Match] = field(default_factory=list)  # "hay fever": a name holding a symptom word
     all_negations: list[Match] = field(default_factory=list)  # also those inside signs
     proxy: bool = False  # the message says a third person is the treated one
     self_treated: bool = False  # the message says the writer is the treated one
@@ -125,7 +126,8 @@ class Context:
                 and not self.terminated(c_end, start)
             ):
                 return True
-        return self._someone_else(start) or self._hyperbole(start, stop)
+        named = any(c_start <= start and stop <= c_end for c_start, c_end, _ in self.cues.names)
+        return named or self._someone_else(start) or self._hyperbole(start, stop)
 
     def _someone_else(self, start: int, emergency: bool = False) -> bool:
         # "she had hers done" says a third person is treated; when the writer is treated too
@@ -164,6 +166,10 @@ class Context:
             or self._resolution_near(start, end)
             or self._in_the_past(start, end)
         )
+
+    def in_the_past(self, start: int, end: int) -> bool:
+        """Put in the past: "I had a fever last week"."""
+        return self._in_the_past(start, end)
 
     def _in_the_past(self, start: int, end: int) -> bool:
         # "I had a fever last week", "last year I came out in hives"; not "since last week".

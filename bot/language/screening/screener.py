@@ -7,71 +7,17 @@ non-dictionary words), and each is read in its context (`context.py`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.kb.model import Lexicon
 from bot.language.screening.context import Context, Cues
+from bot.language.screening.found import Mention, Screening
 from bot.language.screening.pairs import Own, pair_spans
 from bot.language.screening.terms import Match, Terms, english_words, pipeline
 from bot.language.temperatures import fevers
 
 FUZZY_MIN_LENGTH = 5
 STARTS_WITHIN = 4  # "and" ends a clause unless a symptom word of up to 4 words follows
-
-
-@dataclass(frozen=True)
-class Mention:
-    """One symptom word or phrase found in the message, read in its context."""
-
-    topic: str
-    text: str
-    start: int
-    end: int
-    negated: bool = False
-    resolved: bool = False
-    hypothetical: bool = False
-
-    @property
-    def active(self) -> bool:
-        """The client reports this symptom now (not denied, over or hypothetical)."""
-        return not (self.negated or self.resolved or self.hypothetical)
-
-
-@dataclass(frozen=True)
-class Screening:
-    """What the screener found in one message."""
-
-    mentions: tuple[Mention, ...] = ()
-    signs: frozenset[str] = frozenset()
-    emergency: tuple[str, ...] = ()
-    hypothetical_emergency: bool = False
-    unplaced: tuple[str, ...] = ()
-    hypothetical_topics: frozenset[str] = field(default_factory=frozenset)
-    inactive_topics: frozenset[str] = field(default_factory=frozenset)
-    hypothetical_cue: bool = False
-    figurative: bool = False  # a figure of speech in the message ("just a joke", "saw the price")
-    read_away: tuple[str, ...] = ()  # emergency words read as denied, others' or fine
-    sign_words: tuple[tuple[str, str], ...] = ()  # (sign, the words that showed it)
-    worrying: bool = False  # a sign that on its own says something is wrong
-    worrying_signs: frozenset[str] = frozenset()  # the lexicon's signs that are worrying alone
-    learned: tuple[str, ...] = ()  # what only the learned net found ("symptom:oozing"...)
-    inactive_signs: frozenset[str] = frozenset()  # signs found but denied or hypothetical
-    denied_emergency: bool = False  # an emergency sign found but denied ("no trouble breathing")
-    overruled_signs: frozenset[str] = frozenset()  # "less red than yesterday": not for the net
-
-    @property
-    def active_topics(self) -> tuple[str, ...]:
-        """Symptom topics the client reports now, in order of first mention, deduplicated."""
-        seen: list[str] = []
-        for mention in self.mentions:
-            if mention.active and mention.topic not in seen:
-                seen.append(mention.topic)
-        return tuple(seen)
-
-    @property
-    def is_emergency(self) -> bool:
-        """An emergency sign is reported now."""
-        return bool(self.emergency)
 
 
 def _deletions(word: str) -> set[str]:
@@ -128,6 +74,7 @@ class Screener:
                 "self_treated",
                 "past",
                 "hyperbole",
+                "names",
             )
         }
         self.termination = frozenset(cues.get("termination", ()))
@@ -234,6 +181,7 @@ class Screener:
             all_negations=found["negation"],
             past=found["past"],
             hyperbole=found["hyperbole"],
+            names=found["names"],
             proxy=bool(found["proxy"]),
             self_treated=bool(found["self_treated"]),
         )
@@ -249,8 +197,8 @@ class Screener:
         live = []
         for s, e, key in hits:
             words = " ".join(t.lowers[s:e])
-            if context.negated(s, e) or context.hypothetical(s, e):
-                continue
+            if context.negated(s, e) or context.hypothetical(s, e) or context.in_the_past(s, e):
+                continue  # "no pus", "my sister's hives", "I got hives last year"
             if key in overruled and words in self.lexicon.not_worrying_alone:
                 continue
             live.append((key, words))
