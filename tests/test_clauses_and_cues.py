@@ -63,3 +63,27 @@ def test_a_message_names_the_topics_whose_cues_it_contains(cues, text, topic):
 def test_an_outside_question_names_no_activity_topic(cues, clinic, text):
     activities = {k for k, t in clinic.kb.topics.items() if t.type == "activity"}
     assert not cues.topics_in(text) & activities
+
+
+@pytest.mark.parametrize(
+    ("text", "outside"),
+    [
+        ("can I take ibuprofen for the soreness?", True),
+        ("is a spray tan ok on day 6?", True),
+        ("ok to pop my contacts back in?", True),
+        ("can I wear makeup tomorrow?", False),
+    ],
+)
+def test_words_of_questions_the_kb_does_not_answer_are_found(cues, text, outside):
+    assert cues.outside_in(text) is outside
+
+
+def test_a_topic_cue_inside_an_outside_cue_names_no_topic(cues):
+    assert "sun_protection" not in cues.topics_in("is a spray tan ok on day 6?")
+    assert "sun_protection" in cues.topics_in("is tanning ok on day 6?")
+
+
+def test_the_variants_a_question_names_are_found_for_their_topic(cues):
+    assert cues.variants_in("cleansing", "my CeraVe foaming cleanser tonight?") == ("products",)
+    assert cues.variants_in("moisturiser", "Vaseline or my Nivea cream?") == ("creams", "occlusive")
+    assert cues.variants_in("exercise", "my CeraVe foaming cleanser tonight?") == ()

@@ -306,3 +306,23 @@ def test_a_question_the_kb_answers_inside_a_message_nlu_read_as_outside_comes_fi
     text = "Can I wear makeup tomorrow? And can I have a glass of wine tonight?"
     outcome = service.answer(Incoming("c1", "out_of_scope", text), now=NOW)
     assert [r.key for r in outcome.replies] == ["kb_answer", "kb_no_guidance"]
+
+
+def test_a_question_naming_a_medicine_gets_the_symptom_answer_and_the_offer(service):
+    from bot.service.messages import Incoming
+
+    service.save_treatment_date("c1", "today", NOW)
+    text = "can I take ibuprofen for the soreness? it's just tender"
+    outcome = service.answer(Incoming("c1", "pain", text), now=NOW)
+    assert [r.key for r in outcome.replies] == ["kb_answer", "kb_no_guidance"]
+
+
+def test_nlu_sure_of_a_topic_the_text_does_not_name_beside_an_outside_word_does_not_guess(
+    service,
+):
+    from bot.service.messages import Incoming
+
+    service.save_treatment_date("c1", "today", NOW)
+    text = "ok to put my contact lenses back in tomorrow?"
+    outcome = service.answer(Incoming("c1", "touching_picking", text, confidence=0.95), now=NOW)
+    assert [r.key for r in outcome.replies] == ["kb_no_guidance"]

@@ -250,6 +250,7 @@ class KnowledgeBase:
     kinds: dict[str, TreatmentKind]
     sources: dict[str, str]
     phrases: dict[str, str]
+    outside_cues: tuple[str, ...] = ()  # words of questions the KB does not answer
 
     def topic(self, key: str) -> Topic | None:
         """The topic with this key, if the clinic wrote one."""

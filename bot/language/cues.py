@@ -24,10 +24,28 @@ class CueReader:
             f"{key}/{v.name}": v.cues for key, topic in kb.topics.items() for v in topic.variants
         }
         self.variant_terms = Terms(variants, use_lemmas=True) if variants else None
+        outside = {"outside": kb.outside_cues} if kb.outside_cues else {}
+        self.outside_terms = Terms(outside, use_lemmas=True) if outside else None
 
     def topics_in(self, text: str) -> set[str]:
-        """The topics whose cue words are in the text."""
-        return {key for _, _, key in self.terms.matches(*self._read(text))}
+        """The topics whose cue words are in the text (not inside an outside cue: "spray tan"
+        names no sunscreen question)."""
+        doc, lemmas = self._read(text)
+        outside = self._outside_spans(doc, lemmas)
+        return {
+            key
+            for start, end, key in self.terms.matches(doc, lemmas)
+            if not any(s <= start and end <= e for s, e in outside)
+        }
+
+    def outside_in(self, text: str) -> bool:
+        """Whether the text names something the KB does not answer (a medicine, alcohol...)."""
+        return bool(self._outside_spans(*self._read(text)))
+
+    def _outside_spans(self, doc, lemmas) -> list[tuple[int, int]]:
+        if self.outside_terms is None:
+            return []
+        return [(s, e) for s, e, _ in self.outside_terms.matches(doc, lemmas)]
 
     def variants_in(self, topic: str, text: str) -> tuple[str, ...]:
         """The names of the topic's variants whose cue words are in the text."""

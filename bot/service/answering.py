@@ -180,19 +180,19 @@ class Answering:
         if answer.response == RESPONSE_NO_GUIDANCE and others:
             # NLU read the whole as outside the KB (or was unsure), but a part asks what the KB
             # answers: that answer first, then (outside the KB) the offer to pass the rest on.
-            outside = turn.intent == "out_of_scope"
+            outside = turn.intent == "out_of_scope" and self._asks_beyond_kb(turn)
             return replace(joined(others[0], others[1:]), beyond_kb=outside)
         answer = joined(answer, others)
         return replace(answer, beyond_kb=self._asks_beyond_kb(turn))
 
     def _asks_beyond_kb(self, turn: Turn) -> bool:
-        """Whether one question of a message of several is outside the KB: NLU reads that
-        clause as out of scope and it names no KB topic ("... and can I have wine tonight?")."""
-        parts = clauses(turn.text)
-        if len(parts) < 2:
-            return False
+        """Whether a question of the message is outside the KB: a clause that asks names what
+        the KB does not answer ("can I take ibuprofen for it?"), or NLU reads a clause of
+        several as out of scope and it names no KB topic ("... and can I have wine tonight?")."""
         cues = self.screeners.cues(turn.clinic)
-        return any(
+        if any(asks(p) and cues.outside_in(p) for p in clauses(turn.text, min_words=1)):
+            return True
+        return len(clauses(turn.text)) > 1 and any(
             c["intent"] == "out_of_scope"
             and c.get("confidence", 0.0) >= CLAUSE_SURE
             and asks(c["text"])
@@ -240,9 +240,14 @@ class Answering:
     ) -> bool:
         """Whether a topic may answer: NLU is very sure, screening found the symptom, or the
         text names the topic. Conversation intents always may."""
-        if not turn.advisor.knows(intent) or confidence >= TOPIC_SURE or intent in found:
+        if not turn.advisor.knows(intent) or intent in found:
             return True
-        return intent in self.screeners.cues(turn.clinic).topics_in(text)
+        cues = self.screeners.cues(turn.clinic)
+        if intent in cues.topics_in(text):
+            return True
+        # NLU sure of a topic the text does not name, while it names what the KB does not
+        # answer ("can I pop my contacts back in?"): no guess.
+        return confidence >= TOPIC_SURE and not cues.outside_in(text)
 
     def other_answers(
         self, turn: Turn, triage: Triage, answered: set, symptoms: bool = True
@@ -262,8 +267,11 @@ class Answering:
                 continue
             if turn.advisor.kb.topic(intent).type == "symptom":
                 continue  # symptoms are screened: what was found is answered above
-            if intent not in self.screeners.cues(turn.clinic).topics_in(text):
-                continue
+            cues = self.screeners.cues(turn.clinic)
+            if intent not in cues.topics_in(text) or (
+                intent != turn.intent and cues.outside_in(text)
+            ):
+                continue  # not named, or beside what the KB does not answer ("pop my contacts in")
             answer = self.answer_question(turn.with_clause(intent, text, clause["confidence"]))
             if isinstance(answer, Answer) and answer.topic == intent:
                 others.append(answer)
@@ -301,9 +309,16 @@ class Answering:
         parts = clauses(turn.text, min_words=1)  # "Bikram tomorrow? And can I..."
         read = {c["text"]: c for c in turn.clauses}
         for part in parts:
-            nlu = {"intent": turn.intent} if len(parts) == 1 else read.get(part, {})
-            if not asks(part) or nlu.get("intent") in UNANSWERABLE_INTENTS:
-                continue
+            nlu = (
+                {"intent": turn.intent, "confidence": turn.confidence}
+                if len(parts) == 1
+                else read.get(part, {})
+            )
+            outside = nlu.get("intent") in UNANSWERABLE_INTENTS
+            if not asks(part) or (outside and nlu.get("confidence", 0.0) >= TOPIC_SURE):
+                continue  # NLU sure this part is outside the KB
+            if cues.outside_in(part):
+                continue  # "can I pop my contacts back in?": "pop" asks no picking question
             for topic in sorted(cues.topics_in(part)):
                 if kb.topics[topic].type == "activity":
                     found.append((topic, part))

@@ -142,5 +142,6 @@ def _parse(
         kinds=kinds,
         sources=sources,
         phrases=phrases,
+        outside_cues=tuple(str(w).strip().lower() for w in raw["meta"].get("outside_cues") or ()),
     )
     return Clinic(settings=settings, kb=kb, lexicon=lexicon, language=language)
