@@ -809,12 +809,12 @@ def test_a_red_flag_on_a_sign_the_lexicon_does_not_define_is_reported(clinic_dir
 
 
 def test_a_word_the_clinic_adds_is_recognised(screener, clinic_dir, known_topics):
-    message = "my cheek is all goopy"
+    message = "my cheek is all glorpy"
     assert screener.screen(message).mentions == ()
-    edit(clinic_dir / "screening.yml", "words: [ooze, oozing,", "words: [goopy, ooze, oozing,")
+    edit(clinic_dir / "screening.yml", "words: [ooze, oozing,", "words: [glorpy, ooze, oozing,")
     edited = Screener(load_clinic(clinic_dir, known_topics).lexicon)
     assert edited.screen(message).active_topics == ("oozing",)
-    assert edited.screen("no goopy bits").active_topics == ()
+    assert edited.screen("no glorpy bits").active_topics == ()
 
 
 def test_the_clinic_sets_where_a_temperature_becomes_a_fever(screener, clinic_dir, known_topics):
@@ -855,3 +855,62 @@ def test_a_pain_score_out_of_ten_reports_pain(screener):
         "on a scale of 1 to 10 its a solid 9, can't rest my face on the pillow"
     )
     assert "pain" in screening.active_topics and "severe" in screening.signs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not a huge deal but I did pass out for a sec getting out of the shower",
+        "urticarial rash over the neck and now mild dyspnoea",
+        "the throat is like compressed, voice is changing",
+    ],
+)
+def test_emergencies_in_words_the_lexicon_now_knows(screener, text):
+    assert screener.screen(text).is_emergency
+
+
+def test_a_what_if_the_client_then_says_is_happening_is_an_emergency(screener):
+    asked = "what happens if your throat feels tight? asking because mine does, right now"
+    assert screener.screen(asked).is_emergency
+    planning = screener.screen("what happens if your throat feels tight? just planning ahead")
+    assert not planning.is_emergency and planning.hypothetical_emergency
+
+
+def test_a_hypothetical_cue_that_holds_the_symptom_word_makes_it_hypothetical(screener):
+    screening = screener.screen("at what temperature should I start worrying? I don't have one")
+    assert "feeling_unwell" not in screening.signs
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm bleeding money on skincare lol",
+        "my skin game is lit lol",
+        "last time after a peel I got a cold sore, nothing so far this time",
+    ],
+)
+def test_idioms_past_treatments_and_a_partners_symptom_raise_nothing(screener, text):
+    screening = screener.screen(text)
+    assert not screening.active_topics and not screening.signs
+
+
+def test_a_face_on_fire_is_no_figure_of_speech(screener):
+    assert screener.screen("chest is so tight I can barely talk, face on fire").is_emergency
+
+
+def test_green_gunk_is_pus(screener):
+    screening = screener.screen("face is after going all green and gunky in a few spots")
+    assert "pus" in screening.signs and "infection_signs" in screening.active_topics
+
+
+def test_an_emergency_told_for_someone_the_writer_writes_for_is_theirs(screener):
+    text = (
+        "texting for my mate Jess, she can't really talk, her lips and tongue have gone huge "
+        "after she put some cream on tonight, she's 2 days post needling"
+    )
+    assert screener.screen(text).is_emergency
+
+
+def test_little_water_bubbles_by_the_mouth_are_a_cold_sore(screener):
+    text = "After 3 days, I have some small water bubbles near the mouth, they are hurting"
+    assert "cold_sores" in screener.screen(text).active_topics

@@ -26,7 +26,10 @@ def combine(screening: Screening, learned: LearnedScreening | None) -> Screening
     message as denied, over, hypothetical or someone else's (unless the net is very sure)."""
     if learned is None or not learned.present:
         return screening
-    if screening.mentions and not screening.active_topics:
+    read_away_only = screening.read_away or screening.hypothetical_emergency
+    if (screening.mentions or read_away_only) and not screening.active_topics:
+        # Every symptom or emergency word the lexicon found is denied, over, hypothetical or
+        # someone else's ("my friend's throat closed up"): the net must be sure to add one.
         learned = _only_sure(learned)
     inactive = screening.inactive_topics
     present = set(screening.active_topics)

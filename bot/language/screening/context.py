@@ -50,6 +50,7 @@ class Cues:
     past: list[Match] = field(default_factory=list)
     hyperbole: list[Match] = field(default_factory=list)
     names: list[Match] = field(default_factory=list)  # "hay fever": a name holding a symptom word
+    reasserted: bool = False  # "what if my throat feels tight? asking because mine does"
     all_negations: list[Match] = field(default_factory=list)  # also those inside signs
     proxy: bool = False  # the message says a third person is the treated one
     self_treated: bool = False  # the message says the writer is the treated one
@@ -120,6 +121,8 @@ class Context:
         `emergency`: the span is an emergency sign, read as someone else's more strictly."""
         stop = start + 1 if end is None else end
         for c_start, c_end, _ in self.cues.hypotheticals:
+            if c_start <= start and stop <= c_end:
+                return True  # the cue holds the word: "at what temperature should I worry"
             if (
                 c_end <= start
                 and self.sentence_of[c_start] == self.sentence_of[start]
@@ -127,7 +130,7 @@ class Context:
             ):
                 return True
         named = any(c_start <= start and stop <= c_end for c_start, c_end, _ in self.cues.names)
-        return named or self._someone_else(start) or self._hyperbole(start, stop)
+        return named or self._someone_else(start, emergency) or self._hyperbole(start, stop)
 
     def _someone_else(self, start: int, emergency: bool = False) -> bool:
         # "she had hers done" says a third person is treated; when the writer is treated too

@@ -75,6 +75,7 @@ class Screener:
                 "past",
                 "hyperbole",
                 "names",
+                "reasserted",
             )
         }
         self.termination = frozenset(cues.get("termination", ()))
@@ -182,6 +183,7 @@ class Screener:
             past=found["past"],
             hyperbole=found["hyperbole"],
             names=found["names"],
+            reasserted=bool(found["reasserted"]),
             proxy=bool(found["proxy"]),
             self_treated=bool(found["self_treated"]),
         )
@@ -223,7 +225,7 @@ class Screener:
             # breathing", "puffy eyes, lips are fine"); nothing said elsewhere in the message may.
             if context.denied_inside(s, e, own) or context.negated(s, e) or own & fine:
                 continue
-            if context.hypothetical(s, e, emergency=True):
+            if context.hypothetical(s, e, emergency=True) and not context.cues.reasserted:
                 hypothetical = True
             else:
                 emergency.append(t.doc[s:e].text)
