@@ -26,6 +26,7 @@ SELF_WORDS = frozenset({"my", "i", "i'm", "im", "i've", "ive", "mine"})
 # writer turns to themselves (a self word) or to a contrast.
 OTHERS_END = frozenset({"but", "however", "though", "although", "yet", "whereas", ";", "."})
 QUESTION_MARKS = ("?", "??")
+PLURAL_SUBJECTS = frozenset({"both", "all", "they", "those", "these"})  # "both stopped in minutes"
 BECAME_VERBS = frozenset({"gone", "went"})
 # Words after "gone" that still say it is over ("gone now", "gone completely", "gone and...").
 OVER_FOLLOWERS = frozenset(
@@ -197,7 +198,8 @@ class Context:
                 continue  # "hasn't stopped in two hours" is not over
             same_sentence = c_start >= end and self.sentence_of[c_start] == self.sentence_of[start]
             later = any(end <= other < c_start for other in self.cues.symptom_starts)
-            if same_sentence and not later:
+            both = c_start > 0 and self.lowers[c_start - 1] in PLURAL_SUBJECTS  # "both stopped"
+            if same_sentence and (both or not later):
                 return True
         return False
 
