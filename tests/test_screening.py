@@ -914,3 +914,39 @@ def test_an_emergency_told_for_someone_the_writer_writes_for_is_theirs(screener)
 def test_little_water_bubbles_by_the_mouth_are_a_cold_sore(screener):
     text = "After 3 days, I have some small water bubbles near the mouth, they are hurting"
     assert "cold_sores" in screener.screen(text).active_topics
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I literally can't breathe without my retinol, can I go back on it on day 5?",
+        "the clinic went through the red flags like pus and fever, thanks!",
+        "my toddler has a rash on her cheeks, can she cuddle me?",
+        "a bit of blood and some clear stuff on the day, both stopped within minutes",
+    ],
+)
+def test_figures_of_speech_lists_of_signs_a_childs_rash_and_things_over_raise_nothing(
+    screener, text
+):
+    screening = screener.screen(text)
+    assert not screening.is_emergency and not screening.active_topics and not screening.signs
+
+
+def test_a_faded_bruise_still_there_is_still_there(screener):
+    assert screener.screen("still a faded purple bruise under my eye").active_topics == (
+        "bruising",
+    )
+    assert screener.screen("the bruise has faded away now").active_topics == ()
+
+
+def test_a_painful_throbbing_zit_is_severe(screener):
+    screening = screener.screen("one massive painful zit on my cheek that's throbbing")
+    assert "severe" in screening.signs and "breakouts" in screening.active_topics
+
+
+def test_an_idiom_holding_an_emergency_word_makes_the_learned_net_be_sure(screener):
+    screening = screener.screen(
+        "need to get this off my chest - I was snappy with the receptionist"
+    )
+    assert screening.figurative and not screening.is_emergency
+    assert screener.screen("my chest is tight and I can't breathe").is_emergency

@@ -326,3 +326,11 @@ def test_nlu_sure_of_a_topic_the_text_does_not_name_beside_an_outside_word_does_
     text = "ok to put my contact lenses back in tomorrow?"
     outcome = service.answer(Incoming("c1", "touching_picking", text, confidence=0.95), now=NOW)
     assert [r.key for r in outcome.replies] == ["kb_no_guidance"]
+
+
+def test_a_red_flag_topic_asked_about_in_a_what_if_is_guidance_not_an_escalation(service):
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    text = "at what temperature should I start worrying? I don't have one"
+    answer = service.respond("c1", "infection_signs", text, now=NOW)
+    assert (answer.topic, answer.escalation) == ("infection_signs", "none")
+    assert service.escalations.list() == []

@@ -226,7 +226,9 @@ class Answering:
             return answer
         if answer.topic in triage.inactive_topics and answer.topic not in found:
             return replace(answer, escalation="none")  # "no oozing", "what if": guidance only
-        if level_rank(answer.escalation) >= level_rank("urgent") and not triage.hypothetical_cue:
+        if level_rank(answer.escalation) >= level_rank("urgent") and triage.hypothetical_cue:
+            return replace(answer, escalation="none")  # "at what temperature should I worry?"
+        if level_rank(answer.escalation) >= level_rank("urgent"):
             # NLU recognised a red-flag symptom the nets did not: err to safety.
             alerted = self.escalator.escalate_safely(
                 turn, answer.escalation, answer.topic, turn.asked_day, [answer.topic]

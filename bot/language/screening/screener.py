@@ -151,7 +151,7 @@ class Screener:
             ),
             inactive_topics=frozenset(m.topic for m in mentions if not m.active),
             hypothetical_cue=bool(context.cues.hypotheticals),
-            figurative=bool(context.cues.hyperbole),
+            figurative=bool(context.cues.hyperbole or context.cues.names),
             sign_words=live_signs,
             worrying=any(
                 key in self.lexicon.worrying_signs and words not in self.lexicon.not_worrying_alone
