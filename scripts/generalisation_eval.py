@@ -9,9 +9,9 @@ Metrics (docs/generalisation.md):
 - false urgent: calm cases (level none) answered urgent or higher
 - topic accuracy: cases with topics; every expected topic answered (out_of_scope: the
   no-guidance reply and no topic); a day-dependent question while the date is unknown may
-  instead be answered by asking the date. An emergency's reply is about the emergency alone
-  (the other questions wait until the client is safe), so an emergency case's topic is right
-  when it is answered as an emergency; "topic accuracy, strict" counts every labelled topic
+  instead be answered by asking the date. An emergency case's topic is right when it is
+  answered as an emergency (its other questions follow the emergency reply, marked as for later;
+  kept so that every set's figure compares); "topic accuracy, strict" counts every labelled topic
 - status accuracy: cases with a status; the answer for that topic has that status
 """
 
