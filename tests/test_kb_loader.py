@@ -432,65 +432,37 @@ def test_bad_max_message_length_is_rejected_with_its_line(clinic_dir, known_topi
     assert error.startswith(f"clinic/settings.yml:{line}: web.max_message_length")
 
 
-def _add_variant(clinic_dir, text: str) -> None:
-    edit(clinic_dir / "knowledge" / "activities_lifestyle.yml", "    variants:\n", text)
-
-
-def test_a_variant_defined_twice_is_refused_with_its_line(clinic_dir):
-    _add_variant(
-        clinic_dir,
-        "    variants:\n"
-        "      - name: gentle_walking\n"
-        "        cues: [stroll]\n"
-        "        windows:\n"
-        "          - {days: 0-1, status: caution, answer: Slowly., sources: [protocol]}\n",
+def _add_variant(clinic_dir, name: str, *windows: str) -> None:
+    """A variant of the exercise topic with these windows (YAML flow mappings)."""
+    lines = "".join(f"          - {w}\n" for w in windows)
+    edit(
+        clinic_dir / "knowledge" / "activities_lifestyle.yml",
+        "    variants:\n",
+        f"    variants:\n      - name: {name}\n        cues: [stroll]\n        windows:\n{lines}",
     )
-    with pytest.raises(
-        KnowledgeBaseError,
-        match=r"activities_lifestyle.yml:\d+: .*variant 'gentle_walking' is defined twice",
-    ):
-        load_clinic(clinic_dir)
+
+
+WINDOW = "{days: 0-1, status: caution, answer: Slowly., sources: [protocol]}"
 
 
 @pytest.mark.parametrize(
-    ("window", "problem"),
+    ("name", "windows", "problem"),
     [
-        (
-            "{days: 0-1, status: maybe, answer: Slowly., sources: [protocol]}",
-            "status 'maybe' does not exist",
-        ),
-        (
-            "{days: 0-1, status: caution, answer: Slowly., sources: [nowhere]}",
-            "unknown source 'nowhere'",
-        ),
-        (
-            "{days: soon, status: caution, answer: Slowly., sources: [protocol]}",
-            "days must be like",
-        ),
+        ("gentle_walking", [WINDOW], "variant 'gentle_walking' is defined twice"),
+        ("stroll", [WINDOW.replace("caution", "maybe")], "status 'maybe' does not exist"),
+        ("stroll", [WINDOW.replace("[protocol]", "[nowhere]")], "unknown source 'nowhere'"),
+        ("stroll", [WINDOW.replace("0-1", "soon")], "days must be like"),
+        ("stroll", [WINDOW, WINDOW.replace("0-1", "1-2")], "variant 'stroll'.*overlap"),
     ],
 )
-def test_a_bad_variant_window_is_refused_with_its_line(clinic_dir, window, problem):
-    _add_variant(
-        clinic_dir,
-        "    variants:\n"
-        "      - name: stroll\n"
-        "        cues: [stroll]\n"
-        "        windows:\n"
-        f"          - {window}\n",
-    )
+def test_a_bad_variant_is_refused_with_its_file_and_line(clinic_dir, name, windows, problem):
+    _add_variant(clinic_dir, name, *windows)
     with pytest.raises(KnowledgeBaseError, match=rf"activities_lifestyle.yml:\d+: .*{problem}"):
         load_clinic(clinic_dir)
 
 
-def test_variant_windows_may_leave_days_to_the_topic_but_may_not_overlap(clinic_dir):
-    _add_variant(
-        clinic_dir,
-        "    variants:\n"
-        "      - name: stroll\n"
-        "        cues: [stroll]\n"
-        "        windows:\n"
-        "          - {days: 0-1, status: caution, answer: Slowly., sources: [protocol]}\n"
-        "          - {days: 1-2, status: caution, answer: Slowly., sources: [protocol]}\n",
-    )
-    with pytest.raises(KnowledgeBaseError, match="variant 'stroll'.*overlap"):
-        load_clinic(clinic_dir)
+def test_variant_windows_may_leave_days_to_the_topic(clinic_dir):
+    _add_variant(clinic_dir, "stroll", WINDOW)
+    topic = load_clinic(clinic_dir).kb.topic("exercise")
+    stroll = next(v for v in topic.variants if v.name == "stroll")
+    assert [w.days.text for w in stroll.windows] == ["0-1"]

@@ -7,6 +7,8 @@ exfoliation). A topic is answered only when the message names it, or NLU is very
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from bot.kb.model import KnowledgeBase, Lexicon
 from bot.language.screening.terms import Terms, pipeline
 
@@ -26,6 +28,9 @@ class CueReader:
         self.variant_terms = Terms(variants, use_lemmas=True) if variants else None
         outside = {"outside": kb.outside_cues} if kb.outside_cues else {}
         self.outside_terms = Terms(outside, use_lemmas=True) if outside else None
+        # One message is asked about several times (whole, clauses, topics, variants, outside
+        # words): it is tokenised once.
+        self._read = lru_cache(maxsize=64)(self._tokenise)
 
     def topics_in(self, text: str) -> set[str]:
         """The topics whose cue words are in the text (not inside an outside cue: "spray tan"
@@ -55,6 +60,6 @@ class CueReader:
         return tuple(k.split("/", 1)[1] for k in sorted(keys) if k.split("/", 1)[0] == topic)
 
     @staticmethod
-    def _read(text: str):
+    def _tokenise(text: str):
         doc = pipeline()(text or "")
         return doc, [t.lemma_.lower() for t in doc]
