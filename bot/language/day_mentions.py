@@ -60,20 +60,38 @@ def find_day_mention(text: str, language: Language) -> DayMention | None:
     if will_be and w.numbers.to_int(will_be.group(1)) is not None:
         return DayMention(day=w.numbers.to_int(will_be.group(1)))  # "Saturday will be day 6"
     today, rest = _stated_today(t, w)
-    for part in _questions_first(rest):
+    parts = _questions_first(rest)
+    for part in parts:
         for rule in (_day_number, _hours_or_days_after, _named_day, _ahead, _weekday_asked):
             mention = rule(part, w)
             if mention is not None and mention.day is None:
                 return replace(mention, today=today, today_weekday=_stated_weekday(t, w))
+            if _story_day(mention, today, part is parts[-1] and len(parts) > 1):
+                continue  # "Day 5. I looked awful on day 1... can I...?": day 1 is the story's
             if mention is not None:
                 return mention
     return DayMention(day=today) if today is not None else None
 
 
+def _story_day(mention: DayMention | None, today: int | None, outside_questions: bool) -> bool:
+    """A day before the day the client says it is today, named outside the questions: a
+    day of the story told, not the day asked about."""
+    return (
+        outside_questions
+        and mention is not None
+        and mention.day is not None
+        and today is not None
+        and mention.day < today
+    )
+
+
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _QUESTION = re.compile(
     r"\?|\b(?:can i|could i|may i|ok to|okay to|alright to|when can|is it ok|is it okay|"
-    r"should i|am i ok|will i be|ok\W*$|okay\W*$|alright\W*$|yes or no|or nah)\b"
+    r"should i|am i ok|will i be|ok\W*$|okay\W*$|alright\W*$|yes or no|or nah|if i can|"
+    r"whether i can|if i could|am i allowed|allowed to|wondering if|want to know|wanna know|"
+    r"need to know|if it'?s ok|if it is ok|if it'?s okay|can (?:she|he|they|we)|"
+    r"if (?:she|he|they|we) can)\b"
 )
 
 
@@ -217,12 +235,21 @@ def _ago_treatment(t: str, w: DateWords) -> tuple[int, str] | None:
     return None
 
 
+def _asks_about_today(t: str) -> bool:
+    """A part of the message that asks names today and not tomorrow."""
+    return any(
+        asks(part) and re.search(r"\b(?:today|tonight)\b", part) and "tomorrow" not in part
+        for part in re.split(r"[,;:]|\s-\s|\.\s", t)
+    )
+
+
 def _ahead(t: str, w: DateWords) -> DayMention | None:
     """ "tomorrow", "the day after tomorrow", "in 3 days", "a week from now"."""
     if re.search(r"\b(day after tomorrow)\b", t):
         return DayMention(offset=2)
     if re.search(r"\btomorrow\b", t):
-        return DayMention(offset=1)
+        # "a presentation tomorrow, can I wear concealer today?" asks about today.
+        return DayMention(offset=0 if _asks_about_today(t) else 1)
     match = re.search(rf"\bin\s+{w.num}\s*(days?|weeks?)\b", t) or re.search(
         rf"\b{w.num}\s*(days?|weeks?)\s+from\s+(?:now|today)\b", t
     )

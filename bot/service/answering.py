@@ -170,7 +170,8 @@ class Answering:
         if red_flag is not None:
             if red_flag.escalation == "emergency":
                 return joined(red_flag, self._after_emergency(turn, triage, red_flag))
-            return joined(red_flag, self.other_answers(turn, triage, {red_flag.topic}))
+            others = self.other_answers(turn, triage, {red_flag.topic})
+            return replace(joined(red_flag, others), beyond_kb=self._asks_beyond_kb(turn))
         if triage.waiting_for_day:
             return NeedsDate(turn.intent, turn.text)
         answer = self._main_answer(turn, triage)

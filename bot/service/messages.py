@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.domain.advisor import RESPONSE_NO_GUIDANCE, Answer
 from bot.domain.turn import Turn
+from bot.kb.model import level_rank
 
 # The conversation's memory (Rasa slots of domain.yml).
 PENDING = "pending_question"
@@ -100,13 +101,19 @@ def answer_outcome(answer: Answer, turn: Turn) -> Outcome:
     A question-level answer keeps the offer to pass the turn's question on."""
     buttons = offer_buttons(turn) if answer.response == RESPONSE_NO_GUIDANCE else ()
     replies = [Reply(answer.response, answer.reply, buttons, answer.escalation)]
+    alerted = level_rank(answer.escalation) >= level_rank("urgent")
     if answer.beyond_kb and answer.response != RESPONSE_NO_GUIDANCE:
         # "can I wear makeup tomorrow, and can I have wine?": the KB answers the first; the
-        # second gets the honest no-guidance reply and the offer to pass it on.
-        text = turn.advisor.phrase("no_guidance")
-        replies.append(Reply(RESPONSE_NO_GUIDANCE, text, offer_buttons(turn), "question"))
+        # second gets the honest no-guidance reply and the offer to pass it on (after a red
+        # flag the team is already asked: no offer, the client asks them about it too).
+        if alerted:
+            text = turn.advisor.phrase("no_guidance_alerted")
+            replies.append(Reply(RESPONSE_NO_GUIDANCE, text, (), "question"))
+        else:
+            text = turn.advisor.phrase("no_guidance")
+            replies.append(Reply(RESPONSE_NO_GUIDANCE, text, offer_buttons(turn), "question"))
     offer = None
-    if answer.escalation == "question" or answer.beyond_kb:
+    if answer.escalation == "question" or (answer.beyond_kb and not alerted):
         offer = {
             "message": turn.text,
             "topic": answer.topic,

@@ -18,6 +18,7 @@ from bot.language.screening.terms import Match
 
 WINDOW_BEFORE = 6  # how far back a negation or hypothetical reaches
 WINDOW_AFTER = 5  # how far forward a resolution reaches
+PAST_WINDOW_AFTER = 8  # how far forward a past time reaches ("fainted ... last time")
 HYPERBOLE_WINDOW = 8  # how far either way a figure of speech reaches
 NOT_PAST_BEFORE = frozenset({"since", "from", "for", "than"})  # "since last week", "than before"
 POST_NEGATIONS = frozenset({"no", "nope", "none", "nah", "negative", "nothing"})
@@ -26,6 +27,7 @@ SELF_WORDS = frozenset({"my", "i", "i'm", "im", "i've", "ive", "mine"})
 # writer turns to themselves (a self word) or to a contrast.
 OTHERS_END = frozenset({"but", "however", "though", "although", "yet", "whereas", ";", "."})
 QUESTION_MARKS = ("?", "??")
+ASKED_WORDS_BEFORE = 2  # "chest pain? no": words of the asked sign before the symptom word
 PLURAL_SUBJECTS = frozenset({"both", "all", "they", "those", "these"})  # "both stopped in minutes"
 BECAME_VERBS = frozenset({"gone", "went"})
 # Words after "gone" that still say it is over ("gone now", "gone completely", "gone and...").
@@ -52,6 +54,7 @@ class Cues:
     hyperbole: list[Match] = field(default_factory=list)
     names: list[Match] = field(default_factory=list)  # "hay fever": a name holding a symptom word
     reasserted: bool = False  # "what if my throat feels tight? asking because mine does"
+    recurring: bool = False  # "it's happening again": a past sign is back now
     all_negations: list[Match] = field(default_factory=list)  # also those inside signs
     proxy: bool = False  # the message says a third person is the treated one
     self_treated: bool = False  # the message says the writer is the treated one
@@ -166,7 +169,7 @@ class Context:
         """Over: "it bled but nothing since", "Oozing?? no.", "the redness went down"."""
         return (
             self._over_since(start, end)
-            or self._answered_no(start, end)
+            or self.answered_no(start, end)
             or self._resolution_near(start, end)
             or self._in_the_past(start, end)
         )
@@ -182,7 +185,11 @@ class Context:
                 continue
             if c_start > 0 and self.lowers[c_start - 1] in NOT_PAST_BEFORE:
                 continue
-            after = c_start >= end and c_start - end <= WINDOW_AFTER
+            after = (
+                c_start >= end
+                and c_start - end <= PAST_WINDOW_AFTER
+                and not NOT_PAST_BEFORE & set(self.lowers[end:c_start])  # "since ... ago"
+            )
             before = c_end <= start and start - c_end <= WINDOW_BEFORE
             if (after and not self.terminated(end, c_start, loose_and=False)) or (
                 before and not self.terminated(c_end, start, loose_and=False)
@@ -203,20 +210,28 @@ class Context:
                 return True
         return False
 
-    def _answered_no(self, start: int, end: int) -> bool:
-        # "Oozing?? no.": the symptom word alone as a question, answered "no".
+    def answered_no(self, start: int, end: int) -> bool:
+        """The symptom asked as a question of a few words and answered "no": "Oozing?? no.",
+        "chest pain? no"."""
         lowers = self.lowers
-        opens_sentence = (
-            start == 0
-            or self.sentence_of[start - 1] != self.sentence_of[start]
-            or lowers[start - 1] in (".", "!", "?")
-        )
+        first = start
+        while first > 0 and start - first < ASKED_WORDS_BEFORE and not self._opens(first, start):
+            first -= 1
+        opens_sentence = self._opens(first, start)
         if not (opens_sentence and end < len(lowers) and lowers[end] in QUESTION_MARKS):
             return False
         after = [
             i for i in range(end, min(end + 4, len(lowers))) if lowers[i] not in ("?", "??", "!")
         ]
         return bool(after) and lowers[after[0]] in POST_NEGATIONS
+
+    def _opens(self, i: int, start: int) -> bool:
+        """Position i begins the sentence of `start` (or follows a full stop in it)."""
+        return (
+            i == 0
+            or self.sentence_of[i - 1] != self.sentence_of[start]
+            or self.lowers[i - 1] in (".", "!", "?")
+        )
 
     def _became(self, c_start: int, c_end: int) -> bool:
         """'gone' or 'went' saying what it became ("the spots have gone massive", "it went

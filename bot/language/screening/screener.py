@@ -76,6 +76,7 @@ class Screener:
                 "hyperbole",
                 "names",
                 "reasserted",
+                "recurring",
             )
         }
         self.termination = frozenset(cues.get("termination", ()))
@@ -133,7 +134,7 @@ class Screener:
             for s, e, topic in spans
         )
         overruled = self._overruled(t, context)
-        live_signs = self._live_signs(t, sign_hits, context, overruled)
+        live_signs = self._live_signs(t, sign_hits, context, overruled, mentions)
         live = {key for key, _ in live_signs}
         inactive_signs = frozenset(key for _, _, key in sign_hits if key not in live)
         clear = self._all_clear(t)
@@ -184,6 +185,7 @@ class Screener:
             hyperbole=found["hyperbole"],
             names=found["names"],
             reasserted=bool(found["reasserted"]),
+            recurring=bool(found["recurring"]),
             proxy=bool(found["proxy"]),
             self_treated=bool(found["self_treated"]),
         )
@@ -191,16 +193,24 @@ class Screener:
         return Context(t.lowers, t.sentence_of, cues, starts, doc=t.doc, spans=targets)
 
     def _live_signs(
-        self, t: _Text, hits: list[Match], context: Context, overruled: frozenset[str]
+        self,
+        t: _Text,
+        hits: list[Match],
+        context: Context,
+        overruled: frozenset[str],
+        mentions: tuple[Mention, ...] = (),
     ) -> tuple[tuple[str, str], ...]:
         """Each sign the message shows (key, words): not denied, hypothetical or someone
-        else's, and not a weak word undone by getting better ("still pink, less than
+        else's, not inside a symptom mention read so ("a rash from another cream, it cleared
+        up"), and not a weak word undone by getting better ("still pink, less than
         yesterday")."""
         live = []
         for s, e, key in hits:
             words = " ".join(t.lowers[s:e])
             if context.negated(s, e) or context.hypothetical(s, e) or context.in_the_past(s, e):
                 continue  # "no pus", "my sister's hives", "I got hives last year"
+            if any(m.start <= s and e <= m.end and not m.active for m in mentions):
+                continue
             if key in overruled and words in self.lexicon.not_worrying_alone:
                 continue
             live.append((key, words))
@@ -225,6 +235,10 @@ class Screener:
             # breathing", "puffy eyes, lips are fine"); nothing said elsewhere in the message may.
             if context.denied_inside(s, e, own) or context.negated(s, e) or own & fine:
                 continue
+            if context.answered_no(s, e):
+                continue  # "chest pain? no."
+            if context.in_the_past(s, e) and not context.cues.recurring:
+                continue  # "fainted at the sight of the needle last time" (not "again")
             if context.hypothetical(s, e, emergency=True) and not context.cues.reasserted:
                 hypothetical = True
             else:
