@@ -118,8 +118,11 @@ def test_picking_is_never_allowed_and_needs_no_day(advisor):
     assert advisor.answer("touching_picking", 40).status == "not_yet"
 
 
-def test_other_treatments_go_to_the_team(advisor):
-    assert advisor.answer("other_treatment", None).escalation == "question"
+def test_other_treatments_are_outside_the_kb_and_go_to_the_team(advisor):
+    # The protocol has no guidance on combining other treatments: no topic answers them.
+    assert not advisor.knows("other_treatment")
+    answer = advisor.no_guidance("other_treatment")
+    assert (answer.topic, answer.escalation) == (None, "question")
 
 
 def test_day_needing_topic_without_day_is_a_programming_error(advisor):

@@ -52,11 +52,16 @@ def cues(clinic) -> CueReader:
         ("is the sauna ok yet", "heat_exposure"),
         ("when can I start my tretinoin again", "retinoids_acids"),
         ("my cheeks are swollen", "swelling"),  # symptom topics: the lexicon's words
-        ("is botox ok next week", "other_treatment"),
+        ("is the sauna ok next week", "heat_exposure"),
     ],
 )
 def test_a_message_names_the_topics_whose_cues_it_contains(cues, text, topic):
     assert topic in cues.topics_in(text)
+
+
+def test_other_treatments_are_outside_the_kb(cues):
+    assert cues.outside_in("is botox ok next week")
+    assert cues.outside_in("can I get laser hair removal on my legs?")
 
 
 @pytest.mark.parametrize("text", ["can I shave my legs?", "can I have a glass of wine tonight?"])

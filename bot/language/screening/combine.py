@@ -18,6 +18,9 @@ from bot.language.screening.learned import OTHER, LearnedScreening
 
 LEARNED = "learned"  # the text of what only the learned net found
 SURE = 0.9  # to overrule the lexicon's reading of a symptom's context
+# Beside a symptom the lexicon placed ("my face is very swollen and getting worse": urgent), an
+# emergency only the net reads must clear its threshold by this much.
+PLACED_MARGIN = 0.1
 
 
 def combine(screening: Screening, learned: LearnedScreening | None) -> Screening:
@@ -47,6 +50,7 @@ def combine(screening: Screening, learned: LearnedScreening | None) -> Screening
         learned.emergency
         and not emergency
         and (not read_away or learned.probabilities["emergency"] >= SURE)
+        and (not screening.active_topics or _clear_emergency(learned))
     ):
         emergency = (LEARNED,)
     unplaced = screening.unplaced
@@ -65,6 +69,12 @@ def combine(screening: Screening, learned: LearnedScreening | None) -> Screening
         + tuple(f"sign:{s}" for s in new_signs if s not in screening.signs)
         + (("emergency",) if emergency == (LEARNED,) else ()),
     )
+
+
+def _clear_emergency(learned: LearnedScreening) -> bool:
+    """The net's emergency clears its threshold by PLACED_MARGIN."""
+    threshold = learned.thresholds.get("emergency", 1.0)
+    return learned.probabilities.get("emergency", 0.0) >= threshold + PLACED_MARGIN
 
 
 def _only_sure(learned: LearnedScreening) -> LearnedScreening:
