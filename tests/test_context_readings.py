@@ -105,3 +105,20 @@ def test_a_red_flag_beside_a_question_outside_the_kb_says_so_without_an_offer(se
     assert outcome.replies[1].buttons == ()
     assert outcome.replies[1].text == service.phrase("no_guidance_alerted")
     assert outcome.slots["handoff_offer"] is None
+
+
+@pytest.mark.parametrize(
+    ("margin", "placed", "emergency"),
+    [(0.05, True, False), (0.15, True, True), (0.05, False, True)],
+)
+def test_an_emergency_only_the_net_reads_beside_a_placed_symptom_needs_a_margin(
+    margin, placed, emergency
+):
+    from bot.language.screening.combine import PLACED_MARGIN, combine
+    from bot.language.screening.found import Mention, Screening
+    from bot.language.screening.learned import LearnedScreening
+
+    assert margin != PLACED_MARGIN
+    mentions = (Mention("swelling", "swollen", 3, 4),) if placed else ()
+    learned = LearnedScreening({"emergency": 0.5 + margin}, {"emergency": 0.5})
+    assert combine(Screening(mentions=mentions), learned).is_emergency is emergency
