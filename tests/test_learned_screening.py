@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from bot.language.screening import Screener
-from bot.language.screening.combine import LEARNED, SURE, combine, remainder
+from bot.language.screening.combine import LEARNED, NOT_PRESENT, SURE, combine, remainder
 from bot.language.screening.learned import LearnedScreening, net_dir
 from bot.service.answering import Screeners
 from bot.settings import PROJECT_DIR, Settings
@@ -96,3 +96,24 @@ def test_the_trained_net_still_finds_an_emergency_beside_a_denied_sign(screeners
     )
     screening = screeners.screen(clinic.lexicon, text, False)
     assert screening.read_away and screening.is_emergency
+
+
+def test_a_sign_the_net_reads_as_nobody_s_present_symptom_is_unsure(screener):
+    lexicon = screener.screen("my boyfriend reckons I look like I'm having an allergic reaction")
+    assert "allergic_reaction" in lexicon.active_topics  # the lexicon reads it as the client's
+    assert combine(lexicon, reading(present=NOT_PRESENT / 2)).unsure_whose
+    assert not combine(lexicon, reading(present=NOT_PRESENT + 0.1)).unsure_whose
+
+
+def test_a_sign_told_as_back_again_or_an_emergency_is_never_unsure(screener):
+    again = screener.screen("it's oozing again on day 3 after it had totally stopped")
+    assert again.recurring
+    assert not combine(again, reading(present=0.05)).unsure_whose
+    emergency = screener.screen("my throat is closing up")
+    assert emergency.is_emergency
+    assert not combine(emergency, reading(present=0.05)).unsure_whose
+
+
+def test_a_bare_question_about_a_symptom_keeps_the_safer_reading(screener):
+    lexicon = screener.screen("is oozing normal on day 4?")
+    assert not combine(lexicon, reading(present=0.05), bare_question=True).unsure_whose

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from bot.domain.advisor import Answer
+from bot.language.screening.learned import LearnedScreening
 from bot.service import AftercareService, DateNotUnderstood, DateSaved, NeedsDate
+from bot.service.messages import Incoming
 from tests.conftest import NOW, edit
 
 
@@ -334,3 +336,19 @@ def test_a_red_flag_topic_asked_about_in_a_what_if_is_guidance_not_an_escalation
     answer = service.respond("c1", "infection_signs", text, now=NOW)
     assert (answer.topic, answer.escalation) == ("infection_signs", "none")
     assert service.escalations.list() == []
+
+
+def test_an_urgent_sign_the_net_doubts_is_the_client_s_goes_to_a_person_without_an_alert(
+    service,
+):
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    text = "it's weeping yellow stuff"  # urgent as the lexicon reads it
+    doubtful = LearnedScreening({"context:present": 0.05}, {"context:present": 0.6})
+    turn = service.turn(Incoming("c1", "infection_signs", text, learned=doubtful.as_dict()), NOW)
+    answer = service.answering.respond(turn)
+    assert answer.escalation == "question"
+    assert answer.reply.startswith(service.phrase("escalation.unsure_whose"))
+    assert service.escalations.list() == []
+    sure = LearnedScreening({"context:present": 0.9}, {"context:present": 0.6})
+    turn = service.turn(Incoming("c1", "infection_signs", text, learned=sure.as_dict()), NOW)
+    assert service.answering.respond(turn).escalation == "urgent"

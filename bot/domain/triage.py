@@ -43,6 +43,7 @@ class Triage:
     inactive_topics: frozenset[str] = frozenset()
     hypothetical_cue: bool = False
     resolved_topics: tuple[str, ...] = ()  # symptoms the client reports as over
+    unsure_whose: bool = False  # an urgent reading the learned net doubts: a person looks
 
     @property
     def symptoms(self) -> list[str]:
@@ -61,6 +62,22 @@ class Triage:
                 (f for f in self.findings if f.level != "none"), key=lambda f: -level_rank(f.level)
             )
         )
+
+
+def _finding(
+    topic: str, signs: frozenset[str], advisor: Advisor, day: int | None, kind: str | None
+) -> Finding | None:
+    """What the KB says about one reported symptom on `day`; None: the day must be asked.
+
+    Day unknown: a symptom urgent on every day ("won't stop bleeding") is urgent now; otherwise
+    the date is asked before deciding."""
+    if day is not None or not advisor.needs_day(topic):
+        return Finding(topic, advisor.answer(topic, day, kind, signs))
+    every_day = [advisor.answer(topic, d, kind, signs) for d in range(0, DAYS_CHECKED)]
+    floor = min(every_day, key=lambda a: level_rank(a.escalation))
+    if level_rank(floor.escalation) >= level_rank("urgent"):
+        return Finding(topic, advisor.answer(topic, None, kind, signs, any_day=True))
+    return None
 
 
 def assess(
@@ -85,23 +102,12 @@ def assess(
             topics = [fallback]
     findings, waiting = [], []
     for topic in topics:
-        if not advisor.knows(topic):
-            continue
-        if day is None and advisor.needs_day(topic):
-            # Day unknown: if the symptom is urgent on every day ("won't stop bleeding"), it is
-            # urgent now; otherwise ask for the date before deciding.
-            every_day = [
-                advisor.answer(topic, d, kind, screening.signs) for d in range(0, DAYS_CHECKED)
-            ]
-            floor = min(every_day, key=lambda a: level_rank(a.escalation))
-            if level_rank(floor.escalation) >= level_rank("urgent"):
-                findings.append(
-                    Finding(topic, advisor.answer(topic, None, kind, screening.signs, any_day=True))
-                )
-            else:
+        if advisor.knows(topic):
+            finding = _finding(topic, screening.signs, advisor, day, kind)
+            if finding is None:
                 waiting.append(topic)
-            continue
-        findings.append(Finding(topic, advisor.answer(topic, day, kind, screening.signs)))
+            else:
+                findings.append(finding)
     levels = [f.level for f in findings] + (["emergency"] if screening.is_emergency else [])
     if screening.unplaced or (not topics and worrying):
         levels.append("question")
@@ -110,6 +116,10 @@ def assess(
         # spreading"): the bot cannot place it as expected, so a person looks.
         levels.append("question")
     level = max(levels, key=level_rank) if levels else "none"
+    unsure = screening.unsure_whose and level == "urgent"
+    if unsure:
+        # Not sure the symptom is the client's and present now: the team is offered, no alert.
+        level, findings = "question", [f for f in findings if f.level == "none"]
     return Triage(
         level=level,
         findings=tuple(findings),
@@ -121,4 +131,5 @@ def assess(
         inactive_topics=screening.inactive_topics - set(screening.active_topics),
         hypothetical_cue=screening.hypothetical_cue,
         resolved_topics=screening.resolved_topics,
+        unsure_whose=unsure,
     )

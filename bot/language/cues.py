@@ -1,5 +1,6 @@
-"""Which KB topics a message names: the topics' `cues` (clinic/knowledge/*.yml), and for
-symptom topics the lexicon's symptom words (clinic/screening.yml).
+"""Which KB topics a message names: the topics' `cues` and their variants' cues
+(clinic/knowledge/*.yml), and for symptom topics the lexicon's symptom words
+(clinic/screening.yml).
 
 NLU may be confidently wrong about a question the KB does not cover ("can I shave?" read as
 exfoliation). A topic is answered only when the message names it, or NLU is very sure.
@@ -20,7 +21,9 @@ class CueReader:
         words: dict[str, tuple[str, ...]] = {}
         for key, topic in kb.topics.items():
             symptom_words = lexicon.symptoms.get(key, ()) + lexicon.weak.get(key, ())
-            words[key] = tuple(dict.fromkeys(topic.cues + symptom_words))
+            # A product a variant names ("Bepanthen": creams) names its topic too.
+            variant_words = tuple(c for v in topic.variants for c in v.cues)
+            words[key] = tuple(dict.fromkeys(topic.cues + variant_words + symptom_words))
         self.terms = Terms({k: v for k, v in words.items() if v}, use_lemmas=True)
         variants = {
             f"{key}/{v.name}": v.cues for key, topic in kb.topics.items() for v in topic.variants

@@ -93,7 +93,7 @@ class Screeners:
         net = self.net()
         if learned is None and net is not None:
             learned = net.screen(load_encoder(self._minilm_dir), text)
-        combined = combine(screening, learned)
+        combined = combine(screening, learned, bare_question=_bare_question(text))
         if combined.emergency == (LEARNED,) and screening.read_away and net is not None:
             # The net reads words, not their context: it must find the emergency in what is
             # left once the clauses the lexicon read away ("lips are fine", "my friend's lips
@@ -102,6 +102,11 @@ class Screeners:
             if not rest or not net.screen(load_encoder(self._minilm_dir), rest).emergency:
                 combined = without_learned_emergency(combined)
         return combined
+
+
+def _bare_question(text: str) -> bool:
+    """The message is one clause that asks, with nothing else beside it."""
+    return len(clauses(text)) <= 1 and asks(text)
 
 
 class Answering:
@@ -135,10 +140,11 @@ class Answering:
             return answer, triage
         if (
             triage.level == "question"
-            and (triage.unplaced or not triage.flagged)
+            and (triage.unplaced or triage.unsure_whose or not triage.flagged)
             and not triage.waiting_for_day
         ):
-            text = turn.advisor.phrase("escalation.unplaced")
+            key = "escalation.unsure_whose" if triage.unsure_whose else "escalation.unplaced"
+            text = turn.advisor.phrase(key)
             version = turn.clinic.kb.version
             return Answer(
                 RESPONSE_RED_FLAG, text, None, "question", "question", None, version, day

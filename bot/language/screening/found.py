@@ -44,6 +44,11 @@ class Screening:
     inactive_signs: frozenset[str] = frozenset()  # signs found but denied or hypothetical
     denied_emergency: bool = False  # an emergency sign found but denied ("no trouble breathing")
     overruled_signs: frozenset[str] = frozenset()  # "less red than yesterday": not for the net
+    recurring: bool = False  # a word says a past sign is back ("again", "same as last time")
+    # The learned net reads that the message reports no symptom of the client's own, present
+    # now, though the lexicon placed one ("the girl at work said her face bled for days"):
+    # the bot is not sure, so a person looks instead of an urgent alert.
+    unsure_whose: bool = False
 
     @property
     def active_topics(self) -> tuple[str, ...]:

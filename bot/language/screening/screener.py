@@ -154,15 +154,21 @@ class Screener:
             hypothetical_cue=bool(context.cues.hypotheticals),
             figurative=bool(context.cues.hyperbole or context.cues.names),
             sign_words=live_signs,
-            worrying=any(
-                key in self.lexicon.worrying_signs and words not in self.lexicon.not_worrying_alone
-                for key, words in live_signs
-            ),
+            worrying=self._worrying(live_signs),
             worrying_signs=self.lexicon.worrying_signs,
             inactive_signs=inactive_signs,
             denied_emergency=denied,
             read_away=read_away,
             overruled_signs=overruled,
+            recurring=context.cues.recurring,
+        )
+
+    def _worrying(self, live_signs: tuple[tuple[str, str], ...]) -> bool:
+        """A live sign that on its own says something is wrong ("it's getting worse")."""
+        lexicon = self.lexicon
+        return any(
+            key in lexicon.worrying_signs and words not in lexicon.not_worrying_alone
+            for key, words in live_signs
         )
 
     def _context(
