@@ -117,3 +117,9 @@ def test_a_sign_told_as_back_again_or_an_emergency_is_never_unsure(screener):
 def test_a_bare_question_about_a_symptom_keeps_the_safer_reading(screener):
     lexicon = screener.screen("is oozing normal on day 4?")
     assert not combine(lexicon, reading(present=0.05), bare_question=True).unsure_whose
+
+
+def test_a_sign_that_alone_says_something_is_wrong_is_never_unsure(screener):
+    lexicon = screener.screen("bleeding wont stop what do i do")
+    assert lexicon.worrying
+    assert not combine(lexicon, reading(present=0.05)).unsure_whose
