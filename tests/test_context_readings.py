@@ -109,7 +109,7 @@ def test_a_red_flag_beside_a_question_outside_the_kb_says_so_without_an_offer(se
 
 @pytest.mark.parametrize(
     ("margin", "placed", "emergency"),
-    [(0.05, True, False), (0.15, True, True), (0.05, False, True)],
+    [(0.1, True, False), (0.25, True, True), (0.05, False, True)],
 )
 def test_an_emergency_only_the_net_reads_beside_a_placed_symptom_needs_a_margin(
     margin, placed, emergency
@@ -122,3 +122,45 @@ def test_an_emergency_only_the_net_reads_beside_a_placed_symptom_needs_a_margin(
     mentions = (Mention("swelling", "swollen", 3, 4),) if placed else ()
     learned = LearnedScreening({"emergency": 0.5 + margin}, {"emergency": 0.5})
     assert combine(Screening(mentions=mentions), learned).is_emergency is emergency
+
+
+def test_a_past_time_after_from_and_a_cause_puts_the_symptom_in_the_past(screener):
+    screening = screener.screen("The hives I had were from strawberries last summer, not skincare")
+    assert not screening.active_topics and not screening.signs
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["my partner thinks I'm allergic to the serum", "I'm paranoid I'll get an infection"],
+)
+def test_someones_opinion_or_a_fear_is_no_report(screener, text):
+    assert not screener.screen(text).active_topics
+
+
+def test_redness_back_with_a_vengeance_is_worse(screener):
+    text = "the redness was fading nicely and now it's back with a vengeance and really warm"
+    assert "worsening" in screener.screen(text).signs
+
+
+def test_a_symptom_over_but_from_today_is_checked_against_today(service):
+    service.save_treatment_date("c1", "2 days ago", NOW)
+    text = "Had some bleeding this morning out of nowhere, stopped after a bit"
+    answer = service.respond("c1", "bleeding", text, now=NOW)
+    assert answer.escalation == "urgent"
+    service.save_treatment_date("c2", "today", NOW)
+    calm = service.respond(
+        "c2", "bleeding", "some bleeding this morning, stopped in minutes", now=NOW
+    )
+    assert calm.escalation == "none"
+    yesterday = "Bled a bit on the drive home yesterday but it stopped in 5 mins"
+    service.save_treatment_date("c3", "1 day ago", NOW)
+    assert service.respond("c3", "bleeding", yesterday, now=NOW).escalation == "none"
+
+
+def test_a_question_beside_several_expected_symptoms_is_answered_before_their_reassurance(
+    service,
+):
+    service.save_treatment_date("c1", "1 day ago", NOW)
+    text = "Just the expected redness, swelling and some flaking on day 1. Can I use my retinol?"
+    answer = service.respond("c1", "redness", text, now=NOW)
+    assert "retinoids_acids" in [p["topic"] for p in answer.parts]

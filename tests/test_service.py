@@ -342,13 +342,13 @@ def test_an_urgent_sign_the_net_doubts_is_the_client_s_goes_to_a_person_without_
     service,
 ):
     service.save_treatment_date("c1", "3 days ago", NOW)
-    text = "it's weeping yellow stuff"  # urgent as the lexicon reads it
+    text = "My husband has a cold sore. Can I kiss him?"  # urgent as the lexicon reads it
     doubtful = LearnedScreening({"context:present": 0.05}, {"context:present": 0.6})
-    turn = service.turn(Incoming("c1", "infection_signs", text, learned=doubtful.as_dict()), NOW)
+    turn = service.turn(Incoming("c1", "cold_sores", text, learned=doubtful.as_dict()), NOW)
     answer = service.answering.respond(turn)
     assert answer.escalation == "question"
     assert answer.reply.startswith(service.phrase("escalation.unsure_whose"))
     assert service.escalations.list() == []
     sure = LearnedScreening({"context:present": 0.9}, {"context:present": 0.6})
-    turn = service.turn(Incoming("c1", "infection_signs", text, learned=sure.as_dict()), NOW)
+    turn = service.turn(Incoming("c1", "cold_sores", text, learned=sure.as_dict()), NOW)
     assert service.answering.respond(turn).escalation == "urgent"

@@ -80,6 +80,20 @@ def _finding(
     return None
 
 
+def _over_today(
+    screening: Screening, advisor: Advisor, today: int | None, kind: str | None
+) -> list[Finding]:
+    """Symptoms told as over that happened today and that the KB does not expect today."""
+    found = []
+    for topic in screening.over_today:
+        finding = (
+            _finding(topic, frozenset(), advisor, today, kind) if advisor.knows(topic) else None
+        )
+        if finding is not None and level_rank(finding.level) >= level_rank("urgent"):
+            found.append(finding)
+    return found
+
+
 def assess(
     screening: Screening,
     advisor: Advisor,
@@ -87,11 +101,13 @@ def assess(
     kind: str | None,
     intent_topic: str | None = None,
     context_topic: str | None = None,
+    today: int | None = None,
 ) -> Triage:
     """Level of one screened message on treatment day `day` (None: unknown).
 
     `intent_topic` is the symptom topic NLU recognised (if any); `context_topic` the symptom the
     conversation was last about. Either receives signs that came without a symptom word.
+    `today`: today's treatment day, for a symptom told as over that happened today.
     """
     topics = list(screening.active_topics)
     # "it's getting worse", "it hasn't improved" (but not a bare "still") say something is wrong.
@@ -108,6 +124,7 @@ def assess(
                 waiting.append(topic)
             else:
                 findings.append(finding)
+    findings += _over_today(screening, advisor, day if today is None else today, kind)
     levels = [f.level for f in findings] + (["emergency"] if screening.is_emergency else [])
     if screening.unplaced or (not topics and worrying):
         levels.append("question")

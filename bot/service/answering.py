@@ -163,7 +163,9 @@ class Answering:
         # A story may name a past day ("five days in") while today is later: between the two
         # readings, the safer (higher) level wins.
         triages = [
-            assess(screening, turn.advisor, d, turn.kind, intent_topic, context_topic)
+            assess(
+                screening, turn.advisor, d, turn.kind, intent_topic, context_topic, turn.today_day
+            )
             for d in turn.symptom_days
         ]
         return max(triages, key=lambda t: level_rank(t.level))
@@ -270,6 +272,7 @@ class Answering:
             if finding.topic not in done and finding.level == "none":
                 others.append(finding.answer)
                 done.add(finding.topic)
+        placed = len(others)  # expected symptoms: the first to leave a reply that is too long
         for clause in self._asked(turn):
             intent, text = clause["intent"], clause["text"]
             if intent in done or not turn.advisor.knows(intent):
@@ -293,7 +296,9 @@ class Answering:
                     done.add(topic)
         if symptoms:
             others += self._over_and_expected(turn, triage, done)
-        return others[: MAX_ANSWERS - 1]
+        extra = max(0, len(others) - (MAX_ANSWERS - 1))
+        # Too many: what the client asked goes before reassurance about a symptom they told.
+        return (others[: max(0, placed - extra)] + others[placed:])[: MAX_ANSWERS - 1]
 
     @staticmethod
     def _over_and_expected(turn: Turn, triage: Triage, done: set) -> list[Answer]:

@@ -21,6 +21,8 @@ WINDOW_AFTER = 5  # how far forward a resolution reaches
 PAST_WINDOW_AFTER = 8  # how far forward a past time reaches ("fainted ... last time")
 HYPERBOLE_WINDOW = 8  # how far either way a figure of speech reaches
 NOT_PAST_BEFORE = frozenset({"since", "from", "for", "than"})  # "since last week", "than before"
+TODAY_WINDOW = 5  # how far a word of today reaches a symptom told as over
+SINCE = frozenset({"since"})  # anywhere between a symptom and a past time: "since ... 2 weeks ago"
 POST_NEGATIONS = frozenset({"no", "nope", "none", "nah", "negative", "nothing"})
 SELF_WORDS = frozenset({"my", "i", "i'm", "im", "i've", "ive", "mine"})
 # Someone else's story runs on across commas ("her face went yellow, crusty, hot") until the
@@ -51,6 +53,7 @@ class Cues:
     symptom_starts: list[int] = field(default_factory=list)
     close_others: list[Match] = field(default_factory=list)
     past: list[Match] = field(default_factory=list)
+    today: list[Match] = field(default_factory=list)  # "this morning", "an hour ago"
     hyperbole: list[Match] = field(default_factory=list)
     names: list[Match] = field(default_factory=list)  # "hay fever": a name holding a symptom word
     reasserted: bool = False  # "what if my throat feels tight? asking because mine does"
@@ -174,6 +177,17 @@ class Context:
             or self._in_the_past(start, end)
         )
 
+    def told_today(self, start: int, end: int) -> bool:
+        """A word of today in the mention's clause, near it ("some bleeding this morning"; not
+        "the oozing stopped yesterday, can I wear makeup tonight?")."""
+        for c_start, c_end, _ in self.cues.today:
+            if self.sentence_of[c_start] != self.sentence_of[start]:
+                continue
+            a, b = (end, c_start) if c_start >= end else (c_end, start)
+            if 0 <= b - a <= TODAY_WINDOW and not self.terminated(a, b, loose_and=False):
+                return True
+        return False
+
     def in_the_past(self, start: int, end: int) -> bool:
         """Put in the past: "I had a fever last week"."""
         return self._in_the_past(start, end)
@@ -188,7 +202,7 @@ class Context:
             after = (
                 c_start >= end
                 and c_start - end <= PAST_WINDOW_AFTER
-                and not NOT_PAST_BEFORE & set(self.lowers[end:c_start])  # "since ... ago"
+                and not SINCE & set(self.lowers[end:c_start])  # "since ... ago"
             )
             before = c_end <= start and start - c_end <= WINDOW_BEFORE
             if (after and not self.terminated(end, c_start, loose_and=False)) or (

@@ -16,6 +16,7 @@ class Mention:
     negated: bool = False
     resolved: bool = False
     hypothetical: bool = False
+    today: bool = False  # a word of today in its sentence ("this morning")
 
     @property
     def active(self) -> bool:
@@ -70,6 +71,13 @@ class Screening:
             if m.resolved and not (m.negated or m.hypothetical) and m.topic not in active
         ]
         return tuple(dict.fromkeys(over))
+
+    @property
+    def over_today(self) -> tuple[str, ...]:
+        """Symptom topics told as over but as having happened today ("some bleeding this
+        morning, stopped after a bit")."""
+        over = set(self.resolved_topics)
+        return tuple(dict.fromkeys(m.topic for m in self.mentions if m.today and m.topic in over))
 
     @property
     def is_emergency(self) -> bool:

@@ -77,6 +77,7 @@ class Screener:
                 "names",
                 "reasserted",
                 "recurring",
+                "today",
             )
         }
         self.termination = frozenset(cues.get("termination", ()))
@@ -130,6 +131,7 @@ class Screener:
                 context.negated(s, e),
                 context.resolved(s, e),
                 context.hypothetical(s, e),
+                context.told_today(s, e),
             )
             for s, e, topic in spans
         )
@@ -188,6 +190,7 @@ class Screener:
             close_others=found["close_others"],
             all_negations=found["negation"],
             past=found["past"],
+            today=found["today"],
             hyperbole=found["hyperbole"],
             names=found["names"],
             reasserted=bool(found["reasserted"]),
