@@ -16,7 +16,7 @@ class Mention:
     negated: bool = False
     resolved: bool = False
     hypothetical: bool = False
-    today: bool = False  # a word of today in its sentence ("this morning")
+    today: bool = False  # a word of today near it in its clause ("this morning")
 
     @property
     def active(self) -> bool:
