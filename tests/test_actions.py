@@ -455,3 +455,25 @@ def test_an_infection_red_flag_is_stored_with_its_day_and_says_it(service):
     messages, _ = run(ActionAnswer(), tracker("there's yellow pus on my chin", "infection_signs"))
     assert messages[0]["text"].startswith("Day 4")
     assert service.escalations.list()[0].day == 4
+
+
+def test_a_condition_the_clinic_must_check_gets_its_answer_and_the_offer(service):
+    service.save_treatment_date("client-1", "5 days ago")
+    text = "I just found out I'm pregnant, what do I do?"
+    messages, events = run(ActionAnswer(), tracker(text, "contraindications"))
+    assert "during pregnancy or breastfeeding" in messages[0]["text"]  # the KB's entry
+    assert service.phrase("escalation.condition") in messages[0]["text"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
+    assert events["handoff_offer"]["level"] == "question"
+    assert service.escalations.list() == []  # offered, not alerted
+    run(ActionAffirm(), tracker("yes", "affirm", {"handoff_offer": events["handoff_offer"]}))
+    (record,) = service.escalations.list()
+    assert (record.message, record.level) == (text, "question")
+
+
+def test_a_condition_asked_about_in_general_gets_the_answer_without_the_offer(service):
+    messages, events = run(
+        ActionAnswer(), tracker("is needling safe during pregnancy?", "contraindications")
+    )
+    assert service.phrase("escalation.condition") not in messages[0]["text"]
+    assert not events.get("handoff_offer")

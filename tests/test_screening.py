@@ -777,6 +777,13 @@ def load_errors(clinic_dir, known_topics) -> list[str]:
             id="temperature-unknown-topic",
         ),
         pytest.param(
+            "  topic: contraindications",
+            "  topic: pregnancy_advice",
+            "conditions:",
+            "conditions: topic 'pregnancy_advice' is not a KB topic",
+            id="conditions-unknown-topic",
+        ),
+        pytest.param(
             "  fever_from_celsius: 38.0",
             "  fever_from_celsius: hot",
             "  fever_from_celsius: hot",
@@ -938,3 +945,33 @@ def test_an_idiom_holding_an_emergency_word_makes_the_learned_net_be_sure(screen
     )
     assert screening.figurative and not screening.is_emergency
     assert screener.screen("my chest is tight and I can't breathe").is_emergency
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("I just found out I'm pregnant 😳", True),
+        ("Started Roaccutane last week and my session is on the 14th", True),
+        ("I was on Roaccutane until last month, will that affect my healing?", True),
+        ("my GP has just diagnosed me with rosacea", True),
+        ("I'm not pregnant or breastfeeding", False),
+        ("can I have it if I'm pregnant?", False),
+        ("is needling safe during pregnancy?", False),
+        ("my cousin is on roaccutane", False),
+    ],
+)
+def test_a_condition_counts_only_as_the_clients_own(screener, text, found):
+    assert bool(screener.screen(text).conditions) is found
+
+
+def test_a_past_time_that_opens_the_sentence_reaches_across_commas(screener):
+    screening = screener.screen("Last time, a year ago, I got a cold sore after a peel.")
+    assert "cold_sores" in screening.inactive_topics
+    assert (
+        "cold_sores" in screener.screen("Last week I was fine, but now a cold sore").active_topics
+    )
+
+
+def test_a_sign_said_to_be_over_later_in_its_sentence_is_not_live(screener):
+    screening = screener.screen("The pain was killing me during it but it stopped straight after.")
+    assert "severe" not in screening.signs

@@ -44,6 +44,7 @@ class Triage:
     hypothetical_cue: bool = False
     resolved_topics: tuple[str, ...] = ()  # symptoms the client reports as over
     unsure_whose: bool = False  # an urgent reading the learned net doubts: a person looks
+    conditions: tuple[str, ...] = ()  # conditions the clinic must check ("I'm pregnant")
 
     @property
     def symptoms(self) -> list[str]:
@@ -52,6 +53,7 @@ class Triage:
         found += [f"sign:{s}" for s in sorted(self.signs)] + [
             f"emergency:{e}" for e in self.emergency
         ]
+        found += [f"condition:{c}" for c in self.conditions]
         return list(dict.fromkeys(found + [f"unplaced:{u}" for u in self.unplaced]))  # no repeats
 
     @property
@@ -126,7 +128,7 @@ def assess(
                 findings.append(finding)
     findings += _over_today(screening, advisor, day if today is None else today, kind)
     levels = [f.level for f in findings] + (["emergency"] if screening.is_emergency else [])
-    if screening.unplaced or (not topics and worrying):
+    if screening.unplaced or screening.conditions or (not topics and worrying):
         levels.append("question")
     if worrying and findings and all(f.level == "none" for f in findings):
         # A sign of trouble the KB has no red flag for on this symptom ("the bruise is
@@ -149,4 +151,5 @@ def assess(
         hypothetical_cue=screening.hypothetical_cue,
         resolved_topics=screening.resolved_topics,
         unsure_whose=unsure,
+        conditions=screening.conditions,
     )

@@ -286,6 +286,9 @@ class Lexicon:
     improving_overrules: frozenset[str] = frozenset()  # signs the learned net then may not add
     # "lips are fine", "breathing normal": the client says an emergency sign is absent.
     emergency_all_clear: WordPairs = ()
+    # Conditions the clinic must check ("I'm pregnant") and the KB topic that answers them.
+    conditions: tuple[str, ...] = ()
+    condition_topic: str | None = None
 
 
 @dataclass(frozen=True)

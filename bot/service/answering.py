@@ -140,6 +140,12 @@ class Answering:
             return answer, triage
         if (
             triage.level == "question"
+            and triage.conditions
+            and not (triage.unplaced or triage.unsure_whose or triage.flagged)
+        ):
+            return self._condition_answer(turn, day), triage
+        if (
+            triage.level == "question"
             and (triage.unplaced or triage.unsure_whose or not triage.flagged)
             and not triage.waiting_for_day
         ):
@@ -150,6 +156,19 @@ class Answering:
                 RESPONSE_RED_FLAG, text, None, "question", "question", None, version, day
             ), triage
         return None, triage
+
+    def _condition_answer(self, turn: Turn, day: int | None) -> Answer:
+        """A condition the clinic must check, told as the client's ("I've just found out I'm
+        pregnant"): the KB's answer for conditions, then the offer to pass it on."""
+        lead = turn.advisor.phrase("escalation.condition")
+        topic = turn.clinic.lexicon.condition_topic
+        answer = None
+        if topic and turn.advisor.knows(topic):
+            answer = self.answer_question(turn.with_clause(topic, turn.text, 1.0))
+        if not isinstance(answer, Answer):
+            version = turn.clinic.kb.version
+            return Answer(RESPONSE_RED_FLAG, lead, None, "question", "question", None, version, day)
+        return replace(answer, reply=f"{answer.reply}\n{lead}", escalation="question")
 
     def triage(self, turn: Turn) -> Triage:
         """The level of the turn's message on each day it may be about; the safer one wins."""
@@ -179,7 +198,9 @@ class Answering:
             if red_flag.escalation == "emergency":
                 return joined(red_flag, self._after_emergency(turn, triage, red_flag))
             others = self.other_answers(turn, triage, {red_flag.topic})
-            return replace(joined(red_flag, others), beyond_kb=self._asks_beyond_kb(turn))
+            # A condition's reply already offers to pass the whole message on.
+            beyond = not triage.conditions and self._asks_beyond_kb(turn)
+            return replace(joined(red_flag, others), beyond_kb=beyond)
         if triage.waiting_for_day:
             return NeedsDate(turn.intent, turn.text)
         answer = self._main_answer(turn, triage)

@@ -98,8 +98,12 @@ def offer_buttons(turn: Turn) -> tuple[dict[str, str], ...]:
 
 def answer_outcome(answer: Answer, turn: Turn) -> Outcome:
     """An answer as a reply, remembered (topic, level, entry, KB version) in the conversation.
-    A question-level answer keeps the offer to pass the turn's question on."""
-    buttons = offer_buttons(turn) if answer.response == RESPONSE_NO_GUIDANCE else ()
+    A question-level answer keeps the offer to pass the turn's question on (with Yes/No buttons
+    after the no-guidance reply and after a condition the clinic must check)."""
+    condition = answer.escalation == "question" and (
+        answer.topic is not None and answer.topic == turn.clinic.lexicon.condition_topic
+    )
+    buttons = offer_buttons(turn) if answer.response == RESPONSE_NO_GUIDANCE or condition else ()
     replies = [Reply(answer.response, answer.reply, buttons, answer.escalation)]
     alerted = level_rank(answer.escalation) >= level_rank("urgent")
     if answer.beyond_kb and answer.response != RESPONSE_NO_GUIDANCE:

@@ -133,7 +133,12 @@ def _parse(
     symptom_topics = {k for k, t in topics.items() if t.type == "symptom"}
     used_signs = {flag.sign for t in topics.values() for flag in t.red_flags}
     lexicon = parse_lexicon(
-        raw["screening"], reader.name(clinic_dir / SCREENING_FILE), symptom_topics, used_signs, errs
+        raw["screening"],
+        reader.name(clinic_dir / SCREENING_FILE),
+        symptom_topics,
+        used_signs,
+        errs,
+        set(topics),
     )
     errs.raise_if_any()
     kb = KnowledgeBase(

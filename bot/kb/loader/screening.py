@@ -19,12 +19,25 @@ def sign_names(raw: Any) -> list[str]:
 
 
 def parse_lexicon(
-    raw: Any, file: str, symptom_topics: set[str], used_signs: set[str], errs: Collector
+    raw: Any,
+    file: str,
+    symptom_topics: set[str],
+    used_signs: set[str],
+    errs: Collector,
+    all_topics: set[str] | None = None,
 ) -> Lexicon | None:
-    """The lexicon, or None after reporting its problems to `errs`."""
+    """The lexicon, or None after reporting its problems to `errs`. `all_topics`: every KB
+    topic, for the topic that answers conditions."""
     if not validate(raw, "screening", file, errs):
         return None
     _check_coverage(raw, file, symptom_topics, used_signs, errs)
+    conditions = raw.get("conditions")
+    if conditions is not None and all_topics is not None and conditions["topic"] not in all_topics:
+        errs.add(
+            file,
+            raw.line_of("conditions"),
+            f"conditions: topic '{conditions['topic']}' is not a KB topic",
+        )
     symptoms = raw["symptoms"]
     context = raw["context"]
     return Lexicon(
@@ -40,6 +53,8 @@ def parse_lexicon(
         emergency_pairs=_pairs(raw["emergency"]["pairs"]),
         emergency_all_clear=_pairs(raw["emergency"].get("all_clear")),
         unplaced=words(raw["unplaced"]),
+        conditions=words((raw.get("conditions") or {}).get("words")),
+        condition_topic=(raw.get("conditions") or {}).get("topic"),
         skin_cues=words(raw["skin_cues"]),
         not_skin=words(raw["not_skin"]),
         context={k: words(v) for k, v in context.items()},

@@ -206,10 +206,33 @@ class Context:
             )
             before = c_end <= start and start - c_end <= WINDOW_BEFORE
             if (after and not self.terminated(end, c_start, loose_and=False)) or (
-                before and not self.terminated(c_end, start, loose_and=False)
+                before and not self._past_cut(c_start, c_end, start)
             ):
                 return True
         return False
+
+    def _past_cut(self, c_start: int, c_end: int, start: int) -> bool:
+        """A clause boundary between a past cue and a later mention. A cue that opens its
+        sentence sets the time of what follows across commas: "Last time, a year ago, I got
+        a cold sore"; not across "but" ("last week I was fine, but now it's oozing")."""
+        if self._time_opens(c_start, start):
+            between = [w for w in self.lowers[c_end:start] if w != ","]
+            return any(w in self.cues.termination for w in between)
+        return self.terminated(c_end, start, loose_and=False)
+
+    def _time_opens(self, c_start: int, start: int) -> bool:
+        """Only commas and other past cues lie before the cue in its sentence."""
+        in_cue = {i for a, b, _ in self.cues.past for i in range(a, b)}
+        i = c_start
+        while not self._opens(i, start):
+            i -= 1
+            if self.lowers[i] != "," and i not in in_cue:
+                return False
+        return True
+
+    def over_since(self, start: int, end: int) -> bool:
+        """Said to be over later in its sentence: "it bled a little but nothing since"."""
+        return self._over_since(start, end)
 
     def _over_since(self, start: int, end: int) -> bool:
         # Over across "but" or a comma, in the same sentence, for the symptom named last before

@@ -33,6 +33,7 @@ class Screening:
     emergency: tuple[str, ...] = ()
     hypothetical_emergency: bool = False
     unplaced: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()  # conditions the clinic must check, told as the client's
     hypothetical_topics: frozenset[str] = field(default_factory=frozenset)
     inactive_topics: frozenset[str] = field(default_factory=frozenset)
     hypothetical_cue: bool = False

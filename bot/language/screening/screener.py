@@ -45,6 +45,7 @@ class Screener:
         self.weak = Terms(lexicon.weak, use_lemmas=True)
         self.signs = Terms(lexicon.signs)
         self.unplaced = Terms({"unplaced": lexicon.unplaced}, use_lemmas=True)
+        self.conditions = Terms({"conditions": lexicon.conditions}, use_lemmas=True)
         self.pairs = [
             (Terms({"a": first}, use_lemmas=True), Terms({"b": second}, use_lemmas=True))
             for first, second in lexicon.emergency_pairs
@@ -149,6 +150,7 @@ class Screener:
             emergency=emergency,
             hypothetical_emergency=hypothetical_emergency,
             unplaced=self._unplaced(t, context, mentions),
+            conditions=self._conditions(t, context),
             hypothetical_topics=frozenset(
                 m.topic for m in mentions if m.hypothetical and not m.negated
             ),
@@ -218,6 +220,8 @@ class Screener:
             words = " ".join(t.lowers[s:e])
             if context.negated(s, e) or context.hypothetical(s, e) or context.in_the_past(s, e):
                 continue  # "no pus", "my sister's hives", "I got hives last year"
+            if context.over_since(s, e):
+                continue  # "the pain was killing me during it but it stopped straight after"
             if any(m.start <= s and e <= m.end and not m.active for m in mentions):
                 continue
             if key in overruled and words in self.lexicon.not_worrying_alone:
@@ -284,6 +288,15 @@ class Screener:
             and not context.hypothetical(s, e)
             and not context.resolved(s, e)
             and not any(m.start <= s < m.end for m in mentions)
+        )
+
+    def _conditions(self, t: _Text, context: Context) -> tuple[str, ...]:
+        """Conditions told as the client's: not denied, hypothetical or someone else's. A time
+        in the past does not end one ("started Roaccutane last week", "on it until last month")."""
+        return tuple(
+            t.doc[s:e].text
+            for s, e, _ in self.conditions.matches(t.doc, t.lemmas)
+            if not context.negated(s, e) and not context.hypothetical(s, e)
         )
 
     def _starts_symptom(self, t: _Text, i: int) -> bool:
