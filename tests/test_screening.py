@@ -975,3 +975,13 @@ def test_a_past_time_that_opens_the_sentence_reaches_across_commas(screener):
 def test_a_sign_said_to_be_over_later_in_its_sentence_is_not_live(screener):
     screening = screener.screen("The pain was killing me during it but it stopped straight after.")
     assert "severe" not in screening.signs
+
+
+def test_a_word_the_dictionary_misreads_is_not_a_form_of_a_lexicon_word(screener):
+    assert screener.screen("5 weeks in, is it time for number two?").unplaced == ()
+    assert screener.screen("my cheek feels numb").unplaced == ("numb",)
+
+
+def test_a_time_counted_from_a_past_session_is_now(screener):
+    screening = screener.screen("a month after my first session and my melasma looks darker")
+    assert "pigmentation" in screening.active_topics

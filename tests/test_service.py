@@ -153,6 +153,13 @@ def test_escalation_records_what_was_detected(service):
     assert record.message == "it's still weeping and there's yellow crust"
 
 
+def test_a_symptom_asked_about_is_answered_for_its_safest_day_not_the_storys(service):
+    service.save_treatment_date("c1", "12 days ago", NOW)
+    text = "the bruise I got on my chin on day 1 is still there now on day 12. No pain."
+    answer = service.respond("c1", "bruising", text, now=NOW)
+    assert (answer.topic, answer.escalation, answer.day) == ("bruising", "question", 12)
+
+
 def test_a_past_day_in_the_story_does_not_hide_todays_red_flag(service):
     service.save_treatment_date("c1", "8 days ago", NOW)
     answer = service.respond("c1", "redness", "still red, no better than day 2", now=NOW)

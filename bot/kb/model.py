@@ -289,6 +289,8 @@ class Lexicon:
     # Conditions the clinic must check ("I'm pregnant") and the KB topic that answers them.
     conditions: tuple[str, ...] = ()
     condition_topic: str | None = None
+    # Words the dictionary wrongly reads as a form of another ("number" as more "numb").
+    not_forms: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

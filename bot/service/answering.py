@@ -198,8 +198,7 @@ class Answering:
             if red_flag.escalation == "emergency":
                 return joined(red_flag, self._after_emergency(turn, triage, red_flag))
             others = self.other_answers(turn, triage, {red_flag.topic})
-            # A condition's reply already offers to pass the whole message on.
-            beyond = not triage.conditions and self._asks_beyond_kb(turn)
+            beyond = not triage.conditions and self._asks_beyond_kb(turn)  # a condition offers
             return replace(joined(red_flag, others), beyond_kb=beyond)
         if triage.waiting_for_day:
             return NeedsDate(turn.intent, turn.text)
@@ -249,6 +248,9 @@ class Answering:
             return turn.advisor.red_flag_reply(flagged, triage.level, "", False)
         if triage.findings and (turn.intent in UNANSWERABLE_INTENTS or turn.intent in SMALL_TALK):
             return triage.findings[0].answer  # NLU was unsure, but the symptom is clear
+        flagged_asked = [f.answer for f in triage.flagged if f.topic == turn.intent]
+        if flagged_asked:  # "the bruise from day 1 is still there on day 12": its safest day
+            return flagged_asked[0]
         if not self.names_topic(turn, turn.intent, turn.text, turn.confidence, found):
             return turn.advisor.no_guidance(turn.intent)
         answer = self.answer_question(turn)

@@ -55,6 +55,7 @@ def parse_lexicon(
         unplaced=words(raw["unplaced"]),
         conditions=words((raw.get("conditions") or {}).get("words")),
         condition_topic=(raw.get("conditions") or {}).get("topic"),
+        not_forms=frozenset(w.lower() for w in words(raw.get("not_forms"))),
         skin_cues=words(raw["skin_cues"]),
         not_skin=words(raw["not_skin"]),
         context={k: words(v) for k, v in context.items()},

@@ -21,6 +21,8 @@ WINDOW_AFTER = 5  # how far forward a resolution reaches
 PAST_WINDOW_AFTER = 8  # how far forward a past time reaches ("fainted ... last time")
 HYPERBOLE_WINDOW = 8  # how far either way a figure of speech reaches
 NOT_PAST_BEFORE = frozenset({"since", "from", "for", "than"})  # "since last week", "than before"
+# "a month after my first session": a time counted from then, i.e. now (not "a month before").
+TIME_UNITS = frozenset({"week", "weeks", "fortnight", "month", "months"})
 TODAY_WINDOW = 5  # how far a word of today reaches a symptom told as over
 SINCE = frozenset({"since"})  # anywhere between a symptom and a past time: "since ... 2 weeks ago"
 POST_NEGATIONS = frozenset({"no", "nope", "none", "nah", "negative", "nothing"})
@@ -197,7 +199,7 @@ class Context:
         for c_start, c_end, _ in self.cues.past:
             if self.sentence_of[c_start] != self.sentence_of[start]:
                 continue
-            if c_start > 0 and self.lowers[c_start - 1] in NOT_PAST_BEFORE:
+            if c_start > 0 and self._time_from(c_start):
                 continue
             after = (
                 c_start >= end
@@ -210,6 +212,13 @@ class Context:
             ):
                 return True
         return False
+
+    def _time_from(self, c_start: int) -> bool:
+        """The past cue counts time from then: "since last week", "a month after my session"."""
+        before = self.lowers[c_start - 1]
+        return before in NOT_PAST_BEFORE or (
+            before in TIME_UNITS and self.lowers[c_start] == "after"
+        )
 
     def _past_cut(self, c_start: int, c_end: int, start: int) -> bool:
         """A clause boundary between a past cue and a later mention. A cue that opens its

@@ -104,7 +104,8 @@ class Screener:
         for number, sent in enumerate(doc.sents):
             for i in range(sent.start, sent.end):
                 sentence_of[i] = number
-        return _Text(doc, [t.lower_ for t in doc], [t.lemma_.lower() for t in doc], sentence_of)
+        lemmas = [t.lower_ if t.lower_ in self.lexicon.not_forms else t.lemma_.lower() for t in doc]
+        return _Text(doc, [t.lower_ for t in doc], lemmas, sentence_of)
 
     def screen(self, text: str, symptom_question: bool = False) -> Screening:
         """Screen one message. `symptom_question`: NLU says the client asks about a symptom."""
