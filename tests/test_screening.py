@@ -985,3 +985,13 @@ def test_a_word_the_dictionary_misreads_is_not_a_form_of_a_lexicon_word(screener
 def test_a_time_counted_from_a_past_session_is_now(screener):
     screening = screener.screen("a month after my first session and my melasma looks darker")
     assert "pigmentation" in screening.active_topics
+
+
+def test_a_contraction_counts_as_one_word_between_a_pairs_words(screener):
+    text = "now it's spread to my lips and they're numb and huge"
+    assert screener.screen(text).emergency
+
+
+def test_someone_in_a_video_is_someone_else(screener):
+    text = "Saw a TikTok where a girl's face got infected from microneedling"
+    assert "infection_signs" not in screener.screen(text).active_topics

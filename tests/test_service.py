@@ -359,3 +359,11 @@ def test_an_urgent_sign_the_net_doubts_is_the_client_s_goes_to_a_person_without_
     sure = LearnedScreening({"context:present": 0.9}, {"context:present": 0.6})
     turn = service.turn(Incoming("c1", "cold_sores", text, learned=sure.as_dict()), NOW)
     assert service.answering.respond(turn).escalation == "urgent"
+
+
+def test_redness_said_to_be_no_better_on_day_5_is_urgent_but_still_pink_is_expected(service):
+    service.save_treatment_date("c1", "5 days ago", NOW)
+    text = "redness is the same as day 2, not improving at all"
+    assert service.respond("c1", "redness", text, now=NOW).escalation == "urgent"
+    still = service.respond("c1", "redness", "still a bit pink, is that ok?", now=NOW)
+    assert still.escalation == "none"

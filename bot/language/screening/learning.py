@@ -100,7 +100,10 @@ def examples(cases: list[dict], symptom_topics: list[str], signs: list[str]) -> 
         for column, label in enumerate(labels[2:], start=2):
             name = label.split(":", 1)[1]
             y[row, column] = int(name in (present if label.startswith(SYMPTOM_PREFIX) else shown))
-    return Examples([str(c["text"]) for c in cases], labels, y)
+    # A label no labelled message shows (a sign the clinic just added) cannot be learned: left
+    # to the lexicon.
+    keep = [c for c in range(len(labels)) if (y[:, c] == 1).any() and (y[:, c] == 0).any()]
+    return Examples([str(c["text"]) for c in cases], [labels[c] for c in keep], y[:, keep])
 
 
 def parts(texts: list[str], encoder: MiniLM, vectorizer) -> Parts:

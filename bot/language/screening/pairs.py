@@ -32,6 +32,7 @@ def pair_spans(a_terms: Terms, b_terms: Terms, t: Text) -> list[Own]:
                 continue
             gap = b_start - a_end if b_start >= a_end else a_start - b_end
             between = t.lowers[min(a_end, b_end) : max(a_start, b_start)]
+            gap -= sum(1 for w in between if _clitic(w))  # "they're" is one word
             if 0 <= gap <= PAIR_WINDOW and not _new_clause(between):
                 own = set(range(a_start, a_end)) | set(range(b_start, b_end))
                 spans.append((min(a_start, b_start), max(a_end, b_end), own))
@@ -40,6 +41,11 @@ def pair_spans(a_terms: Terms, b_terms: Terms, t: Text) -> list[Own]:
 
 CLAUSE_BREAKS = frozenset({"but", "though", "although", "however", ";"})
 NEW_SUBJECT = frozenset({"i", "i'm", "im", "i've", "ive", "i'd"})
+
+
+def _clitic(word: str) -> bool:
+    """The second token of a contraction ("'re" of "they're", "n't" of "isn't")."""
+    return word.startswith(("'", "’")) or word in ("n't", "n’t")
 
 
 def _new_clause(between: list[str]) -> bool:
