@@ -475,5 +475,7 @@ def test_a_condition_asked_about_in_general_gets_the_answer_without_the_offer(se
     messages, events = run(
         ActionAnswer(), tracker("is needling safe during pregnancy?", "contraindications")
     )
+    assert "during pregnancy or breastfeeding" in messages[0]["text"]  # the KB's entry
     assert service.phrase("escalation.condition") not in messages[0]["text"]
+    assert "buttons" not in messages[0] or not messages[0]["buttons"]
     assert not events.get("handoff_offer")

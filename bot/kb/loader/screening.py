@@ -24,7 +24,7 @@ def parse_lexicon(
     symptom_topics: set[str],
     used_signs: set[str],
     errs: Collector,
-    all_topics: set[str] | None = None,
+    all_topics: set[str],
 ) -> Lexicon | None:
     """The lexicon, or None after reporting its problems to `errs`. `all_topics`: every KB
     topic, for the topic that answers conditions."""
@@ -32,7 +32,7 @@ def parse_lexicon(
         return None
     _check_coverage(raw, file, symptom_topics, used_signs, errs)
     conditions = raw.get("conditions")
-    if conditions is not None and all_topics is not None and conditions["topic"] not in all_topics:
+    if conditions is not None and conditions["topic"] not in all_topics:
         errs.add(
             file,
             raw.line_of("conditions"),

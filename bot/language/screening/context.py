@@ -173,7 +173,7 @@ class Context:
     def resolved(self, start: int, end: int) -> bool:
         """Over: "it bled but nothing since", "Oozing?? no.", "the redness went down"."""
         return (
-            self._over_since(start, end)
+            self.over_since(start, end)
             or self.answered_no(start, end)
             or self._resolution_near(start, end)
             or self._in_the_past(start, end)
@@ -241,9 +241,6 @@ class Context:
 
     def over_since(self, start: int, end: int) -> bool:
         """Said to be over later in its sentence: "it bled a little but nothing since"."""
-        return self._over_since(start, end)
-
-    def _over_since(self, start: int, end: int) -> bool:
         # Over across "but" or a comma, in the same sentence, for the symptom named last before
         # it only ("there's pus, the bleeding has dried up" ends the bleeding, not the pus).
         for c_start, _, _ in self.cues.over_since:
