@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseSettings, Field, SecretStr, ValidationError, validator
 
@@ -149,6 +150,16 @@ class Settings(BaseSettings):
                     return value.get_secret_value()
                 return value
         raise KeyError(name)
+
+    def secret_values(self) -> list[str]:
+        """Every secret that is set, and a database URL's password: what logs must never show."""
+        values = [
+            getattr(self, name).get_secret_value()
+            for name, field in self.__fields__.items()
+            if field.type_ is SecretStr and getattr(self, name) is not None
+        ]
+        password = urlsplit(self.database_url_override or "").password
+        return values + ([unquote(password)] if password else [])
 
     def require(self, name: str) -> str:
         """A secret or setting that a feature cannot run without."""

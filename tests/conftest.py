@@ -105,12 +105,13 @@ def edit(path: Path, old: str, new: str, count: int = 1) -> None:
 class SmtpInbox:
     """A real SMTP server (aiosmtpd) on loopback that keeps what it receives; can be stopped."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, tls_context=None):
         from bot.serve.harness import free_port
 
         self.port = port or free_port()
         self.messages: list = []
         self._controller = None
+        self.tls_context = tls_context  # offers STARTTLS with this context when set
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         from email import message_from_bytes
@@ -121,7 +122,9 @@ class SmtpInbox:
     def start(self) -> SmtpInbox:
         from aiosmtpd.controller import Controller
 
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self, hostname="127.0.0.1", port=self.port, tls_context=self.tls_context
+        )
         self._controller.start()
         return self
 
@@ -187,10 +190,11 @@ def register_client(env: dict[str, str], days_ago: int, kind: str = "medical") -
 class RunningBot:
     """`aftercare run` on free loopback ports, talking over the REST channel."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], log_file: Path | None = None):
         self.port, self.action_port, self.web_port = free_port(), free_port(), free_port()
         self.env = {**os.environ, **env}
         self.process: subprocess.Popen | None = None
+        self.log_file = log_file  # everything every process prints, when set (else a pipe)
 
     def start(self) -> None:
         """Start the bot; on a port another process took meanwhile, once more on new ports."""
@@ -204,6 +208,8 @@ class RunningBot:
 
     def _start_once(self) -> list[str]:
         """Start `aftercare run`; [] once it is running, else the last lines it printed."""
+        if self.log_file is not None:
+            return self._start_logging_to_file()
         self.process = subprocess.Popen(
             [
                 AFTERCARE,
@@ -234,6 +240,36 @@ class RunningBot:
             self.process.kill()
             self.process.wait(timeout=30)
         return seen or ["(no output)"]
+
+    def command(self) -> list[str]:
+        """`aftercare run` on this bot's ports."""
+        ports = (
+            "--port",
+            self.port,
+            "--action-port",
+            self.action_port,
+            "--web-port",
+            self.web_port,
+        )
+        return [AFTERCARE, "run", *map(str, ports)]
+
+    def _start_logging_to_file(self) -> list[str]:
+        """Like `_start_once`, with every line going to `log_file` (read, never a full pipe)."""
+        with open(self.log_file, "a") as out:  # noqa: PTH123 - the child keeps its own copy
+            self.process = subprocess.Popen(
+                self.command(), cwd=PROJECT_DIR, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            written = self.log_file.read_text(errors="replace")
+            if "Aftercare Assistant is running" in written:
+                return []
+            if self.process.poll() is not None:
+                return written.splitlines(keepends=True)[-40:] or ["(no output)"]
+            time.sleep(0.3)
+        self.process.kill()
+        self.process.wait(timeout=30)
+        return self.log_file.read_text(errors="replace").splitlines(keepends=True)[-40:]
 
     def say(self, text: str, sender: str = "client-42") -> list[str]:
         response = httpx.post(

@@ -180,7 +180,7 @@ def test_yes_to_the_offer_records_an_escalation(service):
     messages, events = run(
         ActionAffirm(), tracker("yes please", "affirm", {"handoff_offer": offer})
     )
-    assert keys(messages) == ["handoff.recorded"]
+    assert keys(messages) == ["handoff.recorded_unsent"]  # no alert channel
     assert events["handoff_offer"] is None
     (record,) = service.escalations.list()
     assert (record.message, record.topic, record.level) == (
@@ -203,8 +203,22 @@ def test_yes_without_an_offer_just_asks_what_else(service):
 
 def test_asking_for_a_person_records_an_escalation(service):
     messages, _ = run(ActionRequestHuman(), tracker("can the nurse call me", "request_human"))
-    assert keys(messages) == ["handoff.recorded"]
+    assert keys(messages) == ["handoff.recorded_unsent"]  # no alert channel
     assert service.escalations.list()[0].message == "can the nurse call me"
+
+
+def test_a_person_asked_for_is_promised_only_while_alerts_reach_the_team(service, clinic_dir):
+    from bot.storage.heartbeats import NOTIFIER
+    from tests.test_service import with_alerts
+
+    with_alerts(clinic_dir)
+    ask = tracker("can the nurse call me", "request_human")
+    messages, _ = run(ActionRequestHuman(), ask)
+    assert keys(messages) == ["handoff.recorded_unsent"]  # a channel, but no notifier running
+    service.heartbeats.beat(NOTIFIER)
+    messages, _ = run(ActionRequestHuman(), ask)
+    assert keys(messages) == ["handoff.recorded"]
+    assert messages[0]["text"] == service.phrase("handoff.recorded")
 
 
 def test_stated_date_is_stored_and_the_waiting_question_answered(service):
@@ -421,7 +435,7 @@ def test_asking_for_a_person_during_the_date_form_hands_off(service):
     _, slots = _form_reply("can I just talk to someone", "request_human", PENDING_MAKEUP)
     assert slots["treatment_date"] == "ask-a-person"
     answered, _ = _pending_answer(slots, PENDING_MAKEUP)
-    assert keys(answered) == ["handoff.recorded"]
+    assert keys(answered) == ["handoff.recorded_unsent"]
     (record,) = service.escalations.list()
     assert record.message == "can I wear makeup?"
 

@@ -15,7 +15,7 @@ import pytest
 from bot.alerts.acks import acknowledge_handler
 from bot.alerts.channels import EmailChannel, TelegramStaffChannel, WebhookChannel
 from bot.alerts.message import AlertWords
-from bot.alerts.worker import AlertWorker
+from bot.alerts.worker import GIVE_UP_AFTER, AlertWorker, ChannelSet
 from bot.kb.model import EmailAlerts
 from bot.serve.harness import free_port
 from bot.storage.engine import session_factory
@@ -116,6 +116,51 @@ def test_crash_during_a_send_is_retried_after_the_lease_and_not_duplicated(repo,
     assert (
         channel.delivered == [(escalation.id, "alert")] and claimed.escalation.id == escalation.id
     )
+
+
+def test_a_repeat_updates_the_open_escalation_and_alerts_no_one_again(repo):
+    first = create(repo, ["telegram"])
+    again = repo.create(
+        "client-7", "urgent", "now it smells too", None, 4, ["telegram"], ["smell"], now=NOW
+    )
+    assert again.id == first.id and len(repo.list()) == 1
+    assert again.message.endswith("\nnow it smells too") and again.day == 4
+    assert again.symptoms == ["oozing", "infection_signs", "smell"]
+    assert len(repo.deliveries(first.id)) == 1  # still the one alert
+
+
+def test_a_repeat_after_the_deadline_or_a_realert_is_a_new_escalation_with_its_alert(repo):
+    first = create(repo, ["telegram"], deadline=30)
+    later = repo.create(
+        "client-7", "urgent", "worse now", None, 4, ["telegram"], now=NOW + timedelta(minutes=31)
+    )
+    assert later.id != first.id and len(repo.deliveries(later.id)) == 1
+    question = repo.create("client-9", "question", "botox?", None, 2, ["telegram"], now=NOW)
+    again = repo.create(
+        "client-9", "question", "and fillers?", None, 2, ["telegram"], now=NOW + timedelta(hours=2)
+    )
+    assert again.id != question.id
+
+
+def test_another_level_or_an_acknowledged_one_starts_a_new_escalation(repo):
+    urgent = create(repo, ["telegram"])
+    emergency = create(repo, ["telegram"], level="emergency")
+    assert emergency.id != urgent.id and repo.deliveries(emergency.id)
+    repo.acknowledge(urgent.id, "nurse", NOW)
+    later = create(repo, ["telegram"])
+    assert later.id not in (urgent.id, emergency.id) and len(repo.deliveries(later.id)) == 1
+    other_client = repo.create("client-8", "urgent", "pus", None, 3, ["telegram"], now=NOW)
+    assert other_client.id != later.id
+
+
+def test_an_emergency_is_sent_before_a_backlog_of_older_urgent_alerts(repo, outbox):
+    backlog = [
+        repo.create(f"client-{n}", "urgent", "pus", None, 3, ["flaky"], now=NOW) for n in range(25)
+    ]
+    emergency = create(repo, ["flaky"], level="emergency")
+    first = outbox.claim_due(NOW, limit=20)
+    assert first[0].escalation.id == emergency.id
+    assert [d.escalation.id for d in first[1:]] == [e.id for e in backlog[:19]]  # then by age
 
 
 def test_each_channel_gets_each_alert_once_even_if_another_fails(repo, outbox):
@@ -259,14 +304,18 @@ def test_telegram_staff_alert_has_an_acknowledge_button_that_works(
             .base_file_url(telegram_api.base_file_url)
             .build()
         )
-        app.add_handler(
-            CallbackQueryHandler(acknowledge_handler(repo, lambda: words), pattern="^ack:")
-        )
+        handler = acknowledge_handler(repo, lambda: words, lambda: "-1001234")
+        app.add_handler(CallbackQueryHandler(handler, pattern="^ack:"))
         async with app:
             await app.start()
             await app.updater.start_polling(poll_interval=0.05, timeout=1)
+            # The alert forwarded to someone's private chat: a press there acknowledges nothing.
+            telegram_api.push_callback(555, button["callback_data"], message_id=1, user_id=555)
+            (refused,) = await telegram_api.wait_for_async("answerCallbackQuery", timeout=10)
+            assert refused["params"]["text"] == words.say("ack_not_here")
+            assert repo.get(escalation.id).status == "open"
             telegram_api.push_callback(-1001234, button["callback_data"], message_id=1, user_id=77)
-            await telegram_api.wait_for_async("answerCallbackQuery", timeout=10)
+            await telegram_api.wait_for_async("answerCallbackQuery", count=2, timeout=10)
             await app.updater.stop()
             await app.stop()
 
@@ -375,3 +424,197 @@ def test_staff_alert_wording_comes_from_the_clinics_phrases(repo, clinic_dir, kn
     escalation = create(repo, [])
     text = alert_text(Delivery(1, "email", "alert", 0, escalation), words)
     assert "Stufe: urgent" in text and "Level:" not in text
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """A webhook receiver that answers every alert with one status."""
+
+    status = 404
+    calls = 0
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _Refusing.calls += 1
+        self.send_response(_Refusing.status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("status", "failed"), [(404, True), (403, True), (429, False), (502, False)]
+)
+def test_a_refused_alert_is_failed_at_once_and_a_busy_receiver_is_retried(
+    repo, outbox, words, status, failed
+):
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Refusing.status, _Refusing.calls = status, 0
+    try:
+        worker = AlertWorker(
+            outbox, {"webhook": WebhookChannel(f"http://127.0.0.1:{port}/h", words)}
+        )
+        escalation = create(repo, ["webhook"])
+        drain(worker, seconds=10)
+    finally:
+        server.shutdown()
+    (delivery,) = repo.deliveries(escalation.id)
+    if failed:  # believed after GIVE_UP_AFTER attempts (a proxy's brief 404 is not final)
+        assert delivery["status"] == "failed" and _Refusing.calls == GIVE_UP_AFTER
+        assert str(status) in delivery["last_error"]
+        assert repo.failed_deliveries() == {escalation.id: [("webhook", delivery["last_error"])]}
+    else:
+        assert delivery["status"] == "pending" and _Refusing.calls >= 3  # backing off, not given up
+        assert repo.failed_deliveries() == {}
+
+
+def test_smtp_errors_that_no_retry_can_fix_are_permanent():
+    import smtplib
+
+    import httpx
+
+    from bot.alerts.channels import PermanentFailure, is_permanent
+
+    assert is_permanent(smtplib.SMTPDataError(550, b"mailbox unavailable"))
+    assert is_permanent(smtplib.SMTPAuthenticationError(535, b"bad credentials"))
+    assert not is_permanent(smtplib.SMTPDataError(451, b"try again later"))
+    assert not is_permanent(smtplib.SMTPServerDisconnected("gone"))
+    assert not is_permanent(ConnectionRefusedError())
+    assert not is_permanent(httpx.ConnectError("refused"))
+    assert is_permanent(PermanentFailure("login without TLS"))
+
+
+def test_a_password_is_never_sent_over_smtp_without_tls(repo, outbox, words):
+    inbox = SmtpInbox().start()
+    try:
+        config = EmailAlerts(
+            ("team@clinic.example",), "bot@clinic.example", "127.0.0.1", inbox.port, False
+        )
+        channel = EmailChannel(config, words, timeout=2)
+        channel.username, channel.password = "bot", "correct-horse-battery"
+        worker = AlertWorker(outbox, {"email": channel})
+        escalation = create(repo, ["email"])
+        drain(worker, seconds=6)  # refused GIVE_UP_AFTER times, then failed
+    finally:
+        inbox.stop()
+    (delivery,) = repo.deliveries(escalation.id)
+    assert delivery["status"] == "failed" and "without TLS" in delivery["last_error"]
+    assert inbox.messages == []
+
+
+def test_with_starttls_on_a_server_without_tls_nothing_is_sent_in_clear_text(repo, outbox, words):
+    inbox = SmtpInbox().start()  # speaks no TLS: STARTTLS fails and nothing falls back
+    try:
+        config = EmailAlerts(
+            ("team@clinic.example",), "bot@clinic.example", "127.0.0.1", inbox.port, True
+        )
+        worker = AlertWorker(outbox, {"email": EmailChannel(config, words, timeout=2)})
+        escalation = create(repo, ["email"])
+        drain(worker, seconds=3)
+    finally:
+        inbox.stop()
+    (delivery,) = repo.deliveries(escalation.id)
+    assert delivery["status"] != "delivered" and inbox.messages == []
+
+
+def self_signed_context(tmp_path):
+    """A TLS server context with a fresh self-signed certificate for 127.0.0.1."""
+    import datetime
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def test_starttls_refuses_a_server_certificate_nobody_vouches_for(repo, outbox, words, tmp_path):
+    inbox = SmtpInbox(tls_context=self_signed_context(tmp_path)).start()
+    try:
+        config = EmailAlerts(
+            ("team@clinic.example",), "bot@clinic.example", "127.0.0.1", inbox.port, True
+        )
+        channel = EmailChannel(config, words, timeout=2)
+        channel.username, channel.password = "bot", "correct-horse-battery"
+        worker = AlertWorker(outbox, {"email": channel})
+        escalation = create(repo, ["email"])
+        drain(worker, seconds=3)
+    finally:
+        inbox.stop()
+    (delivery,) = repo.deliveries(escalation.id)
+    assert delivery["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in delivery["last_error"]
+    assert inbox.messages == []  # and the password never went out
+
+
+def test_fixing_the_alert_settings_sends_again_what_was_given_up_on(repo, outbox, settings):
+    from bot.kb.store import ClinicStore
+    from tests.conftest import edit
+
+    escalation = create(repo, ["webhook"])
+    (claimed,) = outbox.claim_due(NOW)
+    outbox.gave_up(claimed.id, "PermanentFailure: webhook answered HTTP 404")
+    channels = ChannelSet(settings, ClinicStore(settings.clinic_dir), outbox)
+    channels.current()
+    assert repo.deliveries(escalation.id)[0]["status"] == "failed"
+    edit(
+        settings.clinic_dir / "settings.yml",
+        "  alerts:\n",
+        '  alerts:\n    webhook:\n      url: "http://127.0.0.1:9/fixed-hook"\n',
+    )
+    assert "webhook" in channels.current()
+    assert repo.deliveries(escalation.id)[0]["status"] == "pending"
+
+
+def test_a_broken_staff_channel_is_not_promised_to_clients(service, clinic_dir):
+    from bot.storage.heartbeats import NOTIFIER
+    from bot.storage.outbox import Outbox as Deliveries
+    from tests.test_service import with_alerts
+
+    with_alerts(clinic_dir)
+    service.heartbeats.beat(NOTIFIER, NOW)
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    first = service.respond("c1", "oozing", "it's weeping yellow stuff", now=NOW)
+    assert first.reply.endswith(
+        service.phrase(
+            "escalation.urgent_open", response_minutes=service.clinic().settings.response_minutes
+        )
+    )
+    deliveries = Deliveries(service.sessions)
+    (claimed,) = deliveries.claim_due(NOW)
+    deliveries.gave_up(claimed.id, "PermanentFailure: webhook answered HTTP 404")
+    service.save_treatment_date("c2", "3 days ago", NOW)
+    second = service.respond("c2", "oozing", "it's weeping yellow stuff", now=NOW)
+    assert second.reply.endswith(service.phrase("escalation.call_us"))

@@ -66,6 +66,19 @@ def test_getting_better_bars_the_nets_worsening(screener):
     assert "worsening" not in added.signs
 
 
+def test_a_symptom_told_as_over_takes_no_sign_from_the_net(screener):
+    lexicon = screener.screen(
+        "a tiny bit of bleeding when I got home but it stopped after a minute"
+    )
+    added = combine(lexicon, reading(symptom__bleeding=0.99, sign__wont_stop=0.95))
+    assert "wont_stop" not in added.signs and not added.active_topics
+    ongoing = screener.screen("a tiny bit of bleeding when I got home")
+    assert "wont_stop" in combine(ongoing, reading(sign__wont_stop=0.95)).signs
+    other = screener.screen("the bleeding stopped after a minute")
+    spreading = combine(other, reading(symptom__redness=0.95, sign__spreading=0.95))
+    assert "spreading" in spreading.signs  # a new symptom the net reads keeps its sign
+
+
 def test_the_remainder_leaves_out_the_clauses_read_away():
     text = (
         "My eyes are a bit swollen today. Lips are fine, throat is fine. Is that normal for day 1?"

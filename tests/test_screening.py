@@ -305,6 +305,36 @@ def test_denied_emergencies_and_figures_of_speech_are_no_emergency(screener, tex
     assert not screener.screen(text).is_emergency
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Post-procedure day 1. SOB on exertion and at rest. Facial erythema as expected",
+        "my SpO2 is 92% on the oximeter",
+        "sats dropping and I feel rough",
+    ],
+)
+def test_clinical_shorthand_for_breathlessness_and_low_oxygen_is_an_emergency(screener, text):
+    assert screener.screen(text).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text", ["I could sob at how good my skin looks", "my SpO2 is 99%, all fine"]
+)
+def test_sobbing_and_a_normal_oxygen_reading_are_no_emergency(screener, text):
+    assert not screener.screen(text).is_emergency
+
+
+def test_worrying_about_an_infection_names_no_infection(screener):
+    screening = screener.screen("I was worried about infection but it's just a bit dry")
+    assert "infection_signs" not in screening.active_topics
+    assert "infection_signs" in screener.screen("I think my chin is infected").active_topics
+
+
+def test_darker_than_before_the_treatment_is_a_change_now(screener):
+    screening = screener.screen("some spots went darker than they were before the treatment")
+    assert "pigmentation" in screening.active_topics
+
+
 def test_a_joke_is_a_figure_of_speech_the_learned_net_must_be_sure_to_overrule(screener):
     screening = screener.screen("she says I've got lips like a film star, that's just a joke")
     assert screening.figurative and not screening.is_emergency

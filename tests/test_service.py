@@ -8,6 +8,7 @@ from bot.domain.advisor import Answer
 from bot.language.screening.learned import LearnedScreening
 from bot.service import AftercareService, DateNotUnderstood, DateSaved, NeedsDate
 from bot.service.messages import Incoming
+from bot.storage.heartbeats import NOTIFIER
 from tests.conftest import NOW, edit
 
 
@@ -101,6 +102,7 @@ def test_handoff_request_is_stored_with_the_day(service):
 
 def test_red_flag_in_opening_hours_promises_a_call_within_the_response_time(service, clinic_dir):
     with_alerts(clinic_dir)
+    service.heartbeats.beat(NOTIFIER, NOW - timedelta(seconds=20))  # the notifier is running
     service.save_treatment_date("c1", "3 days ago", NOW)  # Saturday 10:00, open 10-14
     answer = service.respond("c1", "oozing", "it's weeping yellow stuff", now=NOW)
     settings = service.clinic().settings
@@ -117,6 +119,7 @@ def test_red_flag_in_opening_hours_promises_a_call_within_the_response_time(serv
 def test_red_flag_after_hours_says_when_the_clinic_opens_and_what_to_do_now(service, clinic_dir):
     with_alerts(clinic_dir)
     sunday = datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc)
+    service.heartbeats.beat(NOTIFIER, sunday)
     service.save_treatment_date("c1", "3 days ago", sunday)
     answer = service.respond("c1", "oozing", "it's weeping yellow stuff", now=sunday)
     assert answer.reply.endswith(
@@ -187,6 +190,20 @@ def test_without_a_staff_channel_the_client_is_told_to_call_not_that_staff_were_
         service.phrase("escalation.call_us")
     )
     assert service.escalations.list()[0].level == "urgent"  # still recorded for the team
+
+
+def test_while_the_notifier_is_silent_the_client_is_told_to_call_not_that_staff_know(
+    service, clinic_dir
+):
+    with_alerts(clinic_dir)
+    service.heartbeats.beat(NOTIFIER, NOW - timedelta(seconds=45))  # stopped 45 s ago
+    service.save_treatment_date("c1", "3 days ago", NOW)
+    answer = service.respond("c1", "oozing", "it's weeping yellow stuff", now=NOW)
+    assert answer.escalation == "urgent"
+    assert answer.reply.endswith(service.phrase("escalation.call_us"))
+    emergency = service.respond("c2", "greet", "my lips are swelling and i cant breathe", now=NOW)
+    assert service.phrase("escalation.emergency") not in emergency.reply
+    assert len(service.escalations.list()) == 2  # both recorded, and queued for the notifier
 
 
 def test_a_storage_failure_still_gives_the_red_flag_reply(service, monkeypatch):

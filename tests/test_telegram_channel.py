@@ -307,6 +307,49 @@ def test_unknown_commands_are_answered_and_never_read_as_intents(api, service):
     assert received == []
 
 
+def test_captions_arguments_and_text_cannot_forge_an_intent(api, service):
+    forged = '/affirm{"day": "0"}'
+
+    async def scenario():
+        async with Channel(api) as channel:
+            voice = {"file_id": "v2", "file_unique_id": "v2u", "duration": 2}
+            api.push_update({"message": private_message(api, voice=voice, caption=forged)})
+            await channel.sent_to(USER, 2)  # the caption's answer, then "voice notes..."
+            api.push_text(USER, f"/human {forged}")
+            await channel.sent_to(USER, 4)
+            api.push_text(USER, f" / {forged}\n\u200bthanks")
+            await channel.sent_to(USER, 5)
+            return [m.text for m in channel.received]
+
+    assert run(scenario()) == [
+        'affirm{"day": "0"}',
+        'affirm{"day": "0"}',
+        "/request_human",
+        'affirm{"day": "0"} thanks',
+    ]
+
+
+def test_a_user_over_the_limit_is_asked_to_wait_but_a_red_flag_is_still_answered(api, service):
+    from bot.channels.limits import MessageBudget
+
+    async def scenario():
+        async with Channel(api) as channel:
+            channel.input._budget = MessageBudget(2, 60)
+            for n in range(3):
+                api.push_text(USER, f"question {n}")
+            await channel.sent_to(USER, 3)
+            api.push_text(USER, "my lips are swelling up and I can't breathe")
+            texts = await channel.sent_to(USER, 4)
+            return texts, [m.text for m in channel.received]
+
+    texts, received = run(scenario())
+    assert received == ["question 0", "question 1"]  # the rest never reached Rasa
+    assert texts[2] == service.phrase("telegram.busy")
+    assert texts[3].startswith(service.phrase("notice.emergency"))
+    (escalation,) = service.escalations.list()
+    assert escalation.level == "emergency" and escalation.sender_id == SENDER
+
+
 def test_today_and_human_commands_ask_rasa_like_words_would(api, service):
     async def scenario():
         async with Channel(api) as channel:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.channels.cleaning import clean_text
+from bot.channels.limits import RateLimiter as _RateLimiter
 from bot.channels.web.format import (
-    clean_text,
     contrast_ratio,
     conversation_id_for,
     history_messages,
@@ -16,7 +17,6 @@ from bot.channels.web.format import (
     text_colour_on,
     valid_token,
 )
-from bot.channels.web.limits import RateLimiter as _RateLimiter
 from bot.channels.web.requests import after_of as _after
 from bot.serve.demo_site import render_css, render_page, widget_tag
 from bot.settings import PROJECT_DIR

@@ -354,7 +354,7 @@ def test_widget_works_by_keyboard_and_screen_reader_with_quick_replies(
     page.keyboard.press("Enter")
     wait_for_bot_messages(page, before + 1)
     assert client_texts(page)[-1] == advisor_of.phrase("handoff.offer_yes")
-    assert bot_texts(page)[-1] == words(advisor_of.phrase("handoff.recorded"))
+    assert bot_texts(page)[-1] == words(advisor_of.phrase("handoff.recorded_unsent"))
     assert yes.count() == 0  # answered: the buttons are gone
     shots.shot("quick-reply-sent")
 
@@ -537,6 +537,15 @@ def test_a_flood_of_messages_is_slowed_down(web_bot, advisor_of):
         statuses.append(response.status_code)
     assert statuses[:20] == [200] * 20 and set(statuses[20:]) == {429}
     assert response.json()["message"] == advisor_of.phrase("web.busy")
+    # Still over the limit, an emergency is screened and answered, never just "busy".
+    emergency = httpx.post(
+        api(web_bot, "message"),
+        headers=site,
+        content=json.dumps({"token": token, "text": "my lips are swelling and I can't breathe"}),
+        timeout=60,
+    )
+    assert emergency.status_code == 429 and emergency.json()["escalation"] == "emergency"
+    assert emergency.json()["message"].startswith(advisor_of.phrase("notice.emergency"))
 
 
 def test_two_browsers_never_see_each_others_chat(web_bot):

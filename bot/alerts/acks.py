@@ -20,12 +20,28 @@ from bot.storage.escalations import EscalationRepository
 log = logging.getLogger(__name__)
 
 
-def acknowledge_handler(repo: EscalationRepository, words: Callable[[], AlertWords]):
-    """A python-telegram-bot handler for the Acknowledge button."""
+def is_staff_chat(chat, configured: str) -> bool:
+    """The chat is the configured staff chat (its id, or "@name" of a public group)."""
+    if str(chat.id) == configured:
+        return True
+    username = getattr(chat, "username", None)
+    return bool(username) and f"@{username}".lower() == configured.lower()
+
+
+def acknowledge_handler(
+    repo: EscalationRepository, words: Callable[[], AlertWords], staff_chat: Callable[[], str]
+):
+    """A python-telegram-bot handler for the Acknowledge button, pressed in the staff chat
+    (`staff_chat()`, read on each press: the clinic may change it). A press from anywhere
+    else (the alert forwarded to another chat) acknowledges nothing."""
 
     async def on_ack(update, context) -> None:
         say = words().say
         query = update.callback_query
+        chat = query.message.chat if query.message is not None else None
+        if chat is None or not is_staff_chat(chat, str(staff_chat())):
+            await query.answer(say("ack_not_here"))
+            return
         try:
             escalation_id = int(query.data[len(ACK_PREFIX) :])
         except (TypeError, ValueError):
@@ -56,11 +72,13 @@ class AckListener:
     ):
         self.settings, self.repo, self.words, self.stop = settings, repo, words, stop
         self._token: str | None = None
+        self._chat_id = ""
         self._task: asyncio.Task | None = None
 
     async def follow(self, channel: TelegramStaffChannel | None) -> None:
         """Listen with this channel's bot (or stop listening when there is none)."""
         token = channel.bot.token if channel is not None else None
+        self._chat_id = channel.chat_id if channel is not None else ""
         if token == self._token:
             return
         await self.close()
@@ -86,7 +104,7 @@ class AckListener:
             .base_file_url(self.settings.telegram_file_base_url)
             .build()
         )
-        handler = acknowledge_handler(self.repo, self.words)
+        handler = acknowledge_handler(self.repo, self.words, lambda: self._chat_id)
         app.add_handler(CallbackQueryHandler(handler, pattern=f"^{ACK_PREFIX}"))
         while not self.stop.is_set():
             try:

@@ -11,12 +11,14 @@ import hashlib
 import hmac
 import json
 import smtplib
+import ssl
 from email.message import EmailMessage
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
+from bot import logs
 from bot.alerts.message import AlertWords, alert_payload, alert_subject, alert_text
 from bot.kb.model import EmailAlerts
 from bot.storage.escalations import FORGOTTEN
@@ -34,6 +36,33 @@ class Channel(Protocol):
 
     async def send(self, delivery: Delivery) -> None:
         """Deliver, or raise."""
+
+
+class PermanentFailure(Exception):
+    """A delivery that no retry can make succeed (wrong address, refused, misconfigured)."""
+
+
+def refused(status: int) -> bool:
+    """An HTTP status that says the request itself is refused (not "busy, try later")."""
+    return 400 <= status < 500 and status not in (408, 425, 429)
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether retrying cannot help: the receiver refused the alert itself (not the network,
+    a timeout or a busy server, which are retried)."""
+    if isinstance(exc, PermanentFailure):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return refused(exc.response.status_code)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    try:
+        from telegram.error import BadRequest, Forbidden, InvalidToken
+    except ImportError:  # pragma: no cover - python-telegram-bot is a dependency
+        return False
+    return isinstance(exc, BadRequest | Forbidden | InvalidToken)
 
 
 class TelegramStaffChannel:
@@ -102,9 +131,12 @@ class EmailChannel:
                 subtype=subtype or "jpeg",
                 filename=f"escalation-{delivery.escalation.id}-photo-{delivery.photo.id}.{subtype or 'jpg'}",
             )
+        if self.username and self.password and not self.config.starttls:
+            # A password is never sent in clear text: the clinic must turn STARTTLS on.
+            raise PermanentFailure("SMTP login without TLS refused: set alerts.email.starttls")
         with smtplib.SMTP(self.config.host, self.config.port, timeout=self.timeout) as smtp:
             if self.config.starttls:
-                smtp.starttls()
+                smtp.starttls(context=ssl.create_default_context())  # the certificate is checked
             if self.username and self.password:
                 smtp.login(self.username, self.password)
             smtp.send_message(message)
@@ -120,6 +152,8 @@ class WebhookChannel:
 
     def __init__(self, url: str, words: AlertWords, secret: str | None = None, timeout: float = 10):
         self.url, self.words, self.secret, self.timeout = url, words, secret, timeout
+        parts = urlsplit(url)  # a Slack-style URL carries its key in the path: never logged
+        logs.add_secrets([parts.path.rstrip("/"), parts.query])
 
     async def send(self, delivery: Delivery) -> None:
         body = json.dumps(alert_payload(delivery, self.words)).encode()
@@ -133,8 +167,9 @@ class WebhookChannel:
             )
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             response = await client.post(self.url, content=body, headers=headers)
-        if response.status_code >= 300:
-            raise RuntimeError(f"webhook answered HTTP {response.status_code}")
+        if response.status_code >= 300:  # the message names no URL: it may hold a key
+            error = f"webhook answered HTTP {response.status_code}"
+            raise PermanentFailure(error) if refused(response.status_code) else RuntimeError(error)
 
 
 class ClientNoticeChannel:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from bot.alerts.channels import (
     EmailChannel,
     TelegramStaffChannel,
     WebhookChannel,
+    is_permanent,
 )
 from bot.alerts.message import AlertWords
 from bot.domain.days import now_utc
@@ -29,10 +31,16 @@ from bot.kb.store import ClinicStore
 from bot.settings import Settings, SettingsError
 from bot.storage.engine import session_factory
 from bot.storage.escalations import CLIENT_CHANNEL, EscalationRepository
+from bot.storage.heartbeats import NOTIFIER, Heartbeats
 from bot.storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT = 30.0
+# A refusal (a 4xx, "chat not found") is believed after this many attempts (a proxy's brief
+# 404 during a redeploy is not); then the delivery is `failed` until the settings change.
+GIVE_UP_AFTER = 3
+# How often the worker says it is alive (bot.storage.heartbeats); the bot allows several misses.
+HEARTBEAT_SECONDS = 5.0
 
 
 def build_channels(settings: Settings, clinic: Clinic) -> dict[str, Channel]:
@@ -48,6 +56,11 @@ def build_channels(settings: Settings, clinic: Clinic) -> dict[str, Channel]:
             settings.telegram_file_base_url,
         )
     if alerts.email:
+        if settings.secret("AFTERCARE_SMTP_PASSWORD") and not alerts.email.starttls:
+            raise SettingsError(
+                "AFTERCARE_SMTP_PASSWORD is set but alerts.email.starttls is off: a password is"
+                " never sent without TLS (turn starttls on in clinic/settings.yml)"
+            )
         channels["email"] = EmailChannel(
             alerts.email,
             words,
@@ -66,8 +79,8 @@ class ChannelSet:
     A change that cannot be applied (a new channel's secret is missing) is logged and the
     channels before it stay in use."""
 
-    def __init__(self, settings: Settings, store: ClinicStore):
-        self.settings, self.store = settings, store
+    def __init__(self, settings: Settings, store: ClinicStore, outbox: Outbox | None = None):
+        self.settings, self.store, self.outbox = settings, store, outbox
         self._clinic: Clinic | None = None
         self._channels: dict[str, Channel] = {}
 
@@ -84,6 +97,13 @@ class ChannelSet:
             else:
                 if self._clinic is not None and set(channels) != set(self._channels):
                     log.info("Alert channels now: %s", ", ".join(sorted(channels)))
+                if self._clinic is not None and self.outbox is not None:
+                    # The clinic fixed its settings: alerts given up on are tried again.
+                    retried = self.outbox.retry_failed()
+                    if retried:
+                        log.warning(
+                            "Alert settings changed: retrying %d failed delivery(ies)", retried
+                        )
                 self._channels = channels
             self._clinic = clinic
         return self._channels
@@ -105,6 +125,7 @@ class AlertWorker:
     ):
         self.outbox = outbox
         self._channels = channels if callable(channels) else (lambda: channels)
+        self.last_progress = time.monotonic()  # a cycle began or a send was tried
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
 
     @property
@@ -127,6 +148,7 @@ class AlertWorker:
         channels = self.channels
         # One row per claim: the lease only has to cover one send (SEND_TIMEOUT < lease).
         while claimed := self.outbox.claim_due(now, limit=1):
+            self.last_progress = time.monotonic()
             delivery = claimed[0]
             channel = channels.get(delivery.channel)
             moment = now or now_utc()
@@ -139,8 +161,11 @@ class AlertWorker:
                 continue
             try:
                 await asyncio.wait_for(channel.send(delivery), timeout=SEND_TIMEOUT)
-            except Exception as exc:  # any failure: retry later, never drop
-                self._retry_later(delivery, exc, now)
+            except Exception as exc:  # retry later, unless the receiver refused it for good
+                if is_permanent(exc) and delivery.attempts + 1 >= GIVE_UP_AFTER:
+                    self._give_up(delivery, exc)
+                else:
+                    self._retry_later(delivery, exc, now)
                 continue
             self.outbox.delivered(delivery.id)
             delivered += 1
@@ -169,6 +194,17 @@ class AlertWorker:
             (now or now_utc()) + timedelta(seconds=delay),
         )
 
+    def _give_up(self, delivery, exc: Exception) -> None:
+        log.critical(
+            "Delivery %s of escalation %s via %s FAILED for good: %s (see aftercare escalations"
+            " list; fix the channel's settings)",
+            delivery.id,
+            delivery.escalation.id,
+            delivery.channel,
+            exc,
+        )
+        self.outbox.gave_up(delivery.id, f"{type(exc).__name__}: {exc}")
+
     def check_deadlines(self, now: datetime | None = None) -> list[int]:
         """Queue re-alerts and client fallback notices for overdue urgent escalations."""
         overdue = self.outbox.realert_overdue(self.staff_channels, now)
@@ -179,6 +215,7 @@ class AlertWorker:
     async def run(self, stop: asyncio.Event, interval: float = 0.5, on_cycle=None) -> None:
         """Deliver and check deadlines until `stop` is set (`on_cycle` runs after each cycle)."""
         while not stop.is_set():
+            self.last_progress = time.monotonic()
             try:
                 self.check_deadlines()
                 await self.deliver_due()
@@ -194,18 +231,33 @@ async def serve(
     settings: Settings, store: ClinicStore, stop: asyncio.Event, interval: float = 0.5
 ) -> None:
     """Run the worker (and the Telegram Acknowledge listener while a staff chat is configured)
-    until `stop`."""
+    until `stop`, with its heartbeat."""
     sessions = session_factory(settings.database_url)
-    channels = ChannelSet(settings, store)
+    outbox = Outbox(sessions)
+    channels = ChannelSet(settings, store, outbox)
     log.info("Alert worker started; channels: %s", ", ".join(sorted(channels.current())))
-    worker = AlertWorker(Outbox(sessions), channels.current)
+    worker = AlertWorker(outbox, channels.current)
     acks = AckListener(settings, EscalationRepository(sessions), channels.words, stop)
 
     async def follow_channels() -> None:
         await acks.follow(channels.current().get("telegram"))
 
+    beating = asyncio.create_task(heartbeat(worker, Heartbeats(sessions), stop))
     try:
-        await follow_channels()
         await worker.run(stop, interval, on_cycle=follow_channels)
     finally:
+        beating.cancel()
         await acks.close()
+
+
+async def heartbeat(worker: AlertWorker, heartbeats: Heartbeats, stop: asyncio.Event) -> None:
+    """Every HEARTBEAT_SECONDS, say the notifier is alive while its loop makes progress (a send
+    may take up to SEND_TIMEOUT; a loop stuck for longer is not alive)."""
+    while not stop.is_set():
+        if time.monotonic() - worker.last_progress <= SEND_TIMEOUT + HEARTBEAT_SECONDS:
+            try:
+                await asyncio.to_thread(heartbeats.beat, NOTIFIER)
+            except Exception:  # the database is briefly unavailable: the next beat will do
+                log.warning("Could not record the notifier's heartbeat", exc_info=True)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_SECONDS)

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import sys
 
+from bot import logs
 from bot.settings import Settings, SettingsError
 
 # Command group -> its module (each adds its commands with `register`).
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command).parse_args(argv)
     try:
         settings = Settings.from_env()
+        logs.install(settings.secret_values())  # no token, secret or client text in a log line
         return args.func(settings, args)
     except SettingsError as exc:
         print(f"aftercare: {exc}", file=sys.stderr)

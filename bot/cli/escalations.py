@@ -52,13 +52,19 @@ def _line(row) -> str:
 
 
 def list_command(settings: Settings, args: argparse.Namespace) -> int:
-    """Open escalations (or all), newest first."""
-    rows = _repo(settings).list(None if args.all else "open")
+    """Open escalations (or all), newest first; an alert that could not be delivered is
+    shown loudly under its escalation, and the exit code is then 3."""
+    repo = _repo(settings)
+    rows = repo.list(None if args.all else "open")
+    failed = repo.failed_deliveries()
     if not rows:
         print("No escalations." if args.all else "No open escalations.")
     for row in rows:
         print(_line(row))
-    return 0
+        for channel, error in failed.get(row.id, []):
+            print(f"  !! ALERT NOT DELIVERED via {channel}: {error}  (fix the channel, then call)")
+    shown = {row.id for row in rows}
+    return 3 if any(i in shown for i in failed) else 0
 
 
 def show_command(settings: Settings, args: argparse.Namespace) -> int:

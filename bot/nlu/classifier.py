@@ -92,6 +92,7 @@ class SentenceEmbeddingClassifier(IntentClassifier, GraphComponent):
         self._resource = resource
         self.classes: np.ndarray | None = None
         self.coef: np.ndarray | None = None
+        self._weights_t: np.ndarray | None = None  # coef.T in row order (`_weights`)
         self.intercept: np.ndarray | None = None
         self.vectorizer = None
 
@@ -126,13 +127,21 @@ class SentenceEmbeddingClassifier(IntentClassifier, GraphComponent):
         )
         model.fit(self._features(texts), labels)
         self.classes, self.coef, self.intercept = model.classes_, model.coef_, model.intercept_
+        self._weights_t = None
         self.persist()
         return self._resource
 
     def _probabilities(self, texts: list[str], dense: np.ndarray | None = None) -> np.ndarray:
-        scores = self._features(texts, dense) @ self.coef.T + self.intercept
+        scores = self._features(texts, dense) @ self._weights() + self.intercept
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
+
+    def _weights(self) -> np.ndarray:
+        """The weights as (features x classes) in row order, made once: scipy's sparse product
+        copies a column-ordered matrix (`coef.T`, ~20 MB) on every message otherwise."""
+        if self._weights_t is None:
+            self._weights_t = np.ascontiguousarray(self.coef.T)
+        return self._weights_t
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Set intent and intent ranking on each message that has text; when the message has

@@ -11,6 +11,7 @@ import logging
 import sys
 
 from bot.kb.loader import KnowledgeBaseError
+from bot.serve import log_privacy
 from bot.service import get_service
 
 
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     service = get_service()
+    log_privacy.install(service.settings)
     try:
         clinic = service.clinic()
     except KnowledgeBaseError as exc:
@@ -33,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     service.warm_up()  # spaCy and the word lists load before the first client message
 
     from rasa_sdk.endpoint import create_app  # heavy: only when actually serving
+
+    log_privacy.hide_in_actions()
 
     app = create_app("actions", cors_origins=None)
     app.run(host=args.host, port=args.port, access_log=False, workers=1, motd=False)

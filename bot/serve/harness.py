@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bot.serve import rasa_tuning
+from bot.serve import log_privacy, rasa_tuning
 from bot.settings import Settings, quiet_rasa
 
 
@@ -157,6 +157,8 @@ class LocalBot:
         from rasa.core.agent import Agent  # heavy: TensorFlow
 
         rasa_tuning.apply()  # the same Rasa behaviour as `aftercare run` (bot.serve.rasa_server)
+        log_privacy.install(self.settings)
+        log_privacy.hide_in_rasa()
         from rasa.utils.common import configure_logging_and_warnings
         from rasa.utils.endpoints import EndpointConfig
         from rasa.utils.log_utils import configure_structlog

@@ -6,24 +6,39 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
 from bot.channels.telegram.config import TelegramConfig
 from bot.channels.web.format import ORIGINS_ENV
+from bot.domain.days import now_utc
 from bot.domain.intents import topic_intents
 from bot.kb.store import ClinicStore
 from bot.serve.demo_site import DemoSite, widget_tag
 from bot.serve.harness import ActionServerProcess, HarnessError
 from bot.serve.training import model_path, train
 from bot.settings import Settings
+from bot.storage.engine import session_factory
+from bot.storage.heartbeats import NOTIFIER, Heartbeats
 
 NO_ALERTS_WARNING = (
     "WARNING: no staff alert channel is configured (clinic/settings.yml, alerts:). Red flags are\n"
     "recorded (aftercare escalations list) and clients are told to call the clinic, but no one\n"
     "is notified."
+)
+
+
+# `aftercare run` stops (exit 1) when a process died this many times in a row within a
+# minute of its start (about 4 minutes of retrying with the backoff).
+MAX_QUICK_DEATHS = 8
+
+NOTIFIER_SILENT_WARNING = (
+    "WARNING: the alert notifier has not started (no heartbeat). Red flags are recorded and\n"
+    "clients are told to call the clinic until it runs; it is restarted if it stopped."
 )
 
 
@@ -62,6 +77,31 @@ def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@dataclass
+class Backoff:
+    """Restart delays: 1 s, doubling up to 60 s while a process keeps dying within a minute
+    of its last start; back to 1 s once it ran longer. `quick_deaths` counts the deaths in a
+    row that came within a minute of a start."""
+
+    first: float = 1.0
+    most: float = 60.0
+    stable_after: float = 60.0
+    delay: float = 0.0
+    quick_deaths: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def next_delay(self, now: float | None = None) -> float:
+        """How long to wait before the next start (and note that start)."""
+        now = time.monotonic() if now is None else now
+        if now - self.started >= self.stable_after:
+            self.delay, self.quick_deaths = 0.0, 0
+        else:
+            self.quick_deaths += 1
+        self.delay = min(self.most, self.delay * 2 if self.delay else self.first)
+        self.started = now + self.delay
+        return self.delay
 
 
 @dataclass
@@ -118,6 +158,19 @@ class Stack:
         _wait_http(f"{self.bot_url}/", self.rasa, timeout=180)
         self.demo.start()
         self.notifier = self._start_notifier()
+        self._wait_for_notifier(timeout=60)
+
+    def _wait_for_notifier(self, timeout: float) -> None:
+        """Until the notifier's first heartbeat: before it, clients would be told to call
+        instead of that staff were alerted (bot.service.escalation)."""
+        beats = Heartbeats(session_factory(self.settings.database_url))
+        started, deadline = now_utc() - timedelta(seconds=1), time.monotonic() + timeout
+        while time.monotonic() < deadline and self.notifier.poll() is None:
+            last = beats.last(NOTIFIER)
+            if last is not None and last >= started:
+                return
+            time.sleep(0.3)
+        print(NOTIFIER_SILENT_WARNING, file=sys.stderr)
 
     def _start_notifier(self) -> subprocess.Popen:
         env = {**self.env, "AFTERCARE_RASA_URL": self.bot_url}
@@ -138,25 +191,64 @@ class Stack:
             "Press Ctrl-C to stop.\n"
         )
 
-    def supervise(self) -> int:
-        """Restart the notifier if it stops; stop everything if a server stops."""
+    def supervise(self, backoff: Callable[[], Backoff] = Backoff, poll: float = 0.5) -> int:
+        """Restart any process that stops (Rasa, the action server, the notifier), each on its
+        own backoff; give up (exit 1) only when one keeps dying right after its starts
+        MAX_QUICK_DEATHS times in a row (a missing model, a port taken: a person must look)."""
+        restarts = {
+            "Rasa": self._restart_rasa,
+            "action server": self._restart_actions,
+            "alert notifier": self._restart_notifier,
+        }
+        delays = {name: backoff() for name in restarts}
+        due: dict[str, float] = {}  # name -> when to start it again
         while True:
-            if self.notifier is not None and self.notifier.poll() is not None:
-                # Alerts are in the database: restarting the notifier loses nothing, and the
-                # bot keeps answering (and screening) meanwhile.
-                print(
-                    f"The alert notifier stopped (exit {self.notifier.returncode}); restarting it.",
-                    file=sys.stderr,
-                )
-                time.sleep(5)
-                self.notifier = self._start_notifier()
-            for name, proc in (("action server", self.actions.process), ("Rasa", self.rasa)):
-                if proc is not None and proc.poll() is not None:
+            now = time.monotonic()
+            for name, restart in restarts.items():
+                if name in due:
+                    if now >= due[name]:
+                        del due[name]
+                        restart()
+                    continue
+                process = self._process(name)
+                if process is None or process.poll() is None:
+                    continue
+                delay = delays[name].next_delay(now)
+                if delays[name].quick_deaths > MAX_QUICK_DEATHS:
                     print(
-                        f"The {name} stopped (exit {proc.returncode}); stopping.", file=sys.stderr
+                        f"The {name} keeps stopping right after it starts; stopping.",
+                        file=sys.stderr,
+                        flush=True,
                     )
                     return 1
-            time.sleep(1)
+                # Nothing is lost meanwhile: alerts wait in the database, and a channel tells
+                # a client whose message cannot be answered to try again or call.
+                print(
+                    f"The {name} stopped (exit {process.returncode}); "
+                    f"restarting it in {delay:.0f}s.",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                due[name] = now + delay
+            time.sleep(poll)
+
+    def _process(self, name: str) -> subprocess.Popen | None:
+        return {
+            "Rasa": self.rasa,
+            "action server": self.actions.process,
+            "alert notifier": self.notifier,
+        }[name]
+
+    def _restart_rasa(self) -> None:
+        self.rasa = subprocess.Popen(
+            self.rasa_command(), cwd=self.settings.project_dir, env=self.env
+        )
+
+    def _restart_actions(self) -> None:
+        self.actions.launch()
+
+    def _restart_notifier(self) -> None:
+        self.notifier = self._start_notifier()
 
     def stop(self) -> None:
         _stop(self.notifier)

@@ -37,6 +37,7 @@ from bot.settings import Settings
 from bot.storage.clients import ClientRegistry
 from bot.storage.engine import session_factory
 from bot.storage.escalations import Escalation, EscalationRepository
+from bot.storage.heartbeats import Heartbeats
 from bot.storage.treatments import TreatmentRepository
 
 ESCALATION_UPDATES = ("acknowledged", "deadline_passed")
@@ -61,7 +62,8 @@ class AftercareService:
         self.escalations = EscalationRepository(self.sessions)
         self.clients = ClientRegistry(self.sessions)
         self.screeners = Screeners(net_dir(settings.models_dir), settings.minilm_dir)
-        self.escalator = Escalator(self.escalations, self.clients)
+        self.heartbeats = Heartbeats(self.sessions)
+        self.escalator = Escalator(self.escalations, self.clients, self.heartbeats)
         self.answering = Answering(self.escalator, self.screeners)
         self.dates = Dates(self.answering, self.treatments)
 
@@ -110,6 +112,13 @@ class AftercareService:
                 pending["learned"] = msg.learned  # the net's reading, for when the date comes
             return Outcome(slots={PENDING: pending}, open_date_form=True)
         return answer_outcome(result, turn)
+
+    def screen_unanswered(self, sender_id: str, text: str, now=None) -> Outcome | None:
+        """A message the bot will not answer (the client is over a rate limit), screened all
+        the same: its red-flag reply, escalated like any (a repeat joins the open escalation),
+        or None when it holds no red flag."""
+        turn = self.turn(Incoming(sender_id, "nlu_fallback", text), now)
+        return handoff.screen_first(self.answering, turn)
 
     def answer_pending(
         self,

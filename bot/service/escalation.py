@@ -8,16 +8,31 @@ import logging
 from bot.domain.turn import Turn
 from bot.storage.clients import ClientRegistry
 from bot.storage.escalations import Escalation, EscalationRepository
+from bot.storage.heartbeats import NOTIFIER, Heartbeats
 
 log = logging.getLogger(__name__)
 ALERTED_LEVELS = ("urgent", "emergency")
+# The notifier beats every 5 s (bot.alerts.worker); this long without a beat, it is not
+# running and the client is not told that staff were alerted.
+NOTIFIER_MAX_SILENCE_SECONDS = 30.0
 
 
 class Escalator:
     """Stores escalations (and their alerts, in one transaction) for the service."""
 
-    def __init__(self, escalations: EscalationRepository, clients: ClientRegistry):
-        self.escalations, self.clients = escalations, clients
+    def __init__(
+        self, escalations: EscalationRepository, clients: ClientRegistry, heartbeats: Heartbeats
+    ):
+        self.escalations, self.clients, self.heartbeats = escalations, clients, heartbeats
+
+    def alerts_go_out(self, turn: Turn) -> bool:
+        """Whether an alert stored now reaches staff soon: a channel is configured, the
+        notifier that sends it has shown signs of life recently, and no staff alert of an open
+        escalation was refused for good (a broken channel is not promised)."""
+        if not turn.clinic.settings.alerts.names():
+            return False
+        alive = self.heartbeats.alive(NOTIFIER, NOTIFIER_MAX_SILENCE_SECONDS, turn.now)
+        return alive and not self.escalations.staff_alerts_failing()
 
     def escalate(
         self,
@@ -50,9 +65,9 @@ class Escalator:
     def escalate_safely(
         self, turn: Turn, level: str, topic: str | None, day: int | None, symptoms: list[str]
     ) -> bool:
-        """Store the escalation of the turn's message; True if staff will be alerted. A storage
-        failure must not cost the client their red-flag reply: it is logged and the client is
-        told to call."""
+        """Store the escalation of the turn's message; True if staff will be alerted (a
+        channel is configured and the notifier is alive). A storage failure must not cost the
+        client their red-flag reply: it is logged and the client is told to call."""
         try:
             self.escalate(turn, turn.text, level, topic, day, symptoms)
         except Exception:
@@ -63,7 +78,11 @@ class Escalator:
                 exc_info=True,
             )
             return False
-        return bool(turn.clinic.settings.alerts.names())
+        try:
+            return self.alerts_go_out(turn)
+        except Exception:  # the database just failed us: promise nothing
+            log.error("Could not read the notifier's heartbeat", exc_info=True)
+            return False
 
     @staticmethod
     def next_steps(turn: Turn, level: str, alerted: bool = True) -> str:

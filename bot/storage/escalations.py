@@ -22,6 +22,10 @@ STATUSES = ("open", "acknowledged", "resolved")
 CLIENT_CHANNEL = "client"  # notices back to the client (via Rasa), delivered like alerts
 PHOTO_PURPOSE = "photo:"  # outbox purpose of a photo for staff: "photo:<photo id>"
 FORGOTTEN = "forgotten"  # the conversation id of escalations whose client used /forget
+# A repeat joins an open escalation without an acknowledgement deadline (a hand-off, a
+# question) for this long after it was raised; later it is a new one.
+MERGE_MINUTES = 60
+MAX_MESSAGE_CHARS = 8000  # an escalation's messages kept for staff (the latest, when repeated)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,19 @@ def to_escalation(row: EscalationRow) -> Escalation:
     )
 
 
+def _merge(
+    row: EscalationRow, message: str | None, symptoms, day: int | None, topic: str | None
+) -> None:
+    """A repeat of an open escalation: its message added, its symptoms joined."""
+    if message and message != row.message:
+        joined = f"{row.message}\n{message}" if row.message else message
+        row.message = joined[-MAX_MESSAGE_CHARS:]
+    known = json.loads(row.symptoms or "[]")
+    row.symptoms = json.dumps(known + [s for s in symptoms if s not in known])
+    row.day = row.day if day is None else day
+    row.topic = row.topic or topic
+
+
 class EscalationRepository:
     """Escalations and their outbox; one session (one transaction) per call."""
 
@@ -119,9 +136,18 @@ class EscalationRepository:
         deadline_minutes: int | None = None,
         now: datetime | None = None,
     ) -> Escalation:
-        """Store an escalation and its alert deliveries in one transaction."""
+        """Store an escalation and its alert deliveries in one transaction. While the same
+        conversation has a recent one open at the same level (before its acknowledgement
+        deadline, or within MERGE_MINUTES when it has none), a repeat updates it (its message
+        and symptoms) and alerts no one again: a flood of messages cannot bury other clients.
+        An older one, or one already re-alerted, gets a new escalation with its own alerts."""
         now = now or now_utc()
         with self._sessions.begin() as session:
+            repeated = self._open_one(session, sender_id, level, now)
+            if repeated is not None:
+                _merge(repeated, message, symptoms, day, topic)
+                session.flush()
+                return to_escalation(repeated)
             row = EscalationRow(
                 sender_id=sender_id,
                 client_name=client_name,
@@ -141,6 +167,27 @@ class EscalationRepository:
                 queue(session, row.id, channel, "alert", now)
             session.flush()
             return to_escalation(row)
+
+    @staticmethod
+    def _open_one(session, sender_id: str, level: str, now: datetime) -> EscalationRow | None:
+        """The conversation's recent open escalation at `level` that a repeat may join."""
+        if sender_id == FORGOTTEN:
+            return None
+        row = session.execute(
+            select(EscalationRow)
+            .where(
+                EscalationRow.sender_id == sender_id,
+                EscalationRow.level == level,
+                EscalationRow.status == "open",
+                EscalationRow.realerted_at.is_(None),
+            )
+            .order_by(EscalationRow.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        until = as_utc(row.deadline_at) or as_utc(row.created_at) + timedelta(minutes=MERGE_MINUTES)
+        return row if now < until else None
 
     def get(self, escalation_id: int) -> Escalation | None:
         """One escalation by id."""
@@ -175,6 +222,36 @@ class EscalationRepository:
                 }
                 for r in rows
             ]
+
+    def staff_alerts_failing(self) -> bool:
+        """Whether an open escalation has a staff alert given up on (a channel is broken)."""
+        with self._sessions() as session:
+            return (
+                session.execute(
+                    select(OutboxRow.id)
+                    .join(EscalationRow, EscalationRow.id == OutboxRow.escalation_id)
+                    .where(
+                        OutboxRow.status == "failed",
+                        OutboxRow.channel != CLIENT_CHANNEL,
+                        EscalationRow.status == "open",
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
+
+    def failed_deliveries(self) -> dict[int, list[tuple[str, str]]]:
+        """Escalation id -> (channel, error) of each delivery given up for good."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(OutboxRow.escalation_id, OutboxRow.channel, OutboxRow.last_error)
+                .where(OutboxRow.status == "failed")
+                .order_by(OutboxRow.id)
+            ).all()
+        failed: dict[int, list[tuple[str, str]]] = {}
+        for escalation_id, channel, error in rows:
+            failed.setdefault(escalation_id, []).append((channel, error or ""))
+        return failed
 
     def acknowledge(self, escalation_id: int, by: str, now: datetime | None = None) -> bool:
         """Mark as acknowledged and queue the client's notice; False if not open."""

@@ -37,7 +37,17 @@ def forget_in_database(sessions: sessionmaker, sender_id: str) -> tuple[int, int
     redacted = EscalationRepository(sessions).redact_conversation(sender_id)
     client = ClientRegistry(sessions).forget_conversation(sender_id)
     treatment = TreatmentRepository(sessions).forget(sender_id)
+    checkpoint(sessions.kw["bind"])
     return redacted, client, treatment
+
+
+def checkpoint(engine: Any) -> None:
+    """SQLite: copy the write-ahead log into the database file and empty it, so deleted
+    rows do not linger in the `-wal` file (pooled connections keep it from being removed)."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _unwrap(tracker_store: Any) -> Any:
@@ -65,7 +75,8 @@ def delete_tracker(tracker_store: Any, sender_id: str) -> bool:
                 delete(store.SQLEvent).where(store.SQLEvent.sender_id == sender_id)
             )
             session.commit()
-            return result.rowcount > 0
+        checkpoint(store.engine)
+        return result.rowcount > 0
     if isinstance(store, InMemoryTrackerStore):
         return store.store.pop(sender_id, None) is not None
     raise NotImplementedError(f"cannot delete conversations from {type(store).__name__}")

@@ -146,3 +146,12 @@ class OutboxRow(Base):
     last_error = Column(Text, nullable=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
     delivered_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class HeartbeatRow(Base):
+    """The last sign of life of a background process (the alert notifier)."""
+
+    __tablename__ = "heartbeats"
+
+    name = Column(String(64), primary_key=True)
+    beat_at = Column(DateTime(timezone=True), nullable=False)

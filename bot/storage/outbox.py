@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
 from bot.domain.days import now_utc
@@ -25,6 +25,9 @@ from bot.storage.escalations import (
     to_photo,
 )
 from bot.storage.models import EscalationPhotoRow, EscalationRow, OutboxRow
+
+# Most urgent first, then oldest first: a flood of lesser alerts cannot delay an emergency.
+SEND_ORDER = case({"emergency": 0, "urgent": 1, "question": 2}, value=EscalationRow.level, else_=3)
 
 
 @dataclass(frozen=True)
@@ -71,19 +74,21 @@ class Outbox:
     def claim_due(
         self, now: datetime | None = None, lease_seconds: int = 60, limit: int = 20
     ) -> list[Delivery]:
-        """Pending deliveries whose time has come, leased so no other worker sends them too."""
+        """Pending deliveries whose time has come, most urgent level first, then oldest; leased
+        so no other worker sends them too."""
         now = now or now_utc()
         claimed = []
         with self._sessions.begin() as session:
             ids = (
                 session.execute(
                     select(OutboxRow.id)
+                    .join(EscalationRow, EscalationRow.id == OutboxRow.escalation_id)
                     .where(
                         OutboxRow.status == "pending",
                         OutboxRow.next_attempt_at <= now,
                         or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
                     )
-                    .order_by(OutboxRow.id)
+                    .order_by(SEND_ORDER, OutboxRow.id)
                     .limit(limit)
                 )
                 .scalars()
@@ -129,6 +134,29 @@ class Outbox:
                 return
             row.attempts += 1
             row.last_error, row.next_attempt_at, row.lease_until = error[:2000], retry_at, None
+
+    def gave_up(self, outbox_id: int, error: str) -> None:
+        """Record a delivery that no retry can make succeed: `failed`, shown to staff."""
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            if row is None:  # cancelled while it was being sent
+                return
+            row.attempts += 1
+            row.status, row.last_error, row.lease_until = "failed", error[:2000], None
+
+    def retry_failed(self, now: datetime | None = None) -> int:
+        """Put every failed delivery of a still open escalation back in the queue (the
+        clinic changed its alert settings); returns how many."""
+        now = now or now_utc()
+        with self._sessions.begin() as session:
+            open_ids = select(EscalationRow.id).where(EscalationRow.status == "open")
+            result = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.status == "failed", OutboxRow.escalation_id.in_(open_ids))
+                .values(status="pending", next_attempt_at=now, attempts=0, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount or 0
 
     def pending_count(self) -> int:
         """How many deliveries are still to do."""

@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import func, select
+
+from bot import logs
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +75,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return StoredState(events=int(count), last_id=last_id)
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        """The conversation's current session: from memory if the database is unchanged."""
+        """The conversation's current session: from memory if the database is unchanged.
+        Its earlier client messages are hidden from the logs while this message is handled
+        (Rasa's DEBUG lines print slots and states that hold them)."""
+        tracker = await self._cached_retrieve(sender_id)
+        if tracker is not None:
+            logs.hide_also(e.text for e in tracker.events if isinstance(e, UserUttered))
+        return tracker
+
+    async def _cached_retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         entry = self._cache.get(sender_id)
         if entry is not None:
             if (

@@ -15,6 +15,9 @@ from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot import logs
+from bot.channels.cleaning import clean_text
+from bot.channels.limits import MessageBudget
 from bot.channels.telegram.format import is_intent_payload
 from bot.channels.telegram.output import CHANNEL_NAME, TelegramOutput, sender_id_for, typing
 from bot.domain.intents import button_intents
@@ -41,16 +44,32 @@ class Handlers:
         """The aftercare service of this process."""
         return get_service()
 
+    @property
+    def budget(self) -> MessageBudget:
+        """Messages per Telegram user (the widget's limit per chat)."""
+        if getattr(self, "_budget", None) is None:
+            self._budget = MessageBudget()
+        return self._budget
+
     async def say(
         self, bot: Bot, chat_id: int, key: str, buttons: list | None = None, **values: object
     ) -> None:
         """Send a clinic phrase to a chat."""
         await TelegramOutput(bot).send_text(chat_id, self.service().phrase(key, **values), buttons)
 
-    async def to_rasa(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+    async def to_rasa(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, intent: bool = False
+    ) -> None:
         """Hand a client's text to Rasa, with a typing indicator; if nothing comes back
-        (an action failed), tell the client to try again or call."""
+        (an action failed), tell the client to try again or call. Text is cleaned as the
+        widget's is (no forged "/intent"); `intent` marks one of our own payloads."""
+        text = text if intent else clean_text(text)
+        if not text:
+            return
         chat_id = update.effective_chat.id
+        if not self.budget.allow(str(update.effective_user.id)):
+            await self.busy_but_screened(update, context, text)
+            return
         output = TelegramOutput(context.bot)
         message = update.effective_message
         metadata = {
@@ -61,20 +80,42 @@ class Handlers:
             }
         }
         async with typing(context.bot, chat_id):
-            try:
-                await self.on_new_message(
-                    UserMessage(
-                        text,
-                        output,
-                        sender_id_for(update.effective_user.id),
-                        input_channel=CHANNEL_NAME,
-                        metadata=metadata,
+            with logs.hiding(text):  # a failure's log line must not carry the client's words
+                try:
+                    await self.on_new_message(
+                        UserMessage(
+                            text,
+                            output,
+                            sender_id_for(update.effective_user.id),
+                            input_channel=CHANNEL_NAME,
+                            metadata=metadata,
+                        )
                     )
-                )
-            except Exception:  # noqa: BLE001 - the client must hear something
-                log.exception("Rasa failed on a Telegram message from %s", update.effective_user.id)
+                except Exception:  # noqa: BLE001 - the client must hear something
+                    log.exception(
+                        "Rasa failed on a Telegram message from %s", update.effective_user.id
+                    )
         if output.sent == 0 or output.failed:
             await self.say(context.bot, chat_id, "telegram.error")
+
+    async def busy_but_screened(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str
+    ) -> None:
+        """A user over the limit is asked to slow down; a red flag in the message still gets
+        its reply (the emergency number first) and its escalation."""
+        chat_id = update.effective_chat.id
+        sender = sender_id_for(update.effective_user.id)
+        outcome = await self.budget.screen_over_limit(
+            str(update.effective_user.id),
+            text,
+            lambda words: self.service().screen_unanswered(sender, words),
+        )
+        if outcome is None:
+            await self.say(context.bot, chat_id, "telegram.busy")
+            return
+        output = TelegramOutput(context.bot)
+        for reply in outcome.replies:
+            await output.send_text(chat_id, reply.text)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.to_rasa(update, context, update.effective_message.text)
@@ -93,7 +134,7 @@ class Handlers:
         else:
             await output.send_text(chat_id, self.service().greeting().text)
         # No usable code: the day summary asks the treatment date first if it isn't known.
-        await self.to_rasa(update, context, "/day_summary")
+        await self.to_rasa(update, context, "/day_summary", intent=True)
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.say(context.bot, update.effective_chat.id, "telegram.help")
@@ -103,7 +144,7 @@ class Handlers:
         command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
         if context.args:  # "/human I'm bleeding a lot": the words are read (screened) too
             await self.to_rasa(update, context, " ".join(context.args))
-        await self.to_rasa(update, context, COMMAND_INTENTS[command])
+        await self.to_rasa(update, context, COMMAND_INTENTS[command], intent=True)
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Never passed on as a command (Rasa would read "/anything" as an intent); words after
@@ -146,10 +187,10 @@ class Handlers:
         elif is_intent_payload(data) and data[1:] in button_intents(
             self.service().settings.domain_file
         ):
-            await self.to_rasa(update, context, data)
+            await self.to_rasa(update, context, data, intent=True)
         elif data.lstrip("/").strip():
             # A long payload sent as its title, or something else: read it as words.
-            await self.to_rasa(update, context, data.lstrip("/"))
+            await self.to_rasa(update, context, data)
 
     async def forget(self, user_id: int) -> None:
         """Delete the user's conversation (tracker), treatment link, messages and photos."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,7 +18,6 @@ ORIGINS_ENV = "AFTERCARE_WEB_ORIGINS"
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{40,64}$")
 # Levels that put a banner above the chat (the message was passed to staff as a red flag).
 BANNER_LEVELS = ("urgent", "emergency")
-_LEADING = re.compile(r"^[\s/]+")
 # What a button title or a shown message is cut to, whatever a client sends.
 MAX_TITLE = 200
 
@@ -98,23 +96,6 @@ def text_colour_on(background: str) -> str:
     if contrast_ratio(background, white) >= contrast_ratio(background, black):
         return white
     return black
-
-
-def clean_text(text: str) -> str:
-    """A client's typed message as Rasa gets it.
-
-    Control characters go (newlines and tabs become spaces), and leading slashes are removed:
-    Rasa reads "/intent{...}" as an intent with entities, which a client must not be able to
-    forge by typing it.
-    """
-    kept = []
-    for char in text:
-        if char in "\n\r\t":
-            kept.append(" ")
-        elif unicodedata.category(char) not in ("Cc", "Cf") or char == "\u200d":
-            kept.append(char)
-    # Slashes and spaces in any order ("/ /affirm"): Rasa strips the text before reading it.
-    return _LEADING.sub("", " ".join("".join(kept).split()))
 
 
 def _client_text(event: Mapping[str, Any]) -> str | None:

@@ -31,6 +31,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import logs
+from bot.channels.limits import (
+    RATE_CALLS_PER_ADDRESS,
+    RATE_NEW_CHATS_PER_ADDRESS,
+    MessageBudget,
+    RateLimiter,
+)
 from bot.channels.web.format import (
     conversation_id_for,
     history_messages,
@@ -38,11 +45,6 @@ from bot.channels.web.format import (
     parse_origins,
     text_colour_on,
     valid_token,
-)
-from bot.channels.web.limits import (
-    RATE_CALLS_PER_ADDRESS,
-    RATE_NEW_CHATS_PER_ADDRESS,
-    RateLimiter,
 )
 from bot.channels.web.requests import Call, after_of, message_text
 from bot.kb.loader import phrase_keys
@@ -89,7 +91,7 @@ class WebInput(InputChannel):
     def __init__(self, extra_origins: tuple[str, ...] = ()) -> None:
         self.extra_origins = extra_origins
         self.on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
-        self.limiter = RateLimiter()
+        self.limiter = MessageBudget()  # per chat
         self.address_limiter = RateLimiter(RATE_CALLS_PER_ADDRESS)
         self.new_chat_limiter = RateLimiter(RATE_NEW_CHATS_PER_ADDRESS)
 
@@ -132,19 +134,20 @@ class WebInput(InputChannel):
     ) -> bool:
         """Hand a message to Rasa; False if nothing came back (an action failed)."""
         output = WebOutput()
-        try:
-            await self.on_new_message(
-                UserMessage(
-                    text,
-                    output,
-                    conversation,
-                    input_channel=CHANNEL_NAME,
-                    metadata={"web": metadata or {}},
+        with logs.hiding(text):  # a failure's log line must not carry the client's words
+            try:
+                await self.on_new_message(
+                    UserMessage(
+                        text,
+                        output,
+                        conversation,
+                        input_channel=CHANNEL_NAME,
+                        metadata={"web": metadata or {}},
+                    )
                 )
-            )
-        except Exception:  # noqa: BLE001 - the client must hear something
-            log.exception("Rasa failed on a web message in %s", conversation)
-            return False
+            except Exception:  # noqa: BLE001 - the client must hear something
+                log.exception("Rasa failed on a web message in %s", conversation)
+                return False
         return bool(output.messages)
 
     # --- routes ---------------------------------------------------------------------------
@@ -242,13 +245,29 @@ class WebInput(InputChannel):
             message = call.phrase("web.too_long", max_length=limit)
             return call.reply({"error": "too_long", "message": message}, status=413)
         if not self.limiter.allow(conversation):
-            return call.busy()
+            return await self.busy_but_screened(call, conversation, text, metadata)
         answered = await self.to_rasa(conversation, text, metadata)
         result = await self.history(request, conversation, after_of(body))
         if not answered:
             result["error"] = "no_reply"
             result["message"] = call.phrase("web.error")
         return call.reply(result)
+
+    async def busy_but_screened(
+        self, call: Any, conversation: str, text: str, metadata: dict[str, Any]
+    ) -> HTTPResponse:
+        """429 for a chat over its limit; a red flag in the message still gets its reply (the
+        emergency number first) and its escalation."""
+        if metadata:
+            return call.busy()  # a button press: nothing to screen
+        outcome = await self.limiter.screen_over_limit(
+            conversation, text, lambda words: self.service().screen_unanswered(conversation, words)
+        )
+        if outcome is None:
+            return call.busy()
+        message = "\n\n".join(r.text for r in outcome.replies)
+        level = next((r.escalation for r in outcome.replies if r.escalation), None)
+        return call.reply({"error": "busy", "message": message, "escalation": level}, 429)
 
     async def history_route(self, request: Request) -> HTTPResponse:
         call = self.call(request)

@@ -13,14 +13,14 @@ from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.cleaning import clean_text
+from bot.channels.limits import RateLimiter
 from bot.channels.web.format import (
     MAX_TITLE,
-    clean_text,
     conversation_id_for,
     origin_allowed,
     valid_token,
 )
-from bot.channels.web.limits import RateLimiter
 from bot.domain.intents import button_intents
 from bot.kb.model import Clinic
 

@@ -56,6 +56,8 @@ def combine(
     mentions = screening.mentions + tuple(Mention(t, LEARNED, -1, -1) for t in added)
     barred = screening.inactive_signs | screening.overruled_signs
     new_signs = [s for s in learned.signs if s not in barred]
+    if _all_over(screening) and not added:
+        new_signs = []  # "it bled a bit but stopped after a couple of minutes": nothing goes on
     signs = screening.signs | frozenset(new_signs)
     emergency = screening.emergency
     read_away = (
@@ -98,6 +100,13 @@ def _unsure_whose(screening: Screening, learned: LearnedScreening) -> bool:
         and not screening.recurring
         and learned.probabilities.get(PRESENT, 1.0) < NOT_PRESENT
     )
+
+
+def _all_over(screening: Screening) -> bool:
+    """Every symptom the lexicon found is told as over (and none as present): a sign the
+    net reads ("won't stop", "getting worse") would contradict what the message says."""
+    mentions = [m for m in screening.mentions if m.text != LEARNED]
+    return bool(mentions) and not screening.active_topics and all(m.resolved for m in mentions)
 
 
 def _clear_emergency(learned: LearnedScreening) -> bool:

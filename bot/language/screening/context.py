@@ -21,6 +21,7 @@ WINDOW_AFTER = 5  # how far forward a resolution reaches
 PAST_WINDOW_AFTER = 8  # how far forward a past time reaches ("fainted ... last time")
 HYPERBOLE_WINDOW = 8  # how far either way a figure of speech reaches
 NOT_PAST_BEFORE = frozenset({"since", "from", "for", "than"})  # "since last week", "than before"
+COMPARED_WINDOW = 4  # "than" this close before a past time compares now with then
 # "a month after my first session": a time counted from then, i.e. now (not "a month before").
 TIME_UNITS = frozenset({"week", "weeks", "fortnight", "month", "months"})
 TODAY_WINDOW = 5  # how far a word of today reaches a symptom told as over
@@ -216,6 +217,8 @@ class Context:
     def _time_from(self, c_start: int) -> bool:
         """The past cue counts time from then: "since last week", "a month after my session"."""
         before = self.lowers[c_start - 1]
+        if "than" in self.lowers[max(0, c_start - COMPARED_WINDOW) : c_start]:
+            return True  # "darker than they were before the treatment": a change, now
         return before in NOT_PAST_BEFORE or (
             before in TIME_UNITS and self.lowers[c_start] == "after"
         )

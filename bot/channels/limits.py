@@ -1,9 +1,15 @@
-"""How much one chat and one address may send: sliding windows in this process, bounded."""
+"""How much one chat, one Telegram user and one address may send: sliding windows in this
+process, bounded (shared by the widget and Telegram)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any
+
+from bot import logs
 
 # A client sending faster than this is asked to slow down (flooding, or a stuck script).
 RATE_MESSAGES, RATE_SECONDS = 20, 60.0
@@ -35,3 +41,23 @@ class RateLimiter:
             return False
         times.append(now)
         return True
+
+
+class MessageBudget:
+    """Client messages per chat (widget) or user (Telegram): answered up to the limit; beyond
+    it, still screened for red flags up to the same number again, so a flood costs at most
+    twice the normal work and a red flag inside it is never just "busy"."""
+
+    def __init__(self, limit: int = RATE_MESSAGES, seconds: float = RATE_SECONDS) -> None:
+        self.answered, self.screened = RateLimiter(limit, seconds), RateLimiter(limit, seconds)
+
+    def allow(self, key: str) -> bool:
+        """Count one message for `key`; False when it is over the limit (not answered)."""
+        return self.answered.allow(key)
+
+    async def screen_over_limit(self, key: str, text: str, screen: Callable[[str], Any]) -> Any:
+        """`screen(text)` in a thread while the screening budget lasts, else None."""
+        if not self.screened.allow(key):
+            return None
+        with logs.hiding(text):
+            return await asyncio.to_thread(screen, text)
