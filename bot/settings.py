@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     rasa_url: str = Field("http://127.0.0.1:5005", env="AFTERCARE_RASA_URL")
     web_origins_text: str = Field("", env="AFTERCARE_WEB_ORIGINS")
     log_level: str = Field("WARNING", env="LOG_LEVEL")
+    recover_after_seconds: float = Field(60.0, env="AFTERCARE_RECOVER_AFTER_SECONDS")
     user: str = Field("staff", env="USER")
     telegram_bot_token: SecretStr | None = Field(None, env="TELEGRAM_BOT_TOKEN")
     telegram_staff_bot_token: SecretStr | None = Field(None, env="TELEGRAM_STAFF_BOT_TOKEN")
@@ -70,6 +71,12 @@ class Settings(BaseSettings):
     def _database_url(cls, value: str | None) -> str | None:  # noqa: N805
         if value is not None and not value.split(":", 1)[0]:
             raise ValueError(f"AFTERCARE_DATABASE_URL is not a database URL: {value!r}")
+        return value
+
+    @validator("recover_after_seconds")
+    def _recover_after(cls, value: float) -> float:  # noqa: N805
+        if value < 1:
+            raise ValueError(f"AFTERCARE_RECOVER_AFTER_SECONDS must be at least 1, not {value}")
         return value
 
     @classmethod

@@ -9,7 +9,14 @@ from __future__ import annotations
 import pytest
 
 from bot.language.screening import Screener
-from bot.language.screening.combine import LEARNED, NOT_PRESENT, SURE, combine, remainder
+from bot.language.screening.combine import (
+    LEARNED,
+    NOT_PRESENT,
+    SURE,
+    combine,
+    recheck_without,
+    remainder,
+)
 from bot.language.screening.learned import LearnedScreening, net_dir
 from bot.service.answering import Screeners
 from bot.settings import PROJECT_DIR, Settings
@@ -86,6 +93,22 @@ def test_the_remainder_leaves_out_the_clauses_read_away():
     assert remainder(text, ("Lips are fine",)) == (
         "My eyes are a bit swollen today. Is that normal for day 1?"
     )
+
+
+def test_a_symptom_only_the_net_found_must_be_there_without_the_clauses_read_away(screener):
+    text = "Breathing fine. Lips fine. Just a bit itchy today"
+    lexicon = screener.screen(text)
+    combined = combine(lexicon, reading(symptom__allergic_reaction=0.8, symptom__itching=0.9))
+    assert "allergic_reaction" in combined.active_topics
+    rest = recheck_without(
+        combined, text, lexicon.read_away, lambda rest: reading(symptom__itching=0.9)
+    )
+    assert "allergic_reaction" not in rest.active_topics and "itching" in rest.active_topics
+    assert not any(label.endswith("allergic_reaction") for label in rest.learned)
+    still = recheck_without(
+        combined, text, lexicon.read_away, lambda rest: reading(symptom__allergic_reaction=0.8)
+    )
+    assert "allergic_reaction" in still.active_topics
 
 
 @pytest.fixture(scope="module")

@@ -1025,3 +1025,30 @@ def test_a_contraction_counts_as_one_word_between_a_pairs_words(screener):
 def test_someone_in_a_video_is_someone_else(screener):
     text = "Saw a TikTok where a girl's face got infected from microneedling"
     assert "infection_signs" not in screener.screen(text).active_topics
+
+
+@pytest.mark.parametrize(
+    "text, emergency",
+    [
+        ("the redness is very faint now", False),
+        ("there's a really faint pink mark left", False),
+        ("I feel very faint and dizzy", True),
+        ("went a bit faint in the shower this morning", True),
+        ("she's gone really faint and slumped in the chair", True),
+        ("I nearly fainted when I saw my before and after photos, in a good way", False),
+    ],
+)
+def test_faint_is_an_emergency_when_said_of_a_person_not_of_a_colour(screener, text, emergency):
+    assert screener.screen(text).is_emergency is emergency
+
+
+def test_a_symptom_said_to_be_completely_gone_later_in_the_sentence_is_over(screener):
+    screening = screener.screen("My swelling on day 3 was bad but it's completely gone now")
+    assert resolved_topics(screening) == {"swelling"}
+
+
+@pytest.mark.parametrize(
+    "text", ["my wife is very faint", "very faint and dizzy after it", "she is faint"]
+)
+def test_faint_said_of_someone_treated_or_with_dizziness_is_an_emergency(screener, text):
+    assert screener.screen(text).is_emergency

@@ -8,6 +8,7 @@ import sys
 
 from bot import logs
 from bot.settings import Settings, SettingsError
+from bot.storage.schema import SchemaError
 
 # Command group -> its module (each adds its commands with `register`).
 GROUPS = {
@@ -19,6 +20,7 @@ GROUPS = {
     "escalations": "bot.cli.escalations",
     "notifier": "bot.cli.notifier",
     "clients": "bot.cli.clients",
+    "db": "bot.cli.db",
 }
 
 
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
         logs.install(settings.secret_values())  # no token, secret or client text in a log line
         return args.func(settings, args)
-    except SettingsError as exc:
+    except (SettingsError, SchemaError) as exc:
         print(f"aftercare: {exc}", file=sys.stderr)
         return 2
 

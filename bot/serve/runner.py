@@ -22,7 +22,7 @@ from bot.serve.demo_site import DemoSite, widget_tag
 from bot.serve.harness import ActionServerProcess, HarnessError
 from bot.serve.training import model_path, train
 from bot.settings import Settings
-from bot.storage.engine import session_factory
+from bot.storage.engine import get_engine, session_factory
 from bot.storage.heartbeats import NOTIFIER, Heartbeats
 
 NO_ALERTS_WARNING = (
@@ -272,6 +272,7 @@ def prepare(settings: Settings, rasa_port: int, action_port: int, web_port: int)
         settings=settings,
     )
     settings.var_dir.mkdir(exist_ok=True)
+    get_engine(settings.database_url)  # schema migrations once, before any child starts
     actions = ActionServerProcess(settings, port=action_port)
     bot_url = f"http://127.0.0.1:{rasa_port}"
     demo = DemoSite(lambda: store.current().settings, bot_url, port=web_port)

@@ -20,12 +20,7 @@ from bot.language.cues import CueReader
 from bot.language.day_mentions import asks
 from bot.language.encoder import load_encoder
 from bot.language.screening import Screener, Screening
-from bot.language.screening.combine import (
-    LEARNED,
-    combine,
-    remainder,
-    without_learned_emergency,
-)
+from bot.language.screening.combine import combine, recheck_without
 from bot.language.screening.learned import LearnedNet, LearnedScreening
 from bot.service.escalation import Escalator
 from bot.service.messages import NeedsDate
@@ -94,13 +89,13 @@ class Screeners:
         if learned is None and net is not None:
             learned = net.screen(load_encoder(self._minilm_dir), text)
         combined = combine(screening, learned, bare_question=_bare_question(text))
-        if combined.emergency == (LEARNED,) and screening.read_away and net is not None:
-            # The net reads words, not their context: it must find the emergency in what is
-            # left once the clauses the lexicon read away ("lips are fine", "my friend's lips
-            # swelled up") are taken out.
-            rest = remainder(text, screening.read_away)
-            if not rest or not net.screen(load_encoder(self._minilm_dir), rest).emergency:
-                combined = without_learned_emergency(combined)
+        if screening.read_away and net is not None:
+            # The net reads words, not whose they are: what only it found must still be there
+            # without the clauses the lexicon read away ("lips are fine", "my friend's lips").
+            encoder = load_encoder(self._minilm_dir)
+            combined = recheck_without(
+                combined, text, screening.read_away, lambda rest: net.screen(encoder, rest)
+            )
         return combined
 
 

@@ -13,19 +13,20 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from bot.storage.models import Base
+from bot.storage import schema
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
 
 def get_engine(url: str) -> Engine:
-    """One engine per URL per process; creates the schema on first use."""
+    """One engine per URL per process; brings the schema up to date on first use."""
     with _lock:
         engine = _engines.get(url)
         if engine is None:
             parsed = make_url(url)
-            kwargs: dict = {"future": True, "pool_pre_ping": True}
+            # hide_parameters: a database error's message never carries a client's words.
+            kwargs: dict = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
             sqlite = parsed.get_backend_name() == "sqlite"
             if sqlite:
                 kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -37,7 +38,7 @@ def get_engine(url: str) -> Engine:
             engine = create_engine(url, **kwargs)
             if sqlite:
                 event.listen(engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(engine)
+            schema.upgrade(engine)
             _engines[url] = engine
         return engine
 

@@ -1,4 +1,5 @@
-"""A client's "forget me": delete their conversation, treatment link, messages and photos.
+"""A client's "forget me": delete their conversation, treatment link, messages (also any
+still waiting in the inbound log) and photos.
 
 What stays: each escalation's clinical facts (level, symptoms, day, treatment date and kind,
 times, who acknowledged), which the clinic must keep to show how red flags were handled,
@@ -17,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.storage.clients import ClientRegistry
 from bot.storage.escalations import EscalationRepository
+from bot.storage.inbound import InboundLog
 from bot.storage.treatments import TreatmentRepository
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ def forget_in_database(sessions: sessionmaker, sender_id: str) -> tuple[int, int
     redacted = EscalationRepository(sessions).redact_conversation(sender_id)
     client = ClientRegistry(sessions).forget_conversation(sender_id)
     treatment = TreatmentRepository(sessions).forget(sender_id)
+    InboundLog(sessions).forget(sender_id)
     checkpoint(sessions.kw["bind"])
     return redacted, client, treatment
 

@@ -155,3 +155,24 @@ class HeartbeatRow(Base):
 
     name = Column(String(64), primary_key=True)
     beat_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class InboundRow(Base):
+    """One client message as it arrived, recorded before the channel acknowledges it, until
+    its turn is done (then its text is dropped). One whose process stopped renewing its lease
+    (it died) is screened by the recovery path (`bot.channels.recovery`)."""
+
+    __tablename__ = "inbound"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_inbound_delivery"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    channel = Column(String(32), nullable=False)
+    external_id = Column(String(64), nullable=True)  # Telegram's update_id: a re-sent update
+    sender_id = Column(String(128), nullable=False, index=True)
+    address = Column(String(64), nullable=True)  # where a late reply goes (a Telegram chat)
+    text = Column(Text, nullable=True)
+    state = Column(String(16), nullable=False, default="received", index=True)
+    owner = Column(String(64), nullable=True)  # the process answering it (or recovering it)
+    lease_until = Column(DateTime(timezone=True), nullable=True)  # renewed while it lives
+    received_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    done_at = Column(DateTime(timezone=True), nullable=True)

@@ -18,7 +18,9 @@ from telegram.ext import ContextTypes
 from bot import logs
 from bot.channels.cleaning import clean_text
 from bot.channels.limits import MessageBudget
+from bot.channels.recovery import Rescue, within_delay
 from bot.channels.telegram.format import is_intent_payload
+from bot.channels.telegram.inbound import RecordingQueue
 from bot.channels.telegram.output import CHANNEL_NAME, TelegramOutput, sender_id_for, typing
 from bot.domain.intents import button_intents
 from bot.service import AftercareService, get_service
@@ -71,32 +73,52 @@ class Handlers:
             await self.busy_but_screened(update, context, text)
             return
         output = TelegramOutput(context.bot)
-        message = update.effective_message
+        sent = update.effective_message
         metadata = {
             "telegram": {
                 "chat_id": chat_id,
-                "message_id": message.message_id if message else None,
+                "message_id": sent.message_id if sent else None,
                 "update_id": update.update_id,
             }
         }
+        message = UserMessage(
+            text,
+            output,
+            sender_id_for(update.effective_user.id),
+            input_channel=CHANNEL_NAME,
+            metadata=metadata,
+        )
+        finished = False
         async with typing(context.bot, chat_id):
             with logs.hiding(text):  # a failure's log line must not carry the client's words
                 try:
-                    await self.on_new_message(
-                        UserMessage(
-                            text,
-                            output,
-                            sender_id_for(update.effective_user.id),
-                            input_channel=CHANNEL_NAME,
-                            metadata=metadata,
-                        )
-                    )
+                    finished = await within_delay(self.on_new_message(message), self.service())
                 except Exception:  # noqa: BLE001 - the client must hear something
                     log.exception(
                         "Rasa failed on a Telegram message from %s", update.effective_user.id
                     )
-        if output.sent == 0 or output.failed:
-            await self.say(context.bot, chat_id, "telegram.error")
+        if not finished or output.sent == 0 or output.failed:
+            await self.after_failed_turn(context, chat_id, update, None if intent else text)
+
+    async def after_failed_turn(
+        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, update: Update, text: str | None
+    ) -> None:
+        """The turn gave nothing (the action server is down, Rasa failed): a red flag is still
+        screened here and gets its reply, the emergency number first; anything else gets
+        "something went wrong, try again". Nothing when the recovery path already answered
+        it (the turn hung past the recovery delay)."""
+        queue = context.application.update_queue
+        if isinstance(queue, RecordingQueue) and await queue.was_recovered(update):
+            return
+        bot = context.bot
+        sender = sender_id_for(update.effective_user.id)
+        replies = await Rescue(self.service).red_flag_replies(sender, text)
+        if not replies:
+            await self.say(bot, chat_id, "telegram.error")
+            return
+        output = TelegramOutput(bot)
+        for reply in replies:
+            await output.send_text(chat_id, reply.text)
 
     async def busy_but_screened(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str

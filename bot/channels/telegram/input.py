@@ -33,11 +33,15 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.recovery import Recovery, inbound_log
 from bot.channels.telegram.config import TelegramConfig
 from bot.channels.telegram.handlers import COMMAND_INTENTS, Handlers
+from bot.channels.telegram.inbound import RecordingQueue
 from bot.channels.telegram.output import CHANNEL_NAME, TelegramOutput
 from bot.kb.loader import phrase_keys
+from bot.service import Reply
 from bot.settings import Settings
+from bot.storage.inbound import Pending
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +55,12 @@ COMMANDS = [
 
 
 class _PerUserOrder(BaseUpdateProcessor):
-    """Updates of different users run concurrently; one user's updates run in order."""
+    """Updates of different users run concurrently; one user's updates run in order. When an
+    update's handling ends, its inbound record is done (unless it was cancelled)."""
 
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
+    def __init__(self, queue: RecordingQueue, max_concurrent_updates: int = 64) -> None:
         super().__init__(max_concurrent_updates)
+        self._queue = queue
         self._locks: dict[int | None, asyncio.Lock] = {}
         self._users: dict[int | None, int] = {}
 
@@ -66,6 +72,12 @@ class _PerUserOrder(BaseUpdateProcessor):
         try:
             async with lock:
                 await super().process_update(update, coroutine)
+        except asyncio.CancelledError:
+            self._queue.forget(update)  # shutting down mid-turn: left for the recovery path
+            raise
+        else:
+            with suppress(Exception):
+                await self._queue.handled(update)
         finally:
             self._users[user] -= 1
             if not self._users[user]:
@@ -102,6 +114,7 @@ class TelegramInput(Handlers, InputChannel):
         self.on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         self.sanic_app: Any = None
         self._starter: asyncio.Task | None = None
+        self._recovery: asyncio.Task | None = None
 
     # --- Rasa's channel interface -------------------------------------------------------
 
@@ -163,12 +176,14 @@ class TelegramInput(Handlers, InputChannel):
     def build_application(self) -> Application:
         """The python-telegram-bot application with every handler (one place for the wiring)."""
         assert self.config is not None
+        queue = RecordingQueue(lambda: inbound_log(self.service()))
         builder = (
             Application.builder()
             .token(self.config.token)
             .base_url(self.config.api_base_url)
             .base_file_url(self.config.file_base_url)
-            .concurrent_updates(_PerUserOrder())
+            .update_queue(queue)
+            .concurrent_updates(_PerUserOrder(queue))
             .connection_pool_size(32)
             .pool_timeout(30)
         )
@@ -226,9 +241,21 @@ class TelegramInput(Handlers, InputChannel):
                 await application.shutdown()
             raise
         self.application = application
+        recovery = Recovery(
+            CHANNEL_NAME, self.service, self._deliver_recovered, "telegram.recovered"
+        )
+        self._recovery = asyncio.create_task(recovery.run())
         log.info(
             "Telegram channel running in %s mode as @%s", self.config.mode, application.bot.username
         )
+
+    async def _deliver_recovered(self, pending: Pending, replies: list[Reply]) -> None:
+        """A recovered message's replies, to the chat it came from."""
+        if self.application is None or pending.address is None:
+            raise RuntimeError("the Telegram channel is not running")
+        output = TelegramOutput(self.application.bot)
+        for reply in replies:
+            await output.send_text(int(pending.address), reply.text)
 
     async def _run(self, application: Application) -> None:
         try:
@@ -271,10 +298,11 @@ class TelegramInput(Handlers, InputChannel):
 
     async def stop(self) -> None:
         """Stop polling and the application (the webhook stays registered with Telegram)."""
-        if self._starter is not None and not self._starter.done():
-            self._starter.cancel()
-            with suppress(BaseException):
-                await self._starter
+        for task in (self._starter, self._recovery):
+            if task is not None and not task.done():
+                task.cancel()
+                with suppress(BaseException):
+                    await task
         application, self.application = self.application, None
         if application is None:
             return

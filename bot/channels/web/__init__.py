@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_EXPORTS = {"WebInput": "bot.channels.web.input", "WebOutput": "bot.channels.web.input"}
+_EXPORTS = {"WebInput": "bot.channels.web.input", "WebOutput": "bot.channels.web.recording"}
 __all__ = list(_EXPORTS)
 
 

@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from importlib import resources
 from typing import Any
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.events import BotUttered
+from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -38,6 +38,7 @@ from bot.channels.limits import (
     MessageBudget,
     RateLimiter,
 )
+from bot.channels.recovery import Recovery, within_delay
 from bot.channels.web.format import (
     conversation_id_for,
     history_messages,
@@ -46,6 +47,7 @@ from bot.channels.web.format import (
     text_colour_on,
     valid_token,
 )
+from bot.channels.web.recording import CHANNEL_NAME, Recovering, WebOutput, record_reply
 from bot.channels.web.requests import Call, after_of, message_text
 from bot.kb.loader import phrase_keys
 from bot.service import AftercareService, Reply, get_service
@@ -54,7 +56,6 @@ from bot.storage.forget import forget_conversation
 
 log = logging.getLogger(__name__)
 
-CHANNEL_NAME = "web"
 HISTORY_LIMIT = 200
 POLL_SECONDS = 15
 _STATIC = {
@@ -63,19 +64,11 @@ _STATIC = {
 }
 
 
-class WebOutput(CollectingOutputChannel):
-    """Collects a turn's replies; the widget reads them back from the conversation."""
-
-    @classmethod
-    def name(cls) -> str:
-        return CHANNEL_NAME
-
-
 def _static(name: str) -> str:
     return resources.files("bot.channels.web").joinpath("static", name).read_text("utf-8")
 
 
-class WebInput(InputChannel):
+class WebInput(Recovering, InputChannel):
     """The website widget channel (`bot.channels.web.WebInput` in credentials.yml)."""
 
     @classmethod
@@ -94,6 +87,8 @@ class WebInput(InputChannel):
         self.limiter = MessageBudget()  # per chat
         self.address_limiter = RateLimiter(RATE_CALLS_PER_ADDRESS)
         self.new_chat_limiter = RateLimiter(RATE_NEW_CHATS_PER_ADDRESS)
+        self.sanic_app: Any = None
+        self._recovery: asyncio.Task | None = None
 
     @staticmethod
     def service() -> AftercareService:
@@ -121,34 +116,24 @@ class WebInput(InputChannel):
 
     async def record(self, request: Request, conversation: str, reply: Reply) -> None:
         """Add a reply to the conversation as a bot message (kept for the history)."""
-        agent = request.app.ctx.agent
-        async with agent.lock_store.lock(conversation):
-            tracker = await agent.processor.fetch_tracker_and_update_session(
-                conversation, WebOutput()
-            )
-            tracker.update(BotUttered(reply.text, metadata={"response_key": reply.key}))
-            await agent.processor.save_tracker(tracker)
+        await record_reply(request.app.ctx.agent, conversation, reply)
 
     async def to_rasa(
         self, conversation: str, text: str, metadata: dict[str, Any] | None = None
     ) -> bool:
-        """Hand a message to Rasa; False if nothing came back (an action failed)."""
+        """Hand a message to Rasa; False if nothing came back (an action failed) or it took
+        longer than the recovery delay."""
         output = WebOutput()
+        message = UserMessage(
+            text, output, conversation, input_channel=CHANNEL_NAME, metadata={"web": metadata or {}}
+        )
         with logs.hiding(text):  # a failure's log line must not carry the client's words
             try:
-                await self.on_new_message(
-                    UserMessage(
-                        text,
-                        output,
-                        conversation,
-                        input_channel=CHANNEL_NAME,
-                        metadata={"web": metadata or {}},
-                    )
-                )
+                finished = await within_delay(self.on_new_message(message), self.service())
             except Exception:  # noqa: BLE001 - the client must hear something
                 log.exception("Rasa failed on a web message in %s", conversation)
                 return False
-        return bool(output.messages)
+        return finished and bool(output.messages)
 
     # --- routes ---------------------------------------------------------------------------
 
@@ -165,6 +150,20 @@ class WebInput(InputChannel):
         web.add_route(_handler(self.message), "/message", methods=["POST"], name="message")
         web.add_route(_handler(self.history_route), "/history", methods=["POST"], name="history")
         web.add_route(_handler(self.forget), "/forget", methods=["POST"], name="forget")
+
+        @web.listener("after_server_start")
+        async def start_recovery(app: Any, loop: Any) -> None:
+            self.sanic_app = app
+            recovery = Recovery(CHANNEL_NAME, self.service, self.deliver_recovered, "web.recovered")
+            self._recovery = asyncio.create_task(recovery.run())
+
+        @web.listener("before_server_stop")
+        async def stop_recovery(app: Any, loop: Any) -> None:
+            if self._recovery is not None:
+                self._recovery.cancel()
+                with suppress(BaseException):
+                    await self._recovery
+
         return web
 
     async def health(self, request: Request) -> HTTPResponse:
@@ -246,7 +245,8 @@ class WebInput(InputChannel):
             return call.reply({"error": "too_long", "message": message}, status=413)
         if not self.limiter.allow(conversation):
             return await self.busy_but_screened(call, conversation, text, metadata)
-        answered = await self.to_rasa(conversation, text, metadata)
+        turn = asyncio.ensure_future(self.answer(request, conversation, text, metadata))
+        answered = await asyncio.shield(turn)  # a client that goes away does not stop it
         result = await self.history(request, conversation, after_of(body))
         if not answered:
             result["error"] = "no_reply"

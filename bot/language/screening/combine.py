@@ -10,6 +10,7 @@ an emergency in a message with a denied or hypothetical emergency sign or a figu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from bot.language.clauses import clauses
@@ -131,3 +132,48 @@ def without_learned_emergency(screening: Screening) -> Screening:
     """The screening without the emergency only the learned net found."""
     learned = tuple(x for x in screening.learned if x != "emergency")
     return replace(screening, emergency=(), learned=learned)
+
+
+def only_what_the_rest_holds(screening: Screening, rest: LearnedScreening | None) -> Screening:
+    """Without the symptoms and signs only the learned net found that it does not find again
+    in the rest of the message (the clauses the lexicon read away taken out; nothing is found
+    again when the rest reports nothing of the client's own now): "breathing fine, lips fine,
+    just a bit itchy" is no allergic reaction because lips and breathing were named."""
+    found = rest is not None and rest.present
+    symptoms = set(rest.symptoms) if found else set()
+    signs = set(rest.signs) if found else set()
+    mentions = tuple(m for m in screening.mentions if m.text != LEARNED or m.topic in symptoms)
+    learned_signs = {x[len("sign:") :] for x in screening.learned if x.startswith("sign:")}
+    dropped = learned_signs - signs - _lexicon_signs(screening)
+    learned = tuple(
+        x
+        for x in screening.learned
+        if not (x.startswith("symptom:") and x[len("symptom:") :] not in symptoms)
+        and not (x.startswith("sign:") and x[len("sign:") :] in dropped)
+    )
+    return replace(
+        screening, mentions=mentions, learned=learned, signs=screening.signs - frozenset(dropped)
+    )
+
+
+def _lexicon_signs(screening: Screening) -> set[str]:
+    """The signs the lexicon found itself (its words for them are in the message)."""
+    return {s for s in screening.signs if f"sign:{s}" not in screening.learned}
+
+
+def recheck_without(
+    combined: Screening,
+    text: str,
+    read_away: tuple[str, ...],
+    read: Callable[[str], LearnedScreening],
+) -> Screening:
+    """What only the learned net found (an emergency, a symptom), kept only if `read` (the
+    net) finds it again in the message without the clauses the lexicon read away."""
+    only_net = combined.emergency == (LEARNED,) or any(m.text == LEARNED for m in combined.mentions)
+    if not only_net:
+        return combined
+    rest = remainder(text, read_away)
+    again = read(rest) if rest else None
+    if combined.emergency == (LEARNED,) and not (again and again.emergency):
+        combined = without_learned_emergency(combined)
+    return only_what_the_rest_holds(combined, again)
