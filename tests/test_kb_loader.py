@@ -471,3 +471,25 @@ def test_variant_windows_may_leave_days_to_the_topic(clinic_dir):
     topic = load_clinic(clinic_dir).kb.topic("exercise")
     stroll = next(v for v in topic.variants if v.name == "stroll")
     assert [w.days.text for w in stroll.windows] == ["0-1"]
+
+
+@pytest.mark.parametrize(
+    "url, accepted",
+    [
+        ("https://hooks.example.com/aftercare", True),
+        ("http://127.0.0.1:9000/hook", True),
+        ("http://localhost/hook", True),
+        ("http://hooks.example.com/aftercare", False),
+        ("http://127.0.0.1.evil.example/hook", False),
+        ("ftp://hooks.example.com/x", False),
+    ],
+)
+def test_an_alert_webhook_off_this_machine_must_be_https(clinic_dir, known_topics, url, accepted):
+    path = clinic_dir / "settings.yml"
+    edit(path, "  alerts:\n", f'  alerts:\n    webhook:\n      url: "{url}"\n')
+    if accepted:
+        assert load_clinic(clinic_dir, known_topics).settings.alerts.webhook_url == url
+        return
+    (error,) = errors_of(clinic_dir, known_topics)
+    assert error.startswith(f"clinic/settings.yml:{line_of(path, url)}: alerts.webhook.url must")
+    assert "https://" in error
