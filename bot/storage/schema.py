@@ -25,6 +25,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from bot.storage.models import Base
@@ -80,6 +81,11 @@ def upgrade(engine: Engine) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY}
                 )
             _upgrade(connection)
+    except SQLAlchemyError as exc:
+        raise SchemaError(
+            f"could not bring the database to schema revision {head()}, so it was left as it "
+            f"was: {exc.__class__.__name__}: {getattr(exc, 'orig', exc)}"
+        ) from exc
     finally:
         if migrating is not engine:
             migrating.dispose()
@@ -142,7 +148,11 @@ def _migration_engine(engine: Engine) -> Engine:
     if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return engine
     migrating = create_engine(
-        engine.url, future=True, poolclass=NullPool, connect_args={"isolation_level": None}
+        engine.url,
+        future=True,
+        poolclass=NullPool,
+        hide_parameters=True,
+        connect_args={"isolation_level": None},
     )
 
     @event.listens_for(migrating, "begin")
