@@ -43,6 +43,8 @@ def send(dispatcher: CollectingDispatcher, outcome: Outcome) -> None:
     """Send the replies; each carries its KB key (and its level, for the widget's banner)."""
     for reply in outcome.replies:
         extra = {"escalation": reply.escalation} if reply.escalation is not None else {}
+        if reply.alert_unsent:
+            extra["alert_unsent"] = True
         dispatcher.utter_message(
             text=reply.text, buttons=list(reply.buttons), response_key=reply.key, **extra
         )

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, env="AFTERCARE_SMTP_USERNAME")
     smtp_password: SecretStr | None = Field(None, env="AFTERCARE_SMTP_PASSWORD")
     webhook_secret: SecretStr | None = Field(None, env="AFTERCARE_WEBHOOK_SECRET")
+    web_token_secret: SecretStr | None = Field(None, env="AFTERCARE_WEB_TOKEN_SECRET")
     environment: dict[str, str] = Field(default_factory=dict, repr=False)
 
     class Config:
@@ -77,6 +78,15 @@ class Settings(BaseSettings):
     def _recover_after(cls, value: float) -> float:  # noqa: N805
         if value < 1:
             raise ValueError(f"AFTERCARE_RECOVER_AFTER_SECONDS must be at least 1, not {value}")
+        return value
+
+    @validator("web_token_secret")
+    def _web_token_secret(cls, value: SecretStr | None) -> SecretStr | None:  # noqa: N805
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "AFTERCARE_WEB_TOKEN_SECRET is too short to sign with: use at least 32 random"
+                " characters (e.g. `openssl rand -base64 48`)"
+            )
         return value
 
     @classmethod

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -233,6 +234,8 @@ class RunningBot:
             line = self.process.stdout.readline()
             seen.append(line)
             if "Aftercare Assistant is running" in line:
+                # Keep reading what it prints: a full pipe would stop the bot mid-test.
+                threading.Thread(target=self.process.stdout.read, daemon=True).start()
                 return []
             if not line and self.process.poll() is not None:
                 break

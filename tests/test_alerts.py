@@ -618,3 +618,81 @@ def test_a_broken_staff_channel_is_not_promised_to_clients(service, clinic_dir):
     service.save_treatment_date("c2", "3 days ago", NOW)
     second = service.respond("c2", "oozing", "it's weeping yellow stuff", now=NOW)
     assert second.reply.endswith(service.phrase("escalation.call_us"))
+    assert not first.alert_unsent and second.alert_unsent
+
+
+def test_an_alert_refused_for_good_goes_once_to_the_fallback_channel(repo, outbox, words):
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Refusing.status, _Refusing.calls = 404, 0
+    inbox = SmtpInbox().start()
+    try:
+        mail = EmailAlerts(
+            ("team@clinic.example",), "bot@clinic.example", "127.0.0.1", inbox.port, False
+        )
+        channels = {
+            "webhook": WebhookChannel(f"http://127.0.0.1:{port}/h", words),
+            "email": EmailChannel(mail, words, timeout=2),
+        }
+        worker = AlertWorker(outbox, channels, fallback=lambda: "email")
+        assert worker.staff_channels == ["webhook"]  # the fallback gets no re-alerts itself
+        escalation = create(repo, ["webhook"], level="emergency")
+        drain(worker, seconds=15)
+        drain(worker, start=NOW + timedelta(minutes=5), seconds=5)  # and never twice
+    finally:
+        server.shutdown()
+        inbox.stop()
+    deliveries = {d["channel"]: d["status"] for d in repo.deliveries(escalation.id)}
+    assert deliveries == {"webhook": "failed", "email": "delivered"}
+    (message,) = inbox.messages
+    assert "[EMERGENCY]" in message["Subject"] and f"#{escalation.id}" in message["Subject"]
+    # The failure stays visible to staff beside the fallback that worked.
+    assert list(repo.failed_deliveries()) == [escalation.id]
+
+
+def test_no_fallback_for_a_fallback_or_a_client_notice(repo, outbox):
+    escalation = create(repo, ["email", "client"])
+    claimed = {d.channel: d for d in outbox.claim_due(NOW)}
+    assert not outbox.gave_up(claimed["email"].id, "PermanentFailure: 550", fallback="email")
+    assert not outbox.gave_up(claimed["client"].id, "PermanentFailure: 403", fallback="webhook")
+    assert sorted(d["channel"] for d in repo.deliveries(escalation.id)) == ["client", "email"]
+
+
+def test_an_alert_its_channel_keeps_failing_to_send_also_goes_to_the_fallback(repo, outbox):
+    down, fallback = FlakyChannel("webhook", failures=10_000), FlakyChannel("email")
+    worker = AlertWorker(
+        outbox, {"webhook": down, "email": fallback}, backoff_max=2, fallback=lambda: "email"
+    )
+    escalation = create(repo, ["webhook"], level="emergency")
+    drain(worker, seconds=20)
+    deliveries = {d["channel"]: d["status"] for d in repo.deliveries(escalation.id)}
+    assert deliveries == {"webhook": "pending", "email": "delivered"}  # still retried, too
+    assert fallback.delivered == [(escalation.id, "alert")]  # once
+
+
+def test_the_fallback_channel_is_set_in_the_clinics_settings(settings, clinic_dir):
+    from bot.alerts.worker import ChannelSet
+    from bot.kb.loader import KnowledgeBaseError, load_clinic
+    from bot.kb.store import ClinicStore
+    from tests.conftest import edit
+
+    edit(
+        clinic_dir / "settings.yml",
+        "    # webhook:\n    #   url:",
+        "    fallback: webhook\n    # webhook:\n    #   url:",
+    )
+    with pytest.raises(KnowledgeBaseError, match=r"settings.yml:\d+: alerts.fallback: 'webhook'"):
+        load_clinic(clinic_dir)
+    edit(
+        clinic_dir / "settings.yml",
+        "    fallback: webhook\n    # webhook:\n    #   url:",
+        '    fallback: webhook\n    webhook:\n      url: "https://hooks.clinic.example/x"\n'
+        '    email:\n      to: "team@clinic.example"\n      from: "bot@clinic.example"\n'
+        '      smtp_host: "127.0.0.1"\n    #   url:',
+    )
+    alerts = load_clinic(clinic_dir).settings.alerts
+    assert alerts.names() == ["email"] and alerts.fallback == "webhook"
+    channels = ChannelSet(settings, ClinicStore(clinic_dir))
+    assert set(channels.current()) == {"client", "email", "webhook"}
+    assert channels.fallback() == "webhook"

@@ -380,13 +380,14 @@ def test_web_section_is_optional(clinic_dir, known_topics):
     path = clinic_dir / "settings.yml"
     text = path.read_text()
     start = text.index("  # The chat widget for the clinic's website.")
-    end = text.index("max_message_length: 1000\n") + len("max_message_length: 1000\n")
+    end = text.index("chat_days: 90\n") + len("chat_days: 90\n")
     path.write_text(text[:start] + text[end:])
     assert "web:" not in path.read_text()
 
     web = load_clinic(clinic_dir, known_topics).settings.web
 
     assert (web.colour, web.allowed_origins, web.max_message_length) == ("#1f6f78", (), 1000)
+    assert web.chat_days == 90
 
 
 @pytest.mark.parametrize("colour", ["teal", "#1f6f7", "1f6f78", "#1g6f78", "rgb(1,2,3)"])

@@ -14,6 +14,7 @@ from bot.language.screening.combine import (
     NOT_PRESENT,
     SURE,
     combine,
+    not_the_clients,
     recheck_without,
     remainder,
 )
@@ -109,6 +110,31 @@ def test_a_symptom_only_the_net_found_must_be_there_without_the_clauses_read_awa
         combined, text, lexicon.read_away, lambda rest: reading(symptom__allergic_reaction=0.8)
     )
     assert "allergic_reaction" in still.active_topics
+
+
+def test_an_emergency_only_the_net_reads_must_be_there_without_someone_elses_symptom(screener):
+    text = "My sister's face swelled up massively after hers, lips and all. Mine's fine, just red."
+    lexicon = screener.screen(text)
+    away = not_the_clients(lexicon)
+    assert any("swelled" in clause for clause in away)
+    combined = combine(lexicon, reading(emergency=0.9, symptom__redness=0.9))
+    assert combined.is_emergency  # the net alone reads one
+    read = lambda rest: reading(emergency=0.9 if "swelled" in rest else 0.1)  # noqa: E731
+    assert not recheck_without(combined, text, away, read).is_emergency
+    # The client's own, in words only the net reads, beside it stays an emergency.
+    own = "My sister's face swelled up after hers. Now my mouth feels full of cotton wool"
+    lexicon_own = screener.screen(own)
+    assert not lexicon_own.is_emergency  # only the net reads this one
+    net = lambda rest: reading(emergency=0.9 if "cotton wool" in rest else 0.1)  # noqa: E731
+    combined_own = combine(lexicon_own, reading(emergency=0.9))
+    assert recheck_without(combined_own, own, not_the_clients(lexicon_own), net).is_emergency
+
+
+def test_asking_whether_swollen_lips_are_normal_is_no_all_clear(screener):
+    asked = screener.screen("Is the swelling in my lips normal 2 days after? they're huge")
+    assert asked.is_emergency and not asked.read_away
+    assert not screener.screen("lips ok?? they feel a bit funny").read_away
+    assert screener.screen("bit itchy, lips are fine, can I wear makeup?").read_away
 
 
 @pytest.fixture(scope="module")

@@ -1052,3 +1052,53 @@ def test_a_symptom_said_to_be_completely_gone_later_in_the_sentence_is_over(scre
 )
 def test_faint_said_of_someone_treated_or_with_dizziness_is_an_emergency(screener, text):
     assert screener.screen(text).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my missus went down like a sack of spuds after her skin pen, came to straight away",
+        "she dropped like a stone in the kitchen after her treatment",
+        "she fainted in the kitchen but came round straight away",
+    ],
+)
+def test_idioms_for_collapsing_are_emergencies(screener, text):
+    assert screener.screen(text).is_emergency
+
+
+def test_wheals_are_hives_and_serous_exudate_is_oozing(screener):
+    wheals = screener.screen("erythematous papules and wheals across face and neck, pruritic")
+    assert "allergic_reaction" in wheals.active_topics
+    serous = screener.screen("serous exudate in the first hour on day 0")
+    assert "oozing" in serous.active_topics and "infection_signs" not in serous.active_topics
+    assert "infection_signs" in screener.screen("purulent exudate from one spot").active_topics
+
+
+@pytest.mark.parametrize(
+    "text", ["the clinic I came to after a friend recommended you", "I came to a few seconds late"]
+)
+def test_coming_to_a_place_is_no_emergency(screener, text):
+    assert not screener.screen(text).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi is the swelling in my lips normal",
+        "So is the swelling in my lips normal",
+        "wondering if the swelling in my lips is normal",
+        "not sure if the swelling in my lips is normal, they're really puffy",
+        "swelling in my lips normal or should I worry",
+        "the swelling in my lips is normal right",
+    ],
+)
+def test_swollen_lips_asked_about_or_called_normal_are_an_emergency(screener, text):
+    assert screener.screen(text).is_emergency
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["swollen eyes but lips are fine", "bit puffy round the eyes, lips are fine and breathing ok"],
+)
+def test_lips_said_fine_beside_another_swelling_clear_them(screener, text):
+    assert not screener.screen(text).is_emergency

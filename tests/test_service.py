@@ -189,6 +189,7 @@ def test_without_a_staff_channel_the_client_is_told_to_call_not_that_staff_were_
     assert answer.escalation == "urgent" and answer.reply.endswith(
         service.phrase("escalation.call_us")
     )
+    assert answer.alert_unsent  # the widget's banner says to call, too
     assert service.escalations.list()[0].level == "urgent"  # still recorded for the team
 
 

@@ -15,25 +15,21 @@ from bot.channels.web.format import (
     origin_allowed,
     parse_origins,
     text_colour_on,
-    valid_token,
 )
 from bot.channels.web.requests import after_of as _after
 from bot.serve.demo_site import render_css, render_page, widget_tag
 from bot.settings import PROJECT_DIR
 
 
-def test_tokens_are_random_well_formed_and_name_a_hashed_conversation():
+def test_chats_are_random_and_name_a_hashed_conversation():
     first, second = new_token(), new_token()
-    assert first != second and valid_token(first) and valid_token(second)
+    assert first != second and len(first) == 43
     conversation = conversation_id_for(first)
     assert conversation.startswith("web-") and len(conversation) == 36
     assert first not in conversation  # staff see the id; it cannot be used as the token
     assert conversation == conversation_id_for(first) != conversation_id_for(second)
-
-
-@pytest.mark.parametrize("token", [None, "", "short", "a" * 39, "a" * 65, "x" * 41 + "!", 12345])
-def test_malformed_tokens_are_refused(token):
-    assert not valid_token(token)
+    # A signed token names its chat's conversation (its random part, not its expiry).
+    assert conversation_id_for(f"{first}.1700000000.sig") == conversation
 
 
 def test_only_the_listed_sites_are_allowed():
@@ -140,6 +136,7 @@ EVENTS = [
     user("/affirm", 8.0, web={"title": "Yes"}),
     bot("CALL 999 NOW.", 9.0, escalation="emergency"),
     bot(None, 10.0),
+    bot("Please call the clinic now.", 11.0, escalation="urgent", alert_unsent=True),
 ]
 
 
@@ -153,6 +150,7 @@ def test_history_shows_what_was_said_and_hides_internal_requests():
         ("bot", "No guidance. Pass it on?"),
         ("client", "Yes"),  # a button press shows its title
         ("bot", "CALL 999 NOW."),
+        ("bot", "Please call the clinic now."),
     ]
     assert [m["escalation"] for m in messages] == [
         None,
@@ -162,7 +160,10 @@ def test_history_shows_what_was_said_and_hides_internal_requests():
         None,
         None,
         "emergency",
+        "urgent",
     ]
+    # Only the red flag staff could not be alerted to says so (the banner then says to call).
+    assert [m["alert_unsent"] for m in messages] == [False] * 7 + [True]
     assert messages[4]["buttons"] == [{"title": "Yes", "payload": "/affirm"}]
     assert len({m["id"] for m in messages}) == len(messages)
     assert [m["time"] for m in messages] == sorted(m["time"] for m in messages)
@@ -173,8 +174,12 @@ def test_history_after_a_point_and_at_most_the_last_messages():
         "No guidance. Pass it on?",
         "Yes",
         "CALL 999 NOW.",
+        "Please call the clinic now.",
     ]
-    assert [m["text"] for m in history_messages(EVENTS, limit=2)] == ["Yes", "CALL 999 NOW."]
+    assert [m["text"] for m in history_messages(EVENTS, limit=2)] == [
+        "CALL 999 NOW.",
+        "Please call the clinic now.",
+    ]
 
 
 def test_widget_cursor_accepts_only_numbers():

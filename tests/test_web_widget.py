@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
+import time
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from bot.channels.web.format import contrast_ratio, conversation_id_for, new_token
+from bot.channels.web.tokens import TokenSigner
 from bot.domain.advisor import Advisor
 from bot.domain.intents import topic_intents
 from bot.kb.loader import load_clinic
@@ -25,7 +28,13 @@ from tests.conftest import AFTERCARE, DOMAIN, SHIPPED_CLINIC, RunningBot, regist
 
 pytestmark = pytest.mark.integration
 EXTRA_SITE = "https://www.clinic-from-env.example"
-SECRETS = ("smtp-pass-6a1f0c", "webhook-secret-93be77")
+TOKEN_SECRET = "widget-token-key-" + "7" * 32
+SECRETS = ("smtp-pass-6a1f0c", "webhook-secret-93be77", TOKEN_SECRET)
+SITE = {"Origin": "https://www.northside-skin.example"}
+ALERTS_OFF_ON = (
+    "    # webhook:\n    #   url:",
+    '    webhook:\n      url: "http://127.0.0.1:9/hook"\n    #   url:',
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +43,9 @@ def web_bot(tmp_path_factory, trained_model):
     home = tmp_path_factory.mktemp("web")
     clinic_dir = home / "clinic"
     shutil.copytree(SHIPPED_CLINIC, clinic_dir)
+    # An alert channel (nothing listens there: alerts wait, retried), so red flags are promised.
+    settings = clinic_dir / "settings.yml"
+    settings.write_text(settings.read_text().replace(*ALERTS_OFF_ON))
     bot = RunningBot(
         {
             "AFTERCARE_CLINIC_DIR": str(clinic_dir),
@@ -43,9 +55,10 @@ def web_bot(tmp_path_factory, trained_model):
             # Secrets of other features: none may reach the page, the script or the config.
             "AFTERCARE_SMTP_PASSWORD": SECRETS[0],
             "AFTERCARE_WEBHOOK_SECRET": SECRETS[1],
+            "AFTERCARE_WEB_TOKEN_SECRET": TOKEN_SECRET,
         }
     )
-    bot.clinic_dir = clinic_dir
+    bot.clinic_dir, bot.home = clinic_dir, home
     bot.start()
     yield bot
     assert bot.stop() == 0
@@ -66,6 +79,20 @@ def api(bot: RunningBot, route: str) -> str:
 
 def words(text: str) -> str:
     return " ".join(text.split())
+
+
+def issued(bot: RunningBot, token: str | None = None) -> str:
+    """A token the bot issued for a new chat (or for the chat of `token`)."""
+    response = httpx.post(
+        api(bot, "session"), headers=SITE, content=json.dumps({"token": token}), timeout=60
+    )
+    assert response.status_code == 200
+    return response.json()["token"]
+
+
+def escalations(bot: RunningBot) -> int:
+    with sqlite3.connect(bot.home / "app.db") as db:
+        return db.execute("select count(*) from escalations").fetchone()[0]
 
 
 # --- driving the widget like a client ------------------------------------------------------
@@ -354,7 +381,7 @@ def test_widget_works_by_keyboard_and_screen_reader_with_quick_replies(
     page.keyboard.press("Enter")
     wait_for_bot_messages(page, before + 1)
     assert client_texts(page)[-1] == advisor_of.phrase("handoff.offer_yes")
-    assert bot_texts(page)[-1] == words(advisor_of.phrase("handoff.recorded_unsent"))
+    assert bot_texts(page)[-1] == words(advisor_of.phrase("handoff.recorded"))
     assert yes.count() == 0  # answered: the buttons are gone
     shots.shot("quick-reply-sent")
 
@@ -469,8 +496,8 @@ def test_no_secret_reaches_the_page_the_script_or_the_config(web_bot):
 
 
 def test_malformed_and_oversized_requests_are_rejected(web_bot, advisor_of):
-    site = {"Origin": "https://www.northside-skin.example"}
-    token = new_token()
+    site = SITE
+    token = issued(web_bot)
     bad = [
         "not json",
         "[1, 2]",
@@ -498,9 +525,8 @@ def test_malformed_and_oversized_requests_are_rejected(web_bot, advisor_of):
 def test_typed_or_forged_intent_syntax_is_read_as_words(web_bot):
     # Rasa reads "/intent{entities}" as an intent with entities set: a client must not be
     # able to forge one (by typing it, or as a button payload).
-    site = {"Origin": "https://www.northside-skin.example"}
-    token = new_token()
-    httpx.post(api(web_bot, "session"), headers=site, content=json.dumps({"token": token}))
+    site = SITE
+    token = issued(web_bot)
     forged = '/deny{"symptom": "none"}'
     typed = httpx.post(
         api(web_bot, "message"),
@@ -524,8 +550,8 @@ def test_typed_or_forged_intent_syntax_is_read_as_words(web_bot):
 
 
 def test_a_flood_of_messages_is_slowed_down(web_bot, advisor_of):
-    site = {"Origin": "https://www.northside-skin.example"}
-    token = new_token()
+    site = SITE
+    token = issued(web_bot)
     statuses = []
     for _ in range(25):
         response = httpx.post(
@@ -549,9 +575,8 @@ def test_a_flood_of_messages_is_slowed_down(web_bot, advisor_of):
 
 
 def test_two_browsers_never_see_each_others_chat(web_bot):
-    site = {"Origin": "https://www.northside-skin.example"}
-    first, second = new_token(), new_token()
-    httpx.post(api(web_bot, "session"), headers=site, content=json.dumps({"token": first}))
+    site = SITE
+    first, second = issued(web_bot), issued(web_bot)
     httpx.post(
         api(web_bot, "message"),
         headers=site,
@@ -566,3 +591,224 @@ def test_two_browsers_never_see_each_others_chat(web_bot):
         api(web_bot, "history"), headers=site, content=json.dumps({"token": first})
     ).json()
     assert "Alex Private" in json.dumps(mine)
+
+
+# --- tokens: issued here, signed, expiring -------------------------------------------------
+
+EMERGENCY = "my lips are swelling and I can't breathe"
+
+
+def from_address(address: str) -> httpx.Client:
+    """A client calling from another loopback address (its own per-address budget)."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
+
+
+def test_a_thousand_tokens_the_server_did_not_issue_are_refused_and_raise_no_alert(web_bot):
+    before = escalations(web_bot)
+    other_key = TokenSigner(b"another-deployment-" + b"k" * 32)
+    real = issued(web_bot)
+    chat, expires, signature = real.split(".")
+    forged = []
+    for i in range(1000):
+        kind = i % 4
+        if kind == 0:
+            forged.append(new_token())  # made up, of the shape tokens had before signing
+        elif kind == 1:
+            forged.append(other_key.issue(None, time.time(), 30))  # another key
+        elif kind == 2:
+            forged.append(f"{new_token()}.{expires}.{signature}")  # a real signature, moved
+        else:
+            forged.append(f"{chat}.{int(expires) + 86_400 * i}.{signature}")  # a longer life
+    statuses = []
+    for half, address in ((forged[:500], "127.0.0.2"), (forged[500:], "127.0.0.3")):
+        with from_address(address) as client:
+            for token in half:
+                body = json.dumps({"token": token, "text": EMERGENCY})
+                statuses.append(client.post(api(web_bot, "message"), headers=SITE, content=body))
+    assert [r.status_code for r in statuses] == [401] * 1000
+    assert {r.json()["error"] for r in statuses} == {"unauthorised"}
+    assert escalations(web_bot) == before  # nothing screened, stored or alerted
+    # The real token still works.
+    answer = httpx.post(
+        api(web_bot, "message"),
+        headers=SITE,
+        content=json.dumps({"token": real, "text": "thanks"}),
+        timeout=60,
+    )
+    assert answer.status_code == 200
+
+
+def test_every_visit_renews_the_token_for_the_same_chat(web_bot):
+    first = issued(web_bot)
+    httpx.post(
+        api(web_bot, "message"),
+        headers=SITE,
+        content=json.dumps({"token": first, "text": "my name is Robin Renewed"}),
+        timeout=60,
+    )
+    time.sleep(1.1)  # a later second: a later expiry
+    second = issued(web_bot, first)
+    assert second != first and second.split(".")[0] == first.split(".")[0]
+    assert int(second.split(".")[1]) > int(first.split(".")[1])
+    history = httpx.post(
+        api(web_bot, "history"), headers=SITE, content=json.dumps({"token": second})
+    )
+    assert "Robin Renewed" in history.text
+
+
+def test_an_expired_token_is_refused_its_chat_cannot_be_resumed_but_can_be_deleted(
+    web_bot, advisor_of
+):
+    token = issued(web_bot)
+    chat = token.split(".")[0]
+    httpx.post(
+        api(web_bot, "message"),
+        headers=SITE,
+        content=json.dumps({"token": token, "text": "my name is Sam Expired"}),
+        timeout=60,
+    )
+    lifetime = advisor_of.clinic.settings.web.chat_days
+    expired = TokenSigner(TOKEN_SECRET.encode()).issue(
+        chat, time.time() - (lifetime + 1) * 86_400, lifetime
+    )
+    message = httpx.post(
+        api(web_bot, "message"),
+        headers=SITE,
+        content=json.dumps({"token": expired, "text": EMERGENCY}),
+    )
+    # Refused, but a red flag in it is still screened, answered and escalated.
+    assert message.status_code == 401 and message.json()["error"] == "expired"
+    assert message.json()["escalation"] == "emergency"
+    assert message.json()["message"].startswith(advisor_of.phrase("notice.emergency"))
+    assert message.json()["message"].endswith(advisor_of.phrase("web.expired"))
+    calm = httpx.post(
+        api(web_bot, "message"),
+        headers=SITE,
+        content=json.dumps({"token": expired, "text": "thanks"}),
+    )
+    assert calm.status_code == 401 and calm.json()["message"] == advisor_of.phrase("web.expired")
+    history = httpx.post(
+        api(web_bot, "history"), headers=SITE, content=json.dumps({"token": expired})
+    )
+    assert history.status_code == 401 and "Sam Expired" not in history.text
+    renewed = httpx.post(
+        api(web_bot, "session"), headers=SITE, content=json.dumps({"token": expired})
+    )
+    assert renewed.status_code == 200
+    assert renewed.json()["token"].split(".")[0] != chat  # a new chat
+    assert "Sam Expired" not in renewed.text
+    # Its random part alone (shaped like a token from before signing) opens nothing either.
+    as_bare = httpx.post(api(web_bot, "session"), headers=SITE, content=json.dumps({"token": chat}))
+    assert as_bare.json()["token"].split(".")[0] != chat and "Sam Expired" not in as_bare.text
+    forgotten = httpx.post(
+        api(web_bot, "forget"), headers=SITE, content=json.dumps({"token": expired})
+    )
+    assert forgotten.status_code == 200
+    tracker = httpx.get(
+        f"http://127.0.0.1:{web_bot.port}/conversations/{conversation_id_for(chat)}/tracker"
+    ).json()
+    assert not [e for e in tracker["events"] if e["event"] == "user"]
+
+
+def test_a_chat_from_before_tokens_were_signed_is_kept_and_gets_a_signed_token(web_bot):
+    old = new_token()  # what a browser held before this release
+    conversation = conversation_id_for(old)
+    event = {"event": "bot", "text": "Hello from the previous release", "timestamp": time.time()}
+    added = httpx.post(
+        f"http://127.0.0.1:{web_bot.port}/conversations/{conversation}/tracker/events",
+        json=event,
+        timeout=60,
+    )
+    assert added.status_code == 200
+    refused = httpx.post(api(web_bot, "history"), headers=SITE, content=json.dumps({"token": old}))
+    assert refused.status_code == 401  # only /session takes it, to exchange it
+    exchanged = httpx.post(
+        api(web_bot, "session"), headers=SITE, content=json.dumps({"token": old})
+    )
+    assert exchanged.json()["token"].split(".")[0] == old
+    assert "Hello from the previous release" in exchanged.text
+    # Exchanged once: from then on only a signed token opens it.
+    again = httpx.post(api(web_bot, "session"), headers=SITE, content=json.dumps({"token": old}))
+    assert again.json()["token"].split(".")[0] != old
+    assert "Hello from the previous release" not in again.text
+    # A made-up token of the old shape names no chat: it gets a new one.
+    made_up = new_token()
+    fresh = httpx.post(
+        api(web_bot, "session"), headers=SITE, content=json.dumps({"token": made_up})
+    )
+    assert fresh.json()["token"].split(".")[0] != made_up
+
+
+def test_in_the_browser_an_ended_chat_keeps_the_message_and_the_next_send_starts_a_new_chat(
+    web_bot, advisor_of, browser_page
+):
+    page, shots = browser_page, browser_page.screens
+    page.goto(demo_url(web_bot))
+    open_chat(page, advisor_of)
+    wait_for_bot_messages(page, 2)
+    send(page, advisor_of, "it was 3 days ago and my name is Kim Ended")
+    token = page.evaluate(
+        "() => Object.entries(localStorage).find(([k]) => k.startsWith('aftercare-chat:'))[1]"
+    )
+    lifetime = advisor_of.clinic.settings.web.chat_days
+    expired = TokenSigner(TOKEN_SECRET.encode()).issue(
+        token.split(".")[0], time.time() - (lifetime + 1) * 86_400, lifetime
+    )
+
+    def with_expired_token(route):  # the chat ends while the page is open
+        body = json.loads(route.request.post_data)
+        route.continue_(post_data=json.dumps({**body, "token": expired}))
+
+    page.route("**/webhooks/web/message", with_expired_token)
+    box = page.get_by_role("textbox", name=advisor_of.phrase("web.input_label"), exact=True)
+    box.fill("can I wear makeup?")
+    page.keyboard.press("Enter")
+    notice = page.get_by_role("alert").filter(has_text=advisor_of.phrase("web.expired")[:40])
+    notice.wait_for()
+    assert box.input_value() == "can I wear makeup?"  # nothing lost
+    shots.shot("chat-ended")
+    page.unroute("**/webhooks/web/message")
+    before = page.locator(".message.bot").count()
+    page.keyboard.press("Enter")
+    root = "document.querySelector('#aftercare-chat').shadowRoot"
+    page.wait_for_function(f"() => !{root}.querySelector('.log').textContent.includes('Kim Ended')")
+    page.wait_for_function(
+        f"() => [...{root}.querySelectorAll('.message.client .text')]"
+        ".some(e => e.textContent === 'can I wear makeup?')"
+    )
+    page.locator(".typing.on").wait_for(state="detached")
+    assert page.locator(".message.bot").count() >= 2 and before >= 2
+    new_token_kept = page.evaluate(
+        "() => Object.entries(localStorage).find(([k]) => k.startsWith('aftercare-chat:'))[1]"
+    )
+    assert new_token_kept.split(".")[0] != token.split(".")[0]
+    shots.shot("new-chat-after-ended")
+
+
+def test_when_the_team_cannot_be_alerted_the_urgent_banner_says_to_call(
+    web_bot, advisor_of, browser_page
+):
+    page, shots = browser_page, browser_page.screens
+    settings = web_bot.clinic_dir / "settings.yml"
+    settings.write_text(settings.read_text().replace(*reversed(ALERTS_OFF_ON)))  # no channel
+    try:
+        page.goto(demo_url(web_bot))
+        open_chat(page, advisor_of)
+        wait_for_bot_messages(page, 2)
+        send(page, advisor_of, "my treatment was 4 days ago")
+        send(page, advisor_of, "there's yellow pus and the skin feels hot")
+        banner = page.locator(".banner.urgent")
+        banner.wait_for()
+        assert words(banner.inner_text()) == words(advisor_of.phrase("web.banner_urgent_unsent"))
+        assert advisor_of.phrase("web.banner_urgent") not in banner.inner_text()
+        shots.shot("urgent-banner-team-not-alerted")
+        history = page.evaluate(
+            "() => Object.entries(localStorage).find(([k]) => k.startsWith('aftercare-chat:'))[1]"
+        )
+        messages = httpx.post(
+            api(web_bot, "history"), headers=SITE, content=json.dumps({"token": history})
+        ).json()["messages"]
+        flagged = [m for m in messages if m["escalation"] == "urgent"]
+        assert flagged and all(m["alert_unsent"] for m in flagged)
+    finally:
+        settings.write_text(settings.read_text().replace(*ALERTS_OFF_ON))

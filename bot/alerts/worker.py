@@ -1,4 +1,5 @@
-"""The alert worker: delivers the outbox until every row is delivered, and watches deadlines.
+"""The alert worker: delivers the outbox until every row is delivered, and watches deadlines
+(and, once a day, applies the clinic's retention windows: `housekeeping`).
 
 Runs as its own process (`aftercare notifier`, started by `aftercare run`). A failed delivery is
 retried with exponential backoff (capped); a restart picks up whatever is still pending. The
@@ -24,6 +25,7 @@ from bot.alerts.channels import (
     WebhookChannel,
     is_permanent,
 )
+from bot.alerts.housekeeping import keep_retention
 from bot.alerts.message import AlertWords
 from bot.domain.days import now_utc
 from bot.kb.model import Clinic
@@ -39,6 +41,9 @@ SEND_TIMEOUT = 30.0
 # A refusal (a 4xx, "chat not found") is believed after this many attempts (a proxy's brief
 # 404 during a redeploy is not); then the delivery is `failed` until the settings change.
 GIVE_UP_AFTER = 3
+# A staff alert still undelivered after this many tries (about 30 s with the default backoff)
+# also goes to the clinic's fallback channel, while its own channel keeps retrying.
+FALL_BACK_AFTER = 5
 # How often the worker says it is alive (bot.storage.heartbeats); the bot allows several misses.
 HEARTBEAT_SECONDS = 5.0
 
@@ -108,6 +113,12 @@ class ChannelSet:
             self._clinic = clinic
         return self._channels
 
+    def fallback(self) -> str | None:
+        """The clinic's fallback channel, when it is in use."""
+        channels = self.current()
+        name = self._clinic.settings.alerts.fallback if self._clinic is not None else None
+        return name if name in channels else None
+
     def words(self) -> AlertWords:
         """The staff phrases of the current clinic snapshot."""
         return AlertWords(self.store.current())
@@ -122,9 +133,11 @@ class AlertWorker:
         channels: dict[str, Channel] | Callable[[], dict[str, Channel]],
         backoff_base: float = 1.0,
         backoff_max: float = 300.0,
+        fallback: Callable[[], str | None] = lambda: None,
     ):
         self.outbox = outbox
         self._channels = channels if callable(channels) else (lambda: channels)
+        self.fallback = fallback  # the channel for what another could not deliver
         self.last_progress = time.monotonic()  # a cycle began or a send was tried
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
 
@@ -135,8 +148,8 @@ class AlertWorker:
 
     @property
     def staff_channels(self) -> list[str]:
-        """Channels that reach clinic staff (re-alerts go to all of them)."""
-        return [name for name in self.channels if name != CLIENT_CHANNEL]
+        """Channels that reach clinic staff (re-alerts go to all of them but the fallback)."""
+        return [name for name in self.channels if name not in (CLIENT_CHANNEL, self.fallback())]
 
     def retry_delay(self, attempts: int) -> float:
         """Seconds before the next try after `attempts` failures."""
@@ -163,7 +176,7 @@ class AlertWorker:
                 await asyncio.wait_for(channel.send(delivery), timeout=SEND_TIMEOUT)
             except Exception as exc:  # retry later, unless the receiver refused it for good
                 if is_permanent(exc) and delivery.attempts + 1 >= GIVE_UP_AFTER:
-                    self._give_up(delivery, exc)
+                    self._give_up(delivery, exc, now)
                 else:
                     self._retry_later(delivery, exc, now)
                 continue
@@ -193,8 +206,19 @@ class AlertWorker:
             f"{type(exc).__name__}: {exc}",
             (now or now_utc()) + timedelta(seconds=delay),
         )
+        fallback = self.fallback()
+        if delivery.attempts + 1 >= FALL_BACK_AFTER and self.outbox.fall_back(
+            delivery.id, fallback, now
+        ):
+            log.warning(
+                "Escalation %s: %s via %s is still not delivered; sending it via %s too",
+                delivery.escalation.id,
+                delivery.purpose,
+                delivery.channel,
+                fallback,
+            )
 
-    def _give_up(self, delivery, exc: Exception) -> None:
+    def _give_up(self, delivery, exc: Exception, now: datetime | None) -> None:
         log.critical(
             "Delivery %s of escalation %s via %s FAILED for good: %s (see aftercare escalations"
             " list; fix the channel's settings)",
@@ -203,7 +227,15 @@ class AlertWorker:
             delivery.channel,
             exc,
         )
-        self.outbox.gave_up(delivery.id, f"{type(exc).__name__}: {exc}")
+        fallback = self.fallback()
+        error = f"{type(exc).__name__}: {exc}"
+        if self.outbox.gave_up(delivery.id, error, fallback, now):
+            log.warning(
+                "Sending %s of escalation %s via the fallback channel %s instead",
+                delivery.purpose,
+                delivery.escalation.id,
+                fallback,
+            )
 
     def check_deadlines(self, now: datetime | None = None) -> list[int]:
         """Queue re-alerts and client fallback notices for overdue urgent escalations."""
@@ -236,17 +268,19 @@ async def serve(
     outbox = Outbox(sessions)
     channels = ChannelSet(settings, store, outbox)
     log.info("Alert worker started; channels: %s", ", ".join(sorted(channels.current())))
-    worker = AlertWorker(outbox, channels.current)
+    worker = AlertWorker(outbox, channels.current, fallback=channels.fallback)
     acks = AckListener(settings, EscalationRepository(sessions), channels.words, stop)
 
     async def follow_channels() -> None:
         await acks.follow(channels.current().get("telegram"))
 
     beating = asyncio.create_task(heartbeat(worker, Heartbeats(sessions), stop))
+    retention = asyncio.create_task(keep_retention(settings, store, sessions, stop))
     try:
         await worker.run(stop, interval, on_cycle=follow_channels)
     finally:
         beating.cancel()
+        retention.cancel()
         await acks.close()
 
 

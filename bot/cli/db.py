@@ -1,4 +1,5 @@
-"""`aftercare db upgrade` and `aftercare db current`: our tables' schema migrations (Alembic).
+"""`aftercare db upgrade` and `aftercare db current`: our tables' schema migrations (Alembic);
+`aftercare db purge`: the clinic's retention windows, now.
 
 Every process upgrades the database on its first use anyway; `db upgrade` does it on its own
 (before starting services by hand, e.g. systemd's `ExecStartPre`), `db current` only looks.
@@ -14,9 +15,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from bot.alerts.housekeeping import purge_now
+from bot.kb.loader import KnowledgeBaseError
+from bot.kb.store import ClinicStore
 from bot.settings import Settings
 from bot.storage import schema
-from bot.storage.engine import get_engine
+from bot.storage.engine import get_engine, session_factory
 
 
 def register(sub) -> None:
@@ -29,6 +33,9 @@ def register(sub) -> None:
     db_sub.add_parser(
         "current", help="show the database's schema revision (exit 1 if not the newest)"
     ).set_defaults(func=current_command)
+    db_sub.add_parser(
+        "purge", help="delete what is older than the clinic's privacy windows, now"
+    ).set_defaults(func=purge_command)
 
 
 def upgrade_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -69,3 +76,22 @@ def current_command(settings: Settings, args: argparse.Namespace) -> int:
         "(`aftercare db upgrade`, or any aftercare command, upgrades it)"
     )
     return 1
+
+
+def purge_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Apply the clinic's retention windows now (the notifier does it daily); print counts."""
+    try:
+        store = ClinicStore(settings.clinic_dir)
+        store.current()
+        purged = purge_now(settings, store, session_factory(settings.database_url))
+    except KnowledgeBaseError as exc:
+        print(f"aftercare: the clinic's files have problems:\n{exc}", file=sys.stderr)
+        return 2
+    except (ArgumentError, SQLAlchemyError, schema.SchemaError) as exc:
+        print(f"aftercare: cannot purge the database: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"deleted {purged.conversations} conversation(s) and {purged.photos} photo(s);"
+        f" removed the text of {purged.escalations_redacted} escalation(s)"
+    )
+    return 0

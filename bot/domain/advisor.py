@@ -32,6 +32,7 @@ class Answer:
     body: str = ""  # the day label and the guidance, without notices
     parts: tuple[dict, ...] = ()  # each topic's answer, when one reply answers several
     beyond_kb: bool = False  # another question of the message is outside the KB: offer the team
+    alert_unsent: bool = False  # a red flag staff could not be alerted to from here
 
     def as_record(self) -> dict:
         """A JSON-ready record of the answer (stored with the conversation)."""

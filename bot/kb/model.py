@@ -178,14 +178,20 @@ class EmailAlerts:
 
 @dataclass(frozen=True)
 class AlertChannels:
-    """Where staff alerts go; None means the channel is not used."""
+    """Where staff alerts go; None means the channel is not used. `fallback` names a
+    configured channel used only for alerts another channel could not deliver for good."""
 
     telegram_chat_id: str | None = None
     email: EmailAlerts | None = None
     webhook_url: str | None = None
+    fallback: str | None = None  # "telegram", "email" or "webhook"
 
     def names(self) -> list[str]:
-        """The configured channel names."""
+        """The channels every alert goes to (configured, the fallback left out)."""
+        return [n for n in self.configured() if n != self.fallback]
+
+    def configured(self) -> list[str]:
+        """Every configured channel, the fallback included."""
         return [
             n
             for n, on in (
@@ -198,6 +204,20 @@ class AlertChannels:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """How long client data is kept (days), applied daily by the notifier; None (a window
+    the clinic did not set) keeps it: nothing is deleted that the clinic did not ask for."""
+
+    conversation_days: int | None = None  # a chat with no message for this long is deleted
+    photo_days: int | None = None  # photos sent with an escalation
+    escalation_text_days: int | None = None  # an escalation's message and name (facts stay)
+
+    def keeps_everything(self) -> bool:
+        """No window is set."""
+        return self.conversation_days is self.photo_days is self.escalation_text_days is None
+
+
+@dataclass(frozen=True)
 class TelegramSettings:
     """The clients' Telegram bot: its username (for deep links) and how long link codes last."""
 
@@ -207,11 +227,13 @@ class TelegramSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    """The website chat widget: brand colour, the sites allowed to embed it, message limit."""
+    """The website chat widget: brand colour, the sites allowed to embed it, message limit,
+    and how many days a browser keeps its chat after the client's last visit."""
 
     colour: str = "#1f6f78"
     allowed_origins: tuple[str, ...] = ()
     max_message_length: int = 1000
+    chat_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -230,6 +252,7 @@ class ClinicSettings:
     alerts: AlertChannels = field(default_factory=AlertChannels)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def placeholders(self) -> dict[str, str]:
         """Values that answer texts may use as {placeholders}."""

@@ -20,7 +20,7 @@ from bot.language.cues import CueReader
 from bot.language.day_mentions import asks
 from bot.language.encoder import load_encoder
 from bot.language.screening import Screener, Screening
-from bot.language.screening.combine import combine, recheck_without
+from bot.language.screening.combine import combine, not_the_clients, recheck_without
 from bot.language.screening.learned import LearnedNet, LearnedScreening
 from bot.service.escalation import Escalator
 from bot.service.messages import NeedsDate
@@ -89,13 +89,13 @@ class Screeners:
         if learned is None and net is not None:
             learned = net.screen(load_encoder(self._minilm_dir), text)
         combined = combine(screening, learned, bare_question=_bare_question(text))
-        if screening.read_away and net is not None:
+        away = not_the_clients(screening)
+        if away and net is not None:
             # The net reads words, not whose they are: what only it found must still be there
-            # without the clauses the lexicon read away ("lips are fine", "my friend's lips").
+            # without the clauses the lexicon read away ("lips are fine", "my friend's lips",
+            # "my sister's face swelled up").
             encoder = load_encoder(self._minilm_dir)
-            combined = recheck_without(
-                combined, text, screening.read_away, lambda rest: net.screen(encoder, rest)
-            )
+            combined = recheck_without(combined, text, away, lambda rest: net.screen(encoder, rest))
         return combined
 
 
@@ -132,7 +132,7 @@ class Answering:
                 self.escalator.next_steps(turn, triage.level, alerted),
                 bool(triage.emergency),
             )
-            return answer, triage
+            return replace(answer, alert_unsent=not alerted), triage
         if (
             triage.level == "question"
             and triage.conditions
@@ -261,7 +261,7 @@ class Answering:
                 turn, answer.escalation, answer.topic, turn.asked_day, [answer.topic]
             )
             steps = self.escalator.next_steps(turn, answer.escalation, alerted)
-            answer = replace(answer, reply=answer.reply + "\n" + steps)
+            answer = replace(answer, reply=answer.reply + "\n" + steps, alert_unsent=not alerted)
         return answer
 
     def names_topic(

@@ -43,6 +43,7 @@ class Reply:
     text: str
     buttons: tuple[dict[str, str], ...] = ()
     escalation: str | None = None  # travels with the message: the widget's banner
+    alert_unsent: bool = False  # staff could not be alerted: the banner says to call
 
 
 @dataclass
@@ -104,7 +105,9 @@ def answer_outcome(answer: Answer, turn: Turn) -> Outcome:
         answer.topic is not None and answer.topic == turn.clinic.lexicon.condition_topic
     )
     buttons = offer_buttons(turn) if answer.response == RESPONSE_NO_GUIDANCE or condition else ()
-    replies = [Reply(answer.response, answer.reply, buttons, answer.escalation)]
+    replies = [
+        Reply(answer.response, answer.reply, buttons, answer.escalation, answer.alert_unsent)
+    ]
     alerted = level_rank(answer.escalation) >= level_rank("urgent")
     if answer.beyond_kb and answer.response != RESPONSE_NO_GUIDANCE:
         # "can I wear makeup tomorrow, and can I have wine?": the KB answers the first; the

@@ -43,6 +43,25 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
+def tracker_engine(path: Path) -> Engine | None:
+    """An engine on Rasa's SQLite tracker database (for retention), or None before Rasa
+    made it. Deleted rows are overwritten on disk there too."""
+    if not path.exists():
+        return None
+    engine = create_engine(
+        f"sqlite:///{path}", future=True, connect_args={"timeout": 30}, hide_parameters=True
+    )
+    event.listen(engine, "connect", secure_delete)
+    return engine
+
+
+def secure_delete(dbapi_connection, _record=None) -> None:
+    """SQLite: overwrite deleted content on disk (a pool `connect` listener)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -20,6 +20,7 @@ from bot.storage.clients import ClientRegistry
 from bot.storage.escalations import EscalationRepository
 from bot.storage.inbound import InboundLog
 from bot.storage.treatments import TreatmentRepository
+from bot.storage.web_chats import SignedChats
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def forget_in_database(sessions: sessionmaker, sender_id: str) -> tuple[int, int
     client = ClientRegistry(sessions).forget_conversation(sender_id)
     treatment = TreatmentRepository(sessions).forget(sender_id)
     InboundLog(sessions).forget(sender_id)
+    SignedChats(sessions).forget(sender_id)
     checkpoint(sessions.kw["bind"])
     return redacted, client, treatment
 

@@ -176,3 +176,13 @@ class InboundRow(Base):
     lease_until = Column(DateTime(timezone=True), nullable=True)  # renewed while it lives
     received_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
     done_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class WebChatRow(Base):
+    """A widget chat that was given a signed token (`bot.channels.web.tokens`): the bare token
+    its browser held before tokens were signed no longer opens it."""
+
+    __tablename__ = "web_chats"
+
+    conversation_id = Column(String(64), primary_key=True)
+    signed_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)

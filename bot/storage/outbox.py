@@ -135,14 +135,30 @@ class Outbox:
             row.attempts += 1
             row.last_error, row.next_attempt_at, row.lease_until = error[:2000], retry_at, None
 
-    def gave_up(self, outbox_id: int, error: str) -> None:
-        """Record a delivery that no retry can make succeed: `failed`, shown to staff."""
+    def gave_up(
+        self,
+        outbox_id: int,
+        error: str,
+        fallback: str | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record a delivery that no retry can make succeed: `failed`, shown to staff; and,
+        in the same transaction, the same delivery on the `fallback` channel (once). Returns
+        whether a fallback delivery was queued."""
         with self._sessions.begin() as session:
             row = session.get(OutboxRow, outbox_id)
             if row is None:  # cancelled while it was being sent
-                return
+                return False
             row.attempts += 1
             row.status, row.last_error, row.lease_until = "failed", error[:2000], None
+            return _queue_fallback(session, row, fallback, now or now_utc())
+
+    def fall_back(self, outbox_id: int, fallback: str | None, now: datetime | None = None) -> bool:
+        """Send a staff delivery still undelivered on the `fallback` channel too (once), while
+        its own channel keeps retrying. Returns whether it was queued."""
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, outbox_id)
+            return row is not None and _queue_fallback(session, row, fallback, now or now_utc())
 
     def retry_failed(self, now: datetime | None = None) -> int:
         """Put every failed delivery of a still open escalation back in the queue (the
@@ -164,3 +180,21 @@ class Outbox:
             return len(
                 session.execute(select(OutboxRow.id).where(OutboxRow.status == "pending")).all()
             )
+
+
+def _queue_fallback(session, row: OutboxRow, fallback: str | None, now: datetime) -> bool:
+    """Queue `row`'s delivery on the fallback channel, in the caller's transaction, unless
+    there is none, it is the row's own channel or a client notice, or it is already queued."""
+    if fallback in (None, row.channel, CLIENT_CHANNEL) or row.channel == CLIENT_CHANNEL:
+        return False
+    already = session.execute(
+        select(OutboxRow.id).where(
+            OutboxRow.escalation_id == row.escalation_id,
+            OutboxRow.channel == fallback,
+            OutboxRow.purpose == row.purpose,
+        )
+    ).first()
+    if already is not None:
+        return False
+    queue(session, row.escalation_id, fallback, row.purpose, now)
+    return True

@@ -28,9 +28,10 @@ from typing import Any
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot import logs
+from bot.storage.engine import secure_delete
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":  # what /forget deletes is overwritten on disk
+            event.listen(self.engine, "connect", secure_delete)
+            self.engine.dispose()  # connections made before the listener are not reused
         self.cache_size = max(0, int(cache_size))
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._stored_length: dict[str, int] = {}

@@ -14,8 +14,6 @@ from typing import Any
 SENDER_PREFIX = "web-"
 # Sites allowed to embed the widget, besides clinic/settings.yml (comma-separated).
 ORIGINS_ENV = "AFTERCARE_WEB_ORIGINS"
-# The browser's secret: 32 random bytes, URL-safe base64 (43 characters).
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{40,64}$")
 # Levels that put a banner above the chat (the message was passed to staff as a red flag).
 BANNER_LEVELS = ("urgent", "emergency")
 # What a button title or a shown message is cut to, whatever a client sends.
@@ -23,22 +21,19 @@ MAX_TITLE = 200
 
 
 def new_token() -> str:
-    """A new browser token (the only thing the browser keeps)."""
+    """A new chat's secret: 32 random bytes, URL-safe base64 (the first part of the token
+    the browser keeps, see `tokens`)."""
     return secrets.token_urlsafe(32)
 
 
-def valid_token(token: object) -> bool:
-    """Whether a token is well-formed (any well-formed token names a conversation)."""
-    return isinstance(token, str) and bool(TOKEN_PATTERN.match(token))
-
-
 def conversation_id_for(token: str) -> str:
-    """The Rasa conversation id of a browser token.
+    """The Rasa conversation id of a browser token (of its chat part).
 
     A one-way hash: staff see `web-<hash>` in alerts and logs, and that id cannot be used to
     read or write the conversation, which needs the token itself.
     """
-    return SENDER_PREFIX + hashlib.sha256(token.encode()).hexdigest()[:32]
+    chat = token.split(".", 1)[0]
+    return SENDER_PREFIX + hashlib.sha256(chat.encode()).hexdigest()[:32]
 
 
 def normalise_origin(origin: str) -> str:
@@ -116,9 +111,9 @@ def history_messages(
     """The chat as the widget shows it, from Rasa tracker events (as dicts), oldest first.
 
     Each message: `id`, `from` ("client" or "bot"), `text`, `time` (Unix seconds), `buttons`
-    (title and payload; only the last bot message's are offered) and `escalation` (urgent or
-    emergency when the message answered a red flag, else null). Only messages after `after`,
-    at most the last `limit`.
+    (title and payload; only the last bot message's are offered), `escalation` (urgent or
+    emergency when the message answered a red flag, else null) and `alert_unsent` (staff could
+    not be alerted to it from here). Only messages after `after`, at most the last `limit`.
     """
     messages: list[dict[str, Any]] = []
     for index, event in enumerate(events):
@@ -137,6 +132,7 @@ def history_messages(
                     "time": time,
                     "buttons": [],
                     "escalation": None,
+                    "alert_unsent": False,
                 }
             )
         elif kind == "bot" and event.get("text"):
@@ -156,6 +152,7 @@ def history_messages(
                     "time": time,
                     "buttons": buttons,
                     "escalation": level if level in BANNER_LEVELS else None,
+                    "alert_unsent": bool(metadata.get("alert_unsent")),
                 }
             )
     return messages[-limit:] if limit else messages

@@ -9,8 +9,9 @@ Routes (under `/webhooks/web/`):
   (how the widget picks up notices pushed later, e.g. "the team has seen your message");
 - `POST /forget` delete the chat.
 
-The browser keeps one secret token (localStorage); the conversation id is a hash of it, so
-ids seen by staff cannot be used to read a chat. Only the sites in `web.allowed_origins`
+The browser keeps one token (localStorage), issued and signed here and renewed at each visit
+(`tokens`); the conversation id is a hash of its random part, so ids seen by staff cannot be
+used to read a chat, and a token this server did not issue names no chat. Only the sites in `web.allowed_origins`
 (clinic/settings.yml, plus `AFTERCARE_WEB_ORIGINS`) may call the API from a browser. The
 POSTs are CORS "simple" requests (text/plain bodies, no custom headers): Rasa's server
 answers every preflight OPTIONS itself (sanic-cors), so the widget never needs one. Each
@@ -42,17 +43,17 @@ from bot.channels.recovery import Recovery, within_delay
 from bot.channels.web.format import (
     conversation_id_for,
     history_messages,
-    new_token,
     parse_origins,
     text_colour_on,
-    valid_token,
 )
 from bot.channels.web.recording import CHANNEL_NAME, Recovering, WebOutput, record_reply
 from bot.channels.web.requests import Call, after_of, message_text
+from bot.channels.web.tokens import Standing, TokenCheck, TokenSigner, signing_key
 from bot.kb.loader import phrase_keys
 from bot.service import AftercareService, Reply, get_service
 from bot.settings import Settings
 from bot.storage.forget import forget_conversation
+from bot.storage.web_chats import SignedChats
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,12 @@ class WebInput(Recovering, InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WebInput:
         """Nothing secret: allowed origins come from the clinic settings and the environment."""
         # The settings alone: the service (database, clinic) is built on the first request.
-        return cls(extra_origins=parse_origins(Settings.from_env().web_origins_text))
+        settings = Settings.from_env()
+        signer = TokenSigner(signing_key(settings))
+        return cls(parse_origins(settings.web_origins_text), signer)
 
-    def __init__(self, extra_origins: tuple[str, ...] = ()) -> None:
-        self.extra_origins = extra_origins
+    def __init__(self, extra_origins: tuple[str, ...], signer: TokenSigner) -> None:
+        self.extra_origins, self.signer = extra_origins, signer
         self.on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
         self.limiter = MessageBudget()  # per chat
         self.address_limiter = RateLimiter(RATE_CALLS_PER_ADDRESS)
@@ -101,7 +104,8 @@ class WebInput(Recovering, InputChannel):
 
     def call(self, request: Request) -> Call:
         """One request and the clinic snapshot it is answered from."""
-        return Call(request, self.service().clinic(), self.extra_origins, self.address_limiter)
+        clinic = self.service().clinic()
+        return Call(request, clinic, self.extra_origins, self.address_limiter, self.signer)
 
     # --- the conversation ---------------------------------------------------------------
 
@@ -193,7 +197,8 @@ class WebInput(Recovering, InputChannel):
         )
 
     async def session(self, request: Request) -> HTTPResponse:
-        """Resume the chat of a token (or start one), linking it if a code was given."""
+        """Resume the chat of a token (or start one), linking it if a code was given; either
+        way the browser gets a fresh token for it."""
         call = self.call(request)
         refused = call.refuse()
         if refused:
@@ -201,17 +206,18 @@ class WebInput(Recovering, InputChannel):
         body = call.body()
         if body is None:
             return call.reply({"error": "bad_request"}, status=400)
-        token, code = body.get("token"), body.get("code")
+        code = body.get("code")
         code = code.strip() if isinstance(code, str) and code.strip() else None
-        history = await self._resumable(request, token, code)
-        if history is None:
-            if not self.new_chat_limiter.allow(call.address):
-                return call.busy()
-            token, history = new_token(), {"messages": [], "cursor": 0.0}
+        check = call.token(body)
+        history = await self._resumable(request, check, code)
+        if history is None and not self.new_chat_limiter.allow(call.address):
+            return call.busy()
+        token = call.issue(check.chat if history is not None else None)
         conversation = conversation_id_for(token)
+        await asyncio.to_thread(SignedChats(self.service().sessions).mark, conversation)
         if code:
             await self._link(request, conversation, code)
-        elif not history["messages"]:
+        elif history is None:
             # A new chat: greet, then the day summary (which asks the date first).
             await self.record(request, conversation, self.service().greeting())
             await self.to_rasa(conversation, "/day_summary")
@@ -219,20 +225,30 @@ class WebInput(Recovering, InputChannel):
             return call.reply({"token": token, **history})
         return call.reply({"token": token, **await self.history(request, conversation, 0.0)})
 
-    async def _resumable(self, request: Request, token: Any, code: str | None) -> dict | None:
-        """The history of the token's chat, if it may be resumed. A link on a browser that
-        holds another chat (a shared computer, a reception tablet) starts a new one, so no
-        one sees the previous person's."""
-        if not valid_token(token):
+    async def _resumable(
+        self, request: Request, check: TokenCheck, code: str | None
+    ) -> dict | None:
+        """The history of the token's chat, if it may be resumed: a valid token's, or a
+        pre-signing token's (exchanged here for a signed one), when the chat exists. A link on
+        a browser that holds another chat (a shared computer, a reception tablet) starts a new
+        one, so no one sees the previous person's."""
+        if check.standing not in (Standing.VALID, Standing.BARE):
             return None
-        history = await self.history(request, conversation_id_for(token), 0.0)
-        if code and history["messages"] and not await self._used_here(token, code):
+        conversation = conversation_id_for(check.chat)
+        history = await self.history(request, conversation, 0.0)
+        if not history["messages"]:
+            return None  # deleted, or a made-up token of the old shape: no chat to resume
+        if check.standing is Standing.BARE and await asyncio.to_thread(
+            SignedChats(self.service().sessions).signed, conversation
+        ):
+            return None  # a signed token's chat part: only a signed token opens this chat
+        if code and not await self._used_here(conversation, code):
             return None
         return history
 
     async def message(self, request: Request) -> HTTPResponse:
         call = self.call(request)
-        checked = call.chat()
+        checked = call.chat(expired_ok=True)
         if isinstance(checked, HTTPResponse):
             return checked
         body, conversation = checked
@@ -243,8 +259,10 @@ class WebInput(Recovering, InputChannel):
         if len(text) > limit:
             message = call.phrase("web.too_long", max_length=limit)
             return call.reply({"error": "too_long", "message": message}, status=413)
+        if call.token(body).standing is Standing.EXPIRED:
+            return await self.refused_but_screened(call, conversation, text, metadata, "expired")
         if not self.limiter.allow(conversation):
-            return await self.busy_but_screened(call, conversation, text, metadata)
+            return await self.refused_but_screened(call, conversation, text, metadata, "busy")
         turn = asyncio.ensure_future(self.answer(request, conversation, text, metadata))
         answered = await asyncio.shield(turn)  # a client that goes away does not stop it
         result = await self.history(request, conversation, after_of(body))
@@ -253,21 +271,30 @@ class WebInput(Recovering, InputChannel):
             result["message"] = call.phrase("web.error")
         return call.reply(result)
 
-    async def busy_but_screened(
-        self, call: Any, conversation: str, text: str, metadata: dict[str, Any]
+    async def refused_but_screened(
+        self, call: Any, conversation: str, text: str, metadata: dict[str, Any], error: str
     ) -> HTTPResponse:
-        """429 for a chat over its limit; a red flag in the message still gets its reply (the
-        emergency number first) and its escalation."""
-        if metadata:
-            return call.busy()  # a button press: nothing to screen
-        outcome = await self.limiter.screen_over_limit(
-            conversation, text, lambda words: self.service().screen_unanswered(conversation, words)
-        )
-        if outcome is None:
-            return call.busy()
-        message = "\n\n".join(r.text for r in outcome.replies)
-        level = next((r.escalation for r in outcome.replies if r.escalation), None)
-        return call.reply({"error": "busy", "message": message, "escalation": level}, 429)
+        """429 for a chat over its limit ("busy"), 401 for an ended chat ("expired"); a red
+        flag in the message still gets its reply (the emergency number first) before the
+        refusal, and its escalation."""
+        status, refusal = (429, "web.busy") if error == "busy" else (401, "web.expired")
+        outcome = None
+        if not metadata:  # a button press has nothing to screen
+            outcome = await self.limiter.screen_over_limit(
+                conversation,
+                text,
+                lambda words: self.service().screen_unanswered(conversation, words),
+            )
+        replies = outcome.replies if outcome is not None else []
+        body = {
+            "error": error,
+            "message": "\n\n".join([r.text for r in replies] or [call.phrase(refusal)]),
+            "escalation": next((r.escalation for r in replies if r.escalation), None),
+            "alert_unsent": any(r.alert_unsent for r in replies),
+        }
+        if replies and error == "expired":
+            body["message"] += "\n\n" + call.phrase(refusal)  # and how to go on
+        return call.reply(body, status)
 
     async def history_route(self, request: Request) -> HTTPResponse:
         call = self.call(request)
@@ -280,7 +307,7 @@ class WebInput(Recovering, InputChannel):
     async def forget(self, request: Request) -> HTTPResponse:
         """Delete the chat of a token everywhere (like Telegram's /forget)."""
         call = self.call(request)
-        checked = call.chat()
+        checked = call.chat(expired_ok=True)  # an ended chat can still be deleted
         if isinstance(checked, HTTPResponse):
             return checked
         _, conversation = checked
@@ -289,11 +316,11 @@ class WebInput(Recovering, InputChannel):
             await forget_conversation(conversation, agent.tracker_store, self.service().sessions)
         return call.reply({"forgotten": True})
 
-    async def _used_here(self, token: str, code: str) -> bool:
-        """Whether the chat of `token` is the one that used this link code (the client opened
+    async def _used_here(self, conversation: str, code: str) -> bool:
+        """Whether `conversation` is the one that used this link code (the client opened
         their link again), so the code may join it."""
         used_by = await asyncio.to_thread(self.service().clients.code_used_by, code)
-        return used_by == conversation_id_for(token)
+        return used_by == conversation
 
     async def _link(self, request: Request, conversation: str, code: str) -> None:
         """Link the chat to the treatment a clinic link code was issued for."""

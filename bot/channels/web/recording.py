@@ -38,6 +38,8 @@ async def record_reply(agent: Any, conversation: str, reply: Reply) -> None:
     metadata = {"response_key": reply.key}
     if reply.escalation:
         metadata["escalation"] = reply.escalation
+    if reply.alert_unsent:
+        metadata["alert_unsent"] = True
     async with agent.lock_store.lock(conversation):
         tracker = await agent.processor.fetch_tracker_and_update_session(conversation, WebOutput())
         tracker.update(BotUttered(reply.text, metadata=metadata))

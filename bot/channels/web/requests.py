@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,8 @@ from sanic.response import HTTPResponse
 
 from bot.channels.cleaning import clean_text
 from bot.channels.limits import RateLimiter
-from bot.channels.web.format import (
-    MAX_TITLE,
-    conversation_id_for,
-    origin_allowed,
-    valid_token,
-)
+from bot.channels.web.format import MAX_TITLE, conversation_id_for, origin_allowed
+from bot.channels.web.tokens import Standing, TokenCheck, TokenSigner
 from bot.domain.intents import button_intents
 from bot.kb.model import Clinic
 
@@ -37,10 +34,12 @@ class Call:
         clinic: Clinic,
         extra_origins: tuple[str, ...],
         address_limiter: RateLimiter,
+        signer: TokenSigner,
     ):
         self.request, self.clinic = request, clinic
         self.origins = clinic.settings.web.allowed_origins + extra_origins
         self.address_limiter = address_limiter
+        self.signer, self.now = signer, time.time()
 
     @property
     def address(self) -> str:
@@ -85,16 +84,30 @@ class Call:
             return None
         return body if isinstance(body, dict) else None
 
-    def chat(self) -> tuple[dict[str, Any], str] | HTTPResponse:
-        """An allowed POST with a well-formed token: its body and conversation; else the
-        response refusing it."""
+    def token(self, body: dict[str, Any]) -> TokenCheck:
+        """What the token a POST carries is worth."""
+        return self.signer.check(body.get("token"), self.now)
+
+    def issue(self, chat: str | None) -> str:
+        """A fresh token for a chat (a new one when None), for the clinic's chat lifetime."""
+        return self.signer.issue(chat, self.now, self.clinic.settings.web.chat_days)
+
+    def chat(self, expired_ok: bool = False) -> tuple[dict[str, Any], str] | HTTPResponse:
+        """An allowed POST with a token this server issued: its body and conversation; else
+        the response refusing it (400 malformed, 401 not issued here or expired)."""
         refused = self.refuse()
         if refused:
             return refused
         body = self.body()
-        if body is None or not valid_token(body.get("token")):
+        check = self.token(body) if body is not None else None
+        if check is None or check.standing is Standing.MALFORMED:
             return self.reply({"error": "bad_request"}, status=400)
-        return body, conversation_id_for(body["token"])
+        if check.standing is Standing.VALID or (expired_ok and check.authentic):
+            return body, conversation_id_for(check.chat)
+        # Not logged above DEBUG: a flood of forged tokens must not flood the logs.
+        log.debug("Refused a web widget request with a %s token", check.standing.value)
+        error = "expired" if check.standing is Standing.EXPIRED else "unauthorised"
+        return self.reply({"error": error, "message": self.phrase("web.expired")}, status=401)
 
 
 def after_of(body: dict[str, Any]) -> float:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,7 @@ from bot.kb.model import (
     EmailAlerts,
     Language,
     OpeningHours,
+    PrivacySettings,
     TelegramSettings,
     TreatmentKind,
     WebSettings,
@@ -59,9 +61,10 @@ def parse_settings(
         opening_hours=hours,
         response_minutes=escalation.get("response_minutes", DEFAULT_MINUTES),
         ack_deadline_minutes=escalation.get("ack_deadline_minutes", DEFAULT_MINUTES),
-        alerts=_alerts(node.get("alerts")),
+        alerts=_alerts(node.get("alerts"), file, errs),
         telegram=_telegram(node.get("telegram")),
         web=_web(node.get("web")),
+        privacy=_privacy(node.get("privacy")),
     )
 
 
@@ -111,9 +114,28 @@ def _hours_text(spans: list[tuple[time, time] | None], language: Language | None
     )
 
 
-def _alerts(node: LineDict | None) -> AlertChannels:
+FALLBACK_NAMES = {"telegram_staff": "telegram", "email": "email", "webhook": "webhook"}
+
+
+def _alerts(node: LineDict | None, file: str, errs: Collector) -> AlertChannels:
     if not node:
         return AlertChannels()
+    channels = _alert_channels(node)
+    fallback = FALLBACK_NAMES.get(str(node.get("fallback") or ""))
+    if fallback is None:
+        return channels
+    configured = channels.configured()
+    if fallback not in configured or len(configured) < 2:
+        errs.add(
+            file,
+            node.line_of("fallback"),
+            f"alerts.fallback: '{node['fallback']}' must be configured under alerts, beside at"
+            " least one other channel (the fallback is used only when another one fails)",
+        )
+    return replace(channels, fallback=fallback)
+
+
+def _alert_channels(node: LineDict) -> AlertChannels:
     chat = node.get("telegram_staff") or {}
     chat_id = str(chat.get("chat_id", "")).strip() or None
     email = None
@@ -138,6 +160,13 @@ def _telegram(node: LineDict | None) -> TelegramSettings:
     return TelegramSettings(username, node.get("link_valid_days", TelegramSettings.link_valid_days))
 
 
+def _privacy(node: LineDict | None) -> PrivacySettings:
+    """Each window as written; one left out or null keeps that data forever."""
+    if not node:
+        return PrivacySettings()
+    return PrivacySettings(**{name: node.get(name) for name in vars(PrivacySettings())})
+
+
 def _web(node: LineDict | None) -> WebSettings:
     if not node:
         return WebSettings()
@@ -146,4 +175,5 @@ def _web(node: LineDict | None) -> WebSettings:
         colour=str(node.get("colour", WebSettings.colour)).strip().lower(),
         allowed_origins=origins,
         max_message_length=node.get("max_message_length", WebSettings.max_message_length),
+        chat_days=node.get("chat_days", WebSettings.chat_days),
     )

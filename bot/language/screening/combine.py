@@ -10,6 +10,7 @@ an emergency in a message with a denied or hypothetical emergency sign or a figu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -122,10 +123,19 @@ def _only_sure(learned: LearnedScreening) -> LearnedScreening:
     return LearnedScreening(learned.probabilities, thresholds)
 
 
+def not_the_clients(screening: Screening) -> tuple[str, ...]:
+    """What the lexicon read as not the client's own, present now: emergency words denied,
+    someone else's or hypothetical, and symptoms told as someone else's or hypothetical ("my
+    sister's face swelled up"). The net must find what only it found without these clauses."""
+    return screening.read_away + tuple(m.text for m in screening.mentions if m.hypothetical)
+
+
 def remainder(text: str, read_away: tuple[str, ...]) -> str:
-    """The message without the clauses that hold what the lexicon read away."""
-    away = [r.lower() for r in read_away]
-    return " ".join(c for c in clauses(text) if not any(r in c.lower() for r in away))
+    """The message without the clauses that hold what the lexicon read away (as whole
+    words: "red" read away leaves "I'm scared"); short clauses ("Drooling.") stay."""
+    away = [re.compile(rf"(?<!\w){re.escape(r.lower())}(?!\w)") for r in read_away]
+    kept = [c for c in clauses(text, min_words=1) if not any(r.search(c.lower()) for r in away)]
+    return " ".join(kept)
 
 
 def without_learned_emergency(screening: Screening) -> Screening:

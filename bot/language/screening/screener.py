@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.kb.model import Lexicon
+from bot.language.clauses import asked, said_fine, unsure, wondering
 from bot.language.screening.context import Context, Cues
 from bot.language.screening.found import Mention, Screening
 from bot.language.screening.pairs import Own, pair_spans
@@ -184,9 +185,13 @@ class Screener:
         inside = {i for s, e, _ in sign_hits for i in range(s, e)} | emergency_words
         found = {name: terms.matches(t.doc, t.lemmas) for name, terms in self.cue_terms.items()}
         cues = Cues(
-            negations=[n for n in found["negation"] if n[0] not in inside],
+            negations=[
+                n
+                for n in found["negation"]
+                if n[0] not in inside and not unsure(t.lowers, n[0], n[1])
+            ],
             resolutions=[r for r in found["resolved"] if r[0] not in inside],
-            hypotheticals=found["hypothetical"],
+            hypotheticals=[h for h in found["hypothetical"] if not wondering(t.lowers, h[0], h[1])],
             others=found["others"],
             over_since=found["over_since"],
             termination=self.termination,
@@ -243,11 +248,14 @@ class Screener:
         self, t: _Text, hits: list[Own], context: Context, clear: list[Own]
     ) -> tuple[tuple[str, ...], bool]:
         emergency, hypothetical = [], False
-        fine = {i for _, _, own in clear for i in own}  # "lips are fine"
         for s, e, own in hits:
             # Only a denial of the sign itself clears it ("my lips aren't swollen", "no trouble
             # breathing", "puffy eyes, lips are fine"); nothing said elsewhere in the message may.
-            if context.denied_inside(s, e, own) or context.negated(s, e) or own & fine:
+            if (
+                context.denied_inside(s, e, own)
+                or context.negated(s, e)
+                or said_fine(t.lowers, own, clear)
+            ):
                 continue
             if context.answered_no(s, e):
                 continue  # "chest pain? no."
@@ -268,7 +276,12 @@ class Screener:
             for s, e, own in pair_spans(a_terms, b_terms, t):
                 links = {t.lowers[i] for i in range(s, e) if i not in own}
                 before = set(t.lowers[max(0, s - 2) : s])  # "cannot breathe well" is no all-clear
-                if s in firsts and links <= LINKS and not before & self.negation_words:
+                if (
+                    s in firsts
+                    and links <= LINKS
+                    and not before & self.negation_words
+                    and not asked(t.lowers, s, e)
+                ):
                     clear.append((s, e, own))
         return clear
 

@@ -258,6 +258,11 @@
     return tabStore.get(KEY + ":code");
   }
 
+  // The chat a token names (its first part; the rest is its expiry and signature).
+  function chatOf(token) {
+    return token ? String(token).split(".")[0] : null;
+  }
+
   function ensureSession() {
     if (state.session) return state.session;
     var code = tabStore.get(KEY + ":code");
@@ -268,10 +273,13 @@
       showTyping(false);
       if (result.status !== 200 || !result.data.token) throw new Error("session " + result.status);
       tabStore.remove(KEY + ":code");
-      if (result.data.token !== state.token) clearChat(); // a new chat (e.g. another person's link)
+      // A new chat (another person's link, or the old one ended); each visit renews the token.
+      var another = chatOf(result.data.token) !== chatOf(state.token);
+      if (another) clearChat();
       state.token = result.data.token;
       store.set(KEY, state.token);
       render(result.data.messages, { initial: true });
+      if (another && state.pending) ui.log.appendChild(state.pending); // the message being sent
       state.cursor = Math.max(state.cursor, result.data.cursor || 0);
       schedulePoll();
     }).catch(function (error) {
@@ -318,6 +326,7 @@
         if (result.data.error) showNotice(result.data.message || text("error"));
         return;
       }
+      if (result.status === 401) endChat(); // the next Send starts a new chat
       failed(result.data.message || text("send_failed"));
     }).catch(function () {
       // Unknown whether it arrived: if it did, the next poll shows it with its reply.
@@ -390,6 +399,7 @@
     if (message.escalation) {
       node.dataset.escalation = message.escalation;
       node.classList.add("escalated", message.escalation);
+      if (message.alert_unsent) node.dataset.unsent = "1"; // the team could not be alerted
     }
     setTime(node, message.time);
     ui.log.appendChild(node);
@@ -410,20 +420,24 @@
 
   function updateBanner(announce) {
     var now = Date.now() / 1000;
-    var level = null;
+    var level = null, unsent = false;
     Array.prototype.forEach.call(ui.log.querySelectorAll(".message.escalated"), function (node) {
       var recent = now - Number(node.dataset.time) < BANNER_HOURS * 3600;
       var found = node.dataset.escalation;
-      if (recent && (!level || LEVEL_RANK[found] > LEVEL_RANK[level])) level = found;
+      if (!recent || (level && LEVEL_RANK[found] < LEVEL_RANK[level])) return;
+      level = found;
+      unsent = node.dataset.unsent === "1"; // the latest message at that level says
     });
     if (!level) { ui.banner.hidden = true; return; }
-    if (ui.banner.dataset.level === level && !ui.banner.hidden) return; // announced once
+    var key = level === "urgent" && unsent ? "urgent_unsent" : level;
+    if (ui.banner.dataset.key === key && !ui.banner.hidden) return; // announced once
     ui.banner.dataset.level = level;
+    ui.banner.dataset.key = key;
     ui.banner.className = "banner " + level;
     // Read out when it is new, not on every page of the site.
     if (announce) ui.banner.setAttribute("role", "alert");
     else ui.banner.removeAttribute("role");
-    ui.bannerText.textContent = text("banner_" + level);
+    ui.bannerText.textContent = text("banner_" + key);
     var number = state.config.emergency_number;
     ui.bannerCall.hidden = level !== "emergency";
     ui.bannerCall.textContent = number;
@@ -486,7 +500,8 @@
     var token = state.token;
     var done = token ? request("POST", "forget", { token: token }) : Promise.resolve({ status: 200 });
     done.then(function (result) {
-      if (result.status !== 200) throw new Error("forget " + result.status);
+      // 401: the server no longer knows this token; there is nothing left to delete there.
+      if (result.status !== 200 && result.status !== 401) throw new Error("forget " + result.status);
       store.remove(KEY);
       state.token = null;
       state.session = null;
@@ -497,6 +512,12 @@
     }).catch(function () { showNotice(text("send_failed")); });
   }
 
+  // The server no longer accepts this chat's token (expired, or the clinic changed its key).
+  function endChat() {
+    state.session = null;
+    state.token = null;
+  }
+
   function clearChat() {
     ui.log.textContent = "";
     state.ids = {};
@@ -505,6 +526,7 @@
     hideNotice();
     ui.banner.hidden = true;
     delete ui.banner.dataset.level;
+    delete ui.banner.dataset.key;
     setUnread(0);
   }
 
@@ -519,6 +541,10 @@
     if (document.hidden || state.sending || !state.token) return;
     request("POST", "history", { token: state.token, after: state.cursor }).then(function (result) {
       if (result.status === 200) render(result.data.messages, { poll: true });
+      else if (result.status === 401) {
+        endChat();
+        showNotice(result.data.message || text("expired"));
+      }
     }).catch(function () { /* offline: try again next time */ });
   }
 
