@@ -28,10 +28,11 @@ chat: venv
 kb-check: venv
 	$(VENV)/aftercare kb check
 
-## bench: measure our bot side by side with a bare Rasa bot on loopback (about an hour), then the screening nets out of fold -> results/
+## bench: measure our bot side by side with a bare Rasa bot on loopback (about an hour), then the screening nets out of fold and the NLU cross-validation -> results/
 bench: venv
 	$(VENV)/python -m bench.run
 	$(VENV)/python -m bench.screening_cv
+	$(VENV)/python scripts/nlu_eval.py
 
 lint: venv
 	$(VENV)/ruff check .

@@ -3,6 +3,11 @@
 Every case is a client message, their treatment day and the level the protocol requires.
 Fails below 100% recall of urgent/emergency (an emergency answered as urgent is a miss), or
 above 3% false urgent alarms on the calm cases, overall or in any one set. Per-case results: results/red_flags.json.
+
+The same run also guards the answers (NLU and knowledge base) against regressions: on the
+merged held-out sets (tuned on, so a floor, never a claim; claims are first runs, see
+docs/generalisation.md) topic and status accuracy must stay at or above their floors. This
+replaced the NLU cross-validation in `make test` (now in `make bench`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from generalisation_eval import score
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project's red-flag sets, and every held-out set merged after its first run
@@ -22,6 +28,9 @@ SETS = sorted((ROOT / "tests" / "data").glob("red_flags*.yml")) + sorted(
 )
 RANK = {"none": 0, "question": 1, "urgent": 2, "emergency": 3}
 MAX_FALSE_ALARM_RATE = 0.03
+# Lowest accepted accuracy on the merged held-out sets, a little under what they measure
+# (README), so a real regression fails and a retrain's small wobble does not.
+ANSWER_FLOORS = {"topic": 0.88, "status": 0.95}
 
 
 def main() -> int:
@@ -29,7 +38,7 @@ def main() -> int:
     cases = []
     for path in SETS:
         for case in yaml.safe_load(path.read_text())["cases"]:
-            cases.append({**case, "set": path.name})
+            cases.append({**case, "set": path.name, "heldout": path.parent.name == "heldout"})
     lines = "".join(json.dumps({"text": c["text"], "day": c["day"]}) + "\n" for c in cases)
     aftercare = str(Path(sys.executable).with_name("aftercare"))
     result = subprocess.run(
@@ -72,6 +81,8 @@ def main() -> int:
         f"({len(false_alarms)}/{calm})"
     )
     over = _sets_over_false_alarm_limit(cases, false_alarms)
+    if not _answers_hold(cases, outputs):
+        return 1
     if misses or false_rate > MAX_FALSE_ALARM_RATE or over:
         print(
             "FAIL: red-flag recall must be 100% and false alarms at most 3% (overall and in "
@@ -80,6 +91,22 @@ def main() -> int:
         )
         return 1
     return 0
+
+
+def _answers_hold(cases: list[dict], outputs: list[dict]) -> bool:
+    """Topic and status accuracy on the held-out sets, printed; False below a floor."""
+    pairs = [(c, o) for c, o in zip(cases, outputs, strict=True) if c["heldout"]]
+    metrics = score([c for c, _ in pairs], [o for _, o in pairs])["metrics"]
+    ok = True
+    for key, floor in ANSWER_FLOORS.items():
+        m = metrics[key]
+        print(
+            f"Answers on the merged held-out sets: {key} accuracy {m['rate']:.1%} ({m['hits']}/{m['of']}), floor {floor:.0%}"
+        )
+        if m["rate"] is None or m["rate"] < floor:
+            print(f"FAIL: {key} accuracy below its floor of {floor:.0%}", file=sys.stderr)
+            ok = False
+    return ok
 
 
 def _print_rows(misses: list[dict], false_alarms: list[dict]) -> None:

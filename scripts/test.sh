@@ -28,10 +28,7 @@ echo "== Rasa test stories"
 $V/rasa test core --model models/aftercare.tar.gz --stories tests/stories --out results/core --fail-on-prediction-errors --quiet >results/core.log 2>&1 || { tail -40 results/core.log; cat results/core/failed_test_stories.yml 2>/dev/null; exit 1; }
 echo "story tests passed (results/core)"
 
-echo "== NLU evaluation (cross-validation; report in results/nlu)"
-$V/python scripts/nlu_eval.py
-
-echo "== red flags (recall must be 100%, false alarms at most 3%)"
+echo "== red flags (recall must be 100%, false alarms at most 3%) and answers (topic, status floors)"
 $V/python scripts/red_flag_eval.py
 
 echo "== browser for the website widget tests (Debian chromium)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import event, select
 
 from bot import cli
+from bot.channels.control import REQUEST_SECONDS, sign, signed_request, verified_client
 from bot.channels.links import bot_username, deep_link, qr_code, write_qr_png
 from bot.domain.days import local_today, now_utc
 from bot.kb.loader import load_clinic
@@ -24,6 +26,7 @@ from bot.storage.clients import (
     new_code_text,
 )
 from bot.storage.engine import get_engine, session_factory
+from bot.storage.heartbeats import NOTIFIER, Heartbeats
 from bot.storage.models import Base, Conversation
 from bot.storage.treatments import TreatmentRepository
 from tests.conftest import NOW, edit
@@ -631,3 +634,102 @@ def test_clients_list_shows_day_links_and_link_status(run_cli, settings):
     assert listed["day"] == 4 and listed["treatment_date"] == treated.isoformat()
     assert listed["conversations"] == [{"conversation_id": "tg-1001", "channel": "telegram"}]
     assert listed["code_status"] == "used"
+
+
+# --- staff forget a client (`aftercare clients forget ID`) ---------------------------------------
+
+CLOSED = "http://127.0.0.1:9"  # nothing listens: the bot is stopped
+
+
+def tracker_with_events(path: Path, senders: list[str]) -> None:
+    """Rasa's SQL tracker table as the stopped bot left it, one event per sender."""
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "create table events (id integer primary key, sender_id text, type_name text,"
+            " timestamp real, data text)"
+        )
+        db.executemany(
+            "insert into events (sender_id, type_name, timestamp, data) values (?, 'user', 0, '{}')",
+            [(s,) for s in senders],
+        )
+
+
+def event_senders(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return sorted(r[0] for r in db.execute("select sender_id from events"))
+
+
+def test_forgetting_a_client_of_a_stopped_bot_deletes_every_chat_and_the_client(
+    run_cli, registry, tmp_path, monkeypatch
+):
+    client, code = add_client(registry)
+    other, other_code = add_client(registry, name="A. Jones")
+    registry.redeem(code, "tg-1001", "telegram", now=NOW)
+    registry.redeem(
+        registry.new_code(client.id, timedelta(days=1), now=NOW), "web-abc", "web", now=NOW
+    )
+    registry.redeem(other_code, "tg-2002", "telegram", now=NOW)
+    tracker = tmp_path / "tracker.db"
+    tracker_with_events(tracker, ["tg-1001", "web-abc", "tg-2002", "tg-1001"])
+    monkeypatch.setenv("AFTERCARE_TRACKER_DB", str(tracker))
+
+    code_, out, err = run_cli(
+        "clients", "forget", str(client.id), "--yes", "--json", "--url", CLOSED
+    )
+
+    assert code_ == 0, err
+    assert json.loads(out) == {
+        "client": client.id,
+        "existed": True,
+        "conversations": 2,
+        "escalations_redacted": 0,
+    }
+    assert registry.get(client.id) is None
+    assert registry.client_for("web-abc") is None and registry.client_for("tg-1001") is None
+    assert registry.client_for("tg-2002") == other
+    assert event_senders(tracker) == ["tg-2002"]
+
+
+def test_forgetting_a_client_asks_first_and_deletes_nothing_unconfirmed(run_cli, registry):
+    client, code = add_client(registry)
+    registry.redeem(code, "tg-1001", "telegram", now=NOW)
+
+    code_, _, err = run_cli("clients", "forget", str(client.id), "--url", CLOSED)  # no terminal
+
+    assert code_ == 1 and "--yes" in err and "nothing deleted" in err
+    assert registry.get(client.id) == client
+    assert run_cli("clients", "forget", "999", "--yes", "--url", CLOSED)[0] == 1
+
+
+def test_forgetting_refuses_to_work_behind_a_running_bot_it_cannot_reach(
+    run_cli, registry, sessions, tmp_path, monkeypatch
+):
+    client, code = add_client(registry)
+    registry.redeem(code, "tg-1001", "telegram", now=NOW)
+    tracker = tmp_path / "tracker.db"
+    tracker_with_events(tracker, ["tg-1001"])
+    monkeypatch.setenv("AFTERCARE_TRACKER_DB", str(tracker))
+    Heartbeats(sessions).beat(NOTIFIER)  # a notifier runs on this database right now
+
+    code_, _, err = run_cli("clients", "forget", str(client.id), "--yes", "--url", CLOSED)
+
+    assert code_ == 1 and "--url" in err
+    assert registry.get(client.id) == client and event_senders(tracker) == ["tg-1001"]
+
+
+def test_control_requests_are_accepted_only_signed_with_the_key_and_unexpired():
+    key, now = b"k" * 32, 1_800_000_000.0
+    body, signature = signed_request(key, 7, now)
+
+    assert verified_client(key, body, signature, now) == 7
+    assert verified_client(key, body, signature, now + REQUEST_SECONDS) == 7
+    assert verified_client(key, body, signature, now + REQUEST_SECONDS + 1) is None  # expired
+    assert verified_client(b"x" * 32, body, signature, now) is None  # another key
+    assert verified_client(key, body.replace(b"7", b"8"), signature, now) is None  # tampered
+    assert verified_client(key, body, None, now) is None
+    assert verified_client(key, body, "", now) is None
+    far, far_signature = signed_request(key, 7, now + 3600)  # valid for longer than allowed
+    assert verified_client(key, far, far_signature, now) is None
+    junk = b'{"client": "7", "expires": 1}'
+    assert verified_client(key, junk, sign(key, junk), now) is None
+    assert verified_client(key, b"not json", sign(key, b"not json"), now) is None

@@ -365,6 +365,18 @@ def test_past_symptoms_are_not_active(screener, text):
     assert screener.screen(text).active_topics == ()
 
 
+def test_but_it_stopped_speaks_of_the_symptom_before_but(screener):
+    over = screener.screen("a bit of oozing on day 1 but it stopped that same day")
+    assert "oozing" in over.inactive_topics and over.active_topics == ()
+    # Another symptom after the resolution: it is that one that stopped.
+    assert "swelling" in screener.screen("swollen but it stopped hurting").active_topics
+
+
+def test_cold_sores_in_clinical_words_are_cold_sores(screener):
+    text = "grouped vesicles on an erythematous base at the vermilion border. Hx HSV-1"
+    assert "cold_sores" in screener.screen(text).active_topics
+
+
 def test_a_symptom_that_has_not_stopped_stays_active(screener):
     screening = screener.screen("the bleeding hasn't stopped in two hours")
     assert screening.active_topics == ("bleeding",)

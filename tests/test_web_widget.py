@@ -18,12 +18,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from bot.channels.control import SIGNATURE_HEADER, control_key, signed_request
 from bot.channels.web.format import contrast_ratio, conversation_id_for, new_token
 from bot.channels.web.tokens import TokenSigner
 from bot.domain.advisor import Advisor
 from bot.domain.intents import topic_intents
 from bot.kb.loader import load_clinic
-from bot.settings import PROJECT_DIR
+from bot.settings import PROJECT_DIR, Settings
 from tests.conftest import AFTERCARE, DOMAIN, SHIPPED_CLINIC, RunningBot, register_client
 
 pytestmark = pytest.mark.integration
@@ -812,3 +813,105 @@ def test_when_the_team_cannot_be_alerted_the_urgent_banner_says_to_call(
         assert flagged and all(m["alert_unsent"] for m in flagged)
     finally:
         settings.write_text(settings.read_text().replace(*ALERTS_OFF_ON))
+
+
+def control_forget(bot: RunningBot, key: bytes, client_id: int, now: float | None = None):
+    body, signature = signed_request(key, client_id, now)
+    return httpx.post(
+        f"http://127.0.0.1:{bot.port}/webhooks/control/forget-client",
+        content=body,
+        headers={SIGNATURE_HEADER: signature},
+        timeout=60,
+    )
+
+
+def test_staff_forget_a_client_through_the_running_bot(web_bot, advisor_of):
+    client = register_client(web_bot.env, days_ago=4)
+    token = issued(web_bot)
+    linked = httpx.post(
+        api(web_bot, "session"),
+        headers=SITE,
+        content=json.dumps({"token": token, "code": client["code"]}),
+        timeout=60,
+    )
+    token = linked.json()["token"]
+    conversation = conversation_id_for(token)
+    sent = httpx.post(
+        api(web_bot, "message"),
+        headers=SITE,
+        content=json.dumps(
+            {"token": token, "text": "my face is hot red and spreading, feel feverish"}
+        ),
+        timeout=60,
+    )
+    assert sent.status_code == 200
+
+    def stored() -> tuple[int, int, int]:
+        with sqlite3.connect(web_bot.home / "tracker.db") as db:
+            events = db.execute(
+                "select count(*) from events where sender_id = ?", (conversation,)
+            ).fetchone()[0]
+        with sqlite3.connect(web_bot.home / "app.db") as db:
+            ours = db.execute(
+                "select count(*) from escalations where sender_id = ?", (conversation,)
+            ).fetchone()[0]
+            clients = db.execute(
+                "select count(*) from clients where id = ?", (client["id"],)
+            ).fetchone()[0]
+        return events, ours, clients
+
+    before = stored()
+    assert before[0] > 0 and before[1] == 1 and before[2] == 1
+    key = control_key(Settings.from_env({**web_bot.env}))
+    # Unsigned, signed with another key, or expired: refused, nothing deleted.
+    assert control_forget(web_bot, b"k" * 32, client["id"]).status_code == 401
+    assert control_forget(web_bot, key, client["id"], now=time.time() - 120).status_code == 401
+    unsigned = httpx.post(
+        f"http://127.0.0.1:{web_bot.port}/webhooks/control/forget-client",
+        content=json.dumps({"client": client["id"], "expires": int(time.time()) + 30}),
+        timeout=60,
+    )
+    assert unsigned.status_code == 401
+    assert stored() == before
+
+    result = subprocess.run(
+        [
+            AFTERCARE,
+            "clients",
+            "forget",
+            str(client["id"]),
+            "--yes",
+            "--json",
+            "--url",
+            f"http://127.0.0.1:{web_bot.port}",
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env=web_bot.env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "client": client["id"],
+        "existed": True,
+        "conversations": 1,
+        "escalations_redacted": 1,
+    }
+    assert stored() == (0, 0, 0)
+    with sqlite3.connect(web_bot.home / "app.db") as db:  # the clinical facts stay, no text
+        assert (
+            db.execute("select count(*) from escalations where sender_id = 'forgotten'").fetchone()[
+                0
+            ]
+            >= 1
+        )
+    again = subprocess.run(
+        [AFTERCARE, "clients", "forget", str(client["id"]), "--yes"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        env=web_bot.env,
+        timeout=120,
+    )
+    assert again.returncode == 1 and f"no client #{client['id']}" in again.stderr

@@ -352,3 +352,23 @@ class ClientRegistry:
                 session.execute(delete(LinkCodeRow).where(LinkCodeRow.client_id == client_id))
                 session.execute(delete(ClientRow).where(ClientRow.id == client_id))
             return client_id
+
+    def conversations_of(self, client_id: int) -> list[str]:
+        """The conversations linked to a client, oldest link first."""
+        with self._sessions() as session:
+            return list(
+                session.execute(
+                    select(ClientLinkRow.conversation_id)
+                    .where(ClientLinkRow.client_id == client_id)
+                    .order_by(ClientLinkRow.linked_at)
+                ).scalars()
+            )
+
+    def delete(self, client_id: int) -> bool:
+        """Delete a client with its codes and any link left; whether it existed."""
+        with self._sessions.begin() as session:
+            session.execute(delete(ClientLinkRow).where(ClientLinkRow.client_id == client_id))
+            session.execute(delete(LinkCodeRow).where(LinkCodeRow.client_id == client_id))
+            return bool(
+                session.execute(delete(ClientRow).where(ClientRow.id == client_id)).rowcount
+            )

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, inspect, text
 from sqlalchemy.orm import sessionmaker
 
 from bot.storage.clients import ClientRegistry
@@ -23,6 +23,7 @@ from bot.storage.treatments import TreatmentRepository
 from bot.storage.web_chats import SignedChats
 
 log = logging.getLogger(__name__)
+EVENTS_TABLE = "events"  # Rasa's SQL tracker store
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,20 @@ def delete_tracker(tracker_store: Any, sender_id: str) -> bool:
     if isinstance(store, InMemoryTrackerStore):
         return store.store.pop(sender_id, None) is not None
     raise NotImplementedError(f"cannot delete conversations from {type(store).__name__}")
+
+
+def delete_stored_events(tracker: Any, sender_id: str) -> int:
+    """Delete a conversation's events straight from Rasa's SQL tracker database (an engine);
+    only while no Rasa process runs, which could write back a tracker it holds."""
+    if not inspect(tracker).has_table(EVENTS_TABLE):
+        return 0
+    with tracker.begin() as connection:
+        removed = connection.execute(
+            text(f"DELETE FROM {EVENTS_TABLE} WHERE sender_id = :s"),  # noqa: S608 - a constant
+            {"s": sender_id},
+        ).rowcount
+    checkpoint(tracker)
+    return removed
 
 
 async def forget_conversation(

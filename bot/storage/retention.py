@@ -25,12 +25,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from bot.kb.model import PrivacySettings
-from bot.storage.forget import checkpoint, forget_in_database
+from bot.storage.forget import EVENTS_TABLE, checkpoint, forget_in_database
 from bot.storage.inbound import RECEIVED, RECOVERING
 from bot.storage.models import EscalationPhotoRow, EscalationRow, InboundRow
 
 log = logging.getLogger(__name__)
-EVENTS_TABLE = "events"  # Rasa's SQL tracker store
 
 
 @dataclass(frozen=True)

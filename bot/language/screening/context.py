@@ -35,6 +35,8 @@ QUESTION_MARKS = ("?", "??")
 ASKED_WORDS_BEFORE = 2  # "chest pain? no": words of the asked sign before the symptom word
 PLURAL_SUBJECTS = frozenset({"both", "all", "they", "those", "these"})  # "both stopped in minutes"
 BECAME_VERBS = frozenset({"gone", "went"})
+# "oozing on day 1 but it stopped that same day": the pronoun after "but" is the symptom.
+BUT_BACK = frozenset({"it", "that", "they", "this", "which"})
 # Words after "gone" that still say it is over ("gone now", "gone completely", "gone and...").
 OVER_FOLLOWERS = frozenset(
     "now away down off completely totally fully mostly already since by and but though "
@@ -303,4 +305,22 @@ class Context:
                 return True
             if c_end <= start and start - c_end <= 3 and not self.terminated(c_end, start):
                 return True
+            if (
+                c_start >= end
+                and c_start - end <= WINDOW_AFTER
+                and self._but_it(end, c_start, c_end)
+            ):
+                return True
         return False
+
+    def _but_it(self, end: int, c_start: int, c_end: int) -> bool:
+        """ "...but it stopped (that same day)": the resolution speaks of the symptom before
+        "but" (not "swollen but it stopped hurting", which names another symptom)."""
+        lowers = self.lowers
+        return (
+            c_start >= end + 2
+            and lowers[c_start - 2] == "but"
+            and lowers[c_start - 1] in BUT_BACK
+            and not self.terminated(end, c_start - 2)
+            and not (c_end < len(lowers) and self._starts_symptom(c_end))
+        )
