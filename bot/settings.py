@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     database_url_override: str | None = Field(None, env="AFTERCARE_DATABASE_URL")
     models_dir_override: Path | None = Field(None, env="AFTERCARE_MODELS_DIR")
     tracker_db_override: Path | None = Field(None, env="AFTERCARE_TRACKER_DB")
+    tracker_url: str | None = Field(None, env="AFTERCARE_TRACKER_URL")
+    redis_url: str | None = Field(None, env="AFTERCARE_REDIS_URL")
     minilm_dir_override: Path | None = Field(None, env="AFTERCARE_MINILM_DIR")
     action_server_url: str = Field("http://127.0.0.1:5055/webhook", env="AFTERCARE_ACTION_URL")
     rasa_url: str = Field("http://127.0.0.1:5005", env="AFTERCARE_RASA_URL")
@@ -68,10 +70,20 @@ class Settings(BaseSettings):
             return None if not value and field.allow_none else value
         return value
 
-    @validator("database_url_override")
-    def _database_url(cls, value: str | None) -> str | None:  # noqa: N805
+    @validator("database_url_override", "tracker_url")
+    def _database_url(cls, value: str | None, field: Any) -> str | None:  # noqa: N805
         if value is not None and not value.split(":", 1)[0]:
-            raise ValueError(f"AFTERCARE_DATABASE_URL is not a database URL: {value!r}")
+            variable = field.field_info.extra["env"]
+            raise ValueError(f"{variable} is not a database URL: {_without_password(value)!r}")
+        return value
+
+    @validator("redis_url")
+    def _redis_url(cls, value: str | None) -> str | None:  # noqa: N805
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss"):
+            raise ValueError(
+                f"AFTERCARE_REDIS_URL must be redis://HOST:PORT/DB (or rediss://), not "
+                f"{_without_password(value)!r}"
+            )
         return value
 
     @validator("recover_after_seconds")
@@ -175,8 +187,9 @@ class Settings(BaseSettings):
             for name, field in self.__fields__.items()
             if field.type_ is SecretStr and getattr(self, name) is not None
         ]
-        password = urlsplit(self.database_url_override or "").password
-        return values + ([unquote(password)] if password else [])
+        urls = (self.database_url_override, self.tracker_url, self.redis_url)
+        passwords = [urlsplit(url or "").password for url in urls]
+        return values + [unquote(p) for p in passwords if p]
 
     def require(self, name: str) -> str:
         """A secret or setting that a feature cannot run without."""
@@ -194,6 +207,14 @@ class Settings(BaseSettings):
     def with_env(self, **overrides: str) -> Settings:
         """The same deployment with some variables changed (e.g. a private database)."""
         return Settings.from_env(self.child_env(**overrides))
+
+
+def _without_password(url: str) -> str:
+    """A URL fit for an error message: its password replaced by ***."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def quiet_rasa() -> None:

@@ -34,8 +34,10 @@ $V/python scripts/red_flag_eval.py
 echo "== browser for the website widget tests (Debian chromium)"
 bash scripts/browser.sh
 
-echo "== pytest (unit, action, end-to-end and browser tests; storage on SQLite and PostgreSQL)"
+echo "== pytest (unit, action, end-to-end and browser tests; storage on SQLite and PostgreSQL; scale-out on PostgreSQL + Redis)"
 pgdir=$(mktemp -d /tmp/aftercare-pg.XXXXXX)
-trap 'bash scripts/postgres.sh stop "$pgdir"' EXIT
+redisdir=$(mktemp -d /tmp/aftercare-redis.XXXXXX)
+trap 'bash scripts/postgres.sh stop "$pgdir"; bash scripts/redis.sh stop "$redisdir"' EXIT
 eval "$(bash scripts/postgres.sh start "$pgdir")"
+eval "$(bash scripts/redis.sh start "$redisdir")"
 $V/pytest

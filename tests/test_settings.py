@@ -47,6 +47,22 @@ def test_a_bad_database_url_is_refused():
         Settings.from_env({"AFTERCARE_DATABASE_URL": ":nowhere"})
 
 
+def test_scale_out_urls_are_checked_and_their_passwords_kept_out_of_errors_and_logs():
+    with pytest.raises(SettingsError, match="AFTERCARE_TRACKER_URL is not a database URL"):
+        Settings.from_env({"AFTERCARE_TRACKER_URL": ":nowhere"})
+    with pytest.raises(SettingsError, match="AFTERCARE_REDIS_URL must be redis://") as refused:
+        Settings.from_env({"AFTERCARE_REDIS_URL": "http://u:hunter22@cache:6379/0"})
+    assert "hunter22" not in str(refused.value)
+    settings = Settings.from_env(
+        {
+            "AFTERCARE_TRACKER_URL": "postgresql://rasa:tracker-pw@db/t",
+            "AFTERCARE_REDIS_URL": "redis://:redis-pw@cache:6379/0",
+        }
+    )
+    assert {"tracker-pw", "redis-pw"} <= set(settings.secret_values())
+    assert Settings.from_env({"AFTERCARE_REDIS_URL": " "}).redis_url is None
+
+
 def test_secrets_never_show_in_the_settings_printout():
     secret = "123456:SECRET-token-never-printed"
     settings = Settings.from_env({"TELEGRAM_BOT_TOKEN": secret, "AFTERCARE_SMTP_PASSWORD": "pw1"})

@@ -21,7 +21,7 @@ RETRY_SECONDS = 3600
 
 def purge_now(settings: Settings, store: ClinicStore, sessions: sessionmaker) -> Purged:
     """Apply the current clinic's retention windows once."""
-    tracker = tracker_engine(settings.tracker_db)
+    tracker = tracker_engine(settings.tracker_db, settings.tracker_url)
     try:
         return purge(sessions, tracker, store.current().settings.privacy, now_utc())
     finally:

@@ -94,7 +94,7 @@ def _here(settings: Settings, sessions, client_id: int) -> ClientForgotten:
     """The bot is stopped: delete from both databases directly."""
     registry = ClientRegistry(sessions)
     chats = registry.conversations_of(client_id)
-    tracker = tracker_engine(settings.tracker_db)
+    tracker = tracker_engine(settings.tracker_db, settings.tracker_url)
     redacted = 0
     try:
         for chat in chats:

@@ -43,9 +43,12 @@ def get_engine(url: str) -> Engine:
         return engine
 
 
-def tracker_engine(path: Path) -> Engine | None:
-    """An engine on Rasa's SQLite tracker database (for retention), or None before Rasa
-    made it. Deleted rows are overwritten on disk there too."""
+def tracker_engine(path: Path, url: str | None = None) -> Engine | None:
+    """An engine on Rasa's tracker database (for retention and forgetting): `url` when the
+    tracker store is on a server (AFTERCARE_TRACKER_URL), else the SQLite file, or None
+    before Rasa made it. Deleted rows are overwritten on disk in SQLite too."""
+    if url is not None:
+        return create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True)
     if not path.exists():
         return None
     engine = create_engine(

@@ -13,7 +13,9 @@ PostgreSQL replication) is read again. A tracker that was changed in memory but 
 source of truth; the cache only skips re-reading what is already known.
 
 Used through endpoints.yml: `tracker_store: type: bot.storage.tracker_store.CachedSQLTrackerStore`
-with the same keys as Rasa's `SQL` store, plus an optional `cache_size`.
+with the same keys as Rasa's `SQL` store, plus an optional `cache_size`. With
+`AFTERCARE_TRACKER_URL` set (any SQLAlchemy URL, e.g. PostgreSQL) that database is used
+instead of endpoints.yml's SQLite file: what several Rasa processes share.
 """
 
 from __future__ import annotations
@@ -29,13 +31,29 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
 
 from bot import logs
+from bot.settings import Settings
 from bot.storage.engine import secure_delete
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 1000
+
+
+def url_parts(url: str) -> dict[str, Any]:
+    """An SQLAlchemy URL as the keys of Rasa's SQL tracker store."""
+    parsed = make_url(url)
+    return {
+        "dialect": parsed.drivername,
+        "host": parsed.host,
+        "port": parsed.port,
+        "db": parsed.database,
+        "username": parsed.username,
+        "password": parsed.password,
+        "query": dict(parsed.query) or None,
+    }
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` that skips rebuilding a conversation it already holds in memory."""
 
     def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+        url = Settings.from_env().tracker_url
+        if url is not None:  # the scale-out profile: one server database for every Rasa
+            kwargs.update(url_parts(url))
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":  # what /forget deletes is overwritten on disk
             event.listen(self.engine, "connect", secure_delete)

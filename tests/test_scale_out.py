@@ -1,0 +1,289 @@
+"""The scale-out profile: two `aftercare run` stacks (two Rasa servers, two action servers, two
+notifiers) on one PostgreSQL database (our tables and Rasa's tracker store) and one Redis
+(Rasa's lock store), as README "Scale-out" starts them. Loopback only: the servers are the
+throwaway ones `make test` starts (scripts/postgres.sh, scripts/redis.sh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.serve.harness import free_port
+from bot.storage.lock_store import AftercareLockStore, redis_options
+from bot.storage.tracker_store import url_parts
+from tests.conftest import SHIPPED_CLINIC, RunningBot
+
+pytestmark = pytest.mark.integration
+POSTGRES = os.environ.get("AFTERCARE_TEST_POSTGRES_URL")
+REDIS = os.environ.get("AFTERCARE_TEST_REDIS_URL")
+CALM = 160  # conversations, each sending its messages one after another, to either stack
+RACING = 20  # conversations sending all their messages to both stacks at once
+RED = 20  # conversations sending the same red flag to both stacks at once
+CONCURRENT = 48  # requests in flight at once
+QUESTIONS = (
+    "can I wear makeup?",
+    "is it ok to swim?",
+    "can I go to the gym?",
+    "what about retinol?",
+)
+RED_FLAG = "there's yellow pus coming out and the redness is spreading, I feel feverish"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """The clinic's webhook: every alert it gets."""
+
+    received: list[dict] = []
+    lock = threading.Lock()
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with _Receiver.lock:
+            _Receiver.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def scale_database():
+    """A fresh PostgreSQL database for both stacks, dropped afterwards."""
+    if not POSTGRES or not REDIS:
+        pytest.skip("no PostgreSQL or Redis server (make test starts both)")
+    name = "aftercare_scale_" + secrets.token_hex(4)
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT", future=True)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def webhook():
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Receiver.received = []
+    yield f"http://127.0.0.1:{port}/hook"
+    server.shutdown()
+
+
+async def _send(client, semaphore, port: int, sender: str, message: str) -> list[dict]:
+    async with semaphore:
+        response = await client.post(
+            f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+            json={"sender": sender, "message": message},
+        )
+    response.raise_for_status()
+    return response.json()
+
+
+async def _conversations(ports: tuple[int, int], run: str) -> dict[str, list]:
+    """Every conversation's messages sent, as the test's clients do; sender -> replies."""
+    semaphore = asyncio.Semaphore(CONCURRENT)
+    async with httpx.AsyncClient(timeout=180) as client:
+
+        async def calm(i: int) -> list:
+            sender, replies = f"{run}-calm-{i}", []
+            for turn, message in enumerate(("it was 3 days ago", QUESTIONS[i % 4])):
+                port = ports[(i + turn) % 2]
+                replies.append(await _send(client, semaphore, port, sender, message))
+            return replies
+
+        async def racing(i: int) -> list:
+            sender = f"{run}-race-{i}"
+            sends = [
+                _send(client, semaphore, ports[n % 2], sender, f"{QUESTIONS[n]} (message {n})")
+                for n in range(4)
+            ]
+            return list(await asyncio.gather(*sends))
+
+        async def red(i: int) -> list:
+            sender = f"{run}-red-{i}"
+            first = await _send(client, semaphore, ports[i % 2], sender, "it was 4 days ago")
+            both = [_send(client, semaphore, port, sender, RED_FLAG) for port in ports]
+            return [first, *await asyncio.gather(*both)]
+
+        jobs = {f"{run}-calm-{i}": calm(i) for i in range(CALM)}
+        jobs |= {f"{run}-race-{i}": racing(i) for i in range(RACING)}
+        jobs |= {f"{run}-red-{i}": red(i) for i in range(RED)}
+        results = await asyncio.gather(*jobs.values())
+    return dict(zip(jobs, results, strict=True))
+
+
+def _user_texts(url: str, run: str) -> dict[str, list[str]]:
+    """sender -> the texts of its stored user events (Rasa's tracker store)."""
+    engine = create_engine(url, future=True)
+    texts: dict[str, list[str]] = {}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT sender_id, data FROM events WHERE type_name = 'user' AND sender_id LIKE :p"
+            ),
+            {"p": f"{run}-%"},
+        )
+        for sender, data in rows:
+            texts.setdefault(sender, []).append(json.loads(data)["text"])
+    engine.dispose()
+    return texts
+
+
+def test_two_stacks_on_postgresql_and_redis_lose_and_double_nothing(
+    scale_database, webhook, tmp_path, trained_model
+):
+    clinic = tmp_path / "clinic"
+    shutil.copytree(SHIPPED_CLINIC, clinic)
+    settings = clinic / "settings.yml"
+    settings.write_text(
+        settings.read_text().replace(
+            '    # webhook:\n    #   url: "https://hooks.slack.com/services/..."',
+            f'    webhook:\n      url: "{webhook}"',
+        )
+    )
+    env = {
+        "AFTERCARE_CLINIC_DIR": str(clinic),
+        "AFTERCARE_DATABASE_URL": scale_database,
+        "AFTERCARE_TRACKER_URL": scale_database,
+        "AFTERCARE_REDIS_URL": REDIS,
+        "AFTERCARE_TRACKER_DB": str(tmp_path / "unused-tracker.db"),
+    }
+    stacks = [RunningBot(env), RunningBot(env)]
+    for stack in stacks:  # one after the other: the first one creates the tables
+        stack.start()
+    try:
+        run = "scale-" + secrets.token_hex(3)
+        replies = asyncio.run(_conversations((stacks[0].port, stacks[1].port), run))
+        assert all(r for rs in replies.values() for r in rs), "a message got no reply"
+
+        stored = _user_texts(scale_database, run)
+        for i in range(CALM):
+            sender = f"{run}-calm-{i}"
+            assert sorted(stored[sender]) == sorted(["it was 3 days ago", QUESTIONS[i % 4]])
+        for i in range(RACING):
+            sent = [f"{QUESTIONS[n]} (message {n})" for n in range(4)]
+            assert sorted(stored[f"{run}-race-{i}"]) == sorted(sent), "lost or doubled events"
+        for i in range(RED):
+            assert sorted(stored[f"{run}-red-{i}"]) == sorted(
+                ["it was 4 days ago", RED_FLAG, RED_FLAG]
+            )
+
+        engine = create_engine(scale_database, future=True)
+        with engine.connect() as connection:
+            escalations = Counter(
+                sender
+                for (sender,) in connection.execute(
+                    text("SELECT sender_id FROM escalations WHERE sender_id LIKE :p"),
+                    {"p": f"{run}-%"},
+                )
+            )
+        engine.dispose()
+        red_senders = {f"{run}-red-{i}" for i in range(RED)}
+        assert set(escalations) == red_senders and set(escalations.values()) == {1}
+        _alerts_arrive_once_each(red_senders)
+    finally:
+        for stack in stacks:
+            stack.stop()
+
+
+def _alerts_arrive_once_each(red_senders: set[str], wait: float = 60) -> None:
+    """Both notifiers ran on one outbox: each escalation's alert reached the webhook once."""
+
+    def alerts() -> list[dict]:
+        with _Receiver.lock:
+            return [a for a in _Receiver.received if a.get("purpose") == "alert"]
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and len({a["client"] for a in alerts()}) < len(red_senders):
+        time.sleep(0.5)
+    time.sleep(3)  # a second notifier's double would come now
+    assert Counter(a["client"] for a in alerts()) == Counter(dict.fromkeys(red_senders, 1))
+
+
+# --- the pieces -------------------------------------------------------------------------------
+
+
+def test_redis_urls_become_rasa_lock_store_options():
+    assert redis_options("redis://127.0.0.1:6380/2") == {
+        "host": "127.0.0.1",
+        "port": 6380,
+        "db": 2,
+        "username": None,
+        "password": None,
+        "use_ssl": False,
+        "key_prefix": "aftercare",
+    }
+    tls = redis_options("rediss://bot:p%40ss@redis.clinic.example")
+    assert (tls["host"], tls["port"], tls["db"], tls["use_ssl"]) == (
+        "redis.clinic.example",
+        6379,
+        0,
+        True,
+    )
+    assert (tls["username"], tls["password"]) == ("bot", "p@ss")
+
+
+def test_tracker_urls_become_rasa_sql_store_options():
+    parts = url_parts("postgresql+psycopg2://rasa:s%40cret@db.example:5433/tracker?sslmode=require")
+    assert parts == {
+        "dialect": "postgresql+psycopg2",
+        "host": "db.example",
+        "port": 5433,
+        "db": "tracker",
+        "username": "rasa",
+        "password": "s@cret",
+        "query": {"sslmode": "require"},
+    }
+
+
+def test_without_redis_the_lock_store_is_in_memory(monkeypatch):
+    monkeypatch.delenv("AFTERCARE_REDIS_URL", raising=False)
+    assert isinstance(AftercareLockStore().store, InMemoryLockStore)
+
+
+def test_two_processes_taking_tickets_at_once_never_share_one():
+    """Rasa's RedisLockStore reads, changes and writes a lock in separate steps; with the
+    mutex, tickets taken at once through two stores (two processes) are all different."""
+    if not REDIS:
+        pytest.skip("no Redis server (make test starts one)")
+    os.environ["AFTERCARE_REDIS_URL"] = REDIS
+    try:
+        stores = [AftercareLockStore(), AftercareLockStore()]
+    finally:
+        del os.environ["AFTERCARE_REDIS_URL"]
+    assert all(isinstance(s.store, RedisLockStore) for s in stores)
+    conversation = "race-" + secrets.token_hex(4)
+    tickets: list[int] = []
+    start = threading.Barrier(8)
+
+    def take(store: AftercareLockStore) -> None:
+        start.wait()
+        for _ in range(25):
+            tickets.append(store.issue_ticket(conversation, lock_lifetime=60))
+
+    threads = [threading.Thread(target=take, args=(stores[n % 2],)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(tickets) == 200 and len(set(tickets)) == 200
+    assert stores[0].store.red.exists(f"aftercare:lock:{conversation}")
+    for ticket in tickets:
+        stores[ticket % 2].cleanup(conversation, ticket)
+    assert stores[0].get_lock(conversation) is None  # the last one out deleted the lock
