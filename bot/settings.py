@@ -188,8 +188,7 @@ class Settings(BaseSettings):
             if field.type_ is SecretStr and getattr(self, name) is not None
         ]
         urls = (self.database_url_override, self.tracker_url, self.redis_url)
-        passwords = [urlsplit(url or "").password for url in urls]
-        return values + [unquote(p) for p in passwords if p]
+        return values + [p for p in map(_url_password, urls) if p]
 
     def require(self, name: str) -> str:
         """A secret or setting that a feature cannot run without."""
@@ -209,12 +208,26 @@ class Settings(BaseSettings):
         return Settings.from_env(self.child_env(**overrides))
 
 
+def _password_span(url: str) -> tuple[int, int] | None:
+    """Where a URL's password is (between the user's ":" and the last "@"), if it has one;
+    with or without a scheme, whatever the password holds."""
+    at = url.rfind("@")
+    if at == -1:
+        return None
+    scheme = url.find("://")
+    start = url.find(":", scheme + 3 if scheme != -1 else 0, at)
+    return None if start == -1 else (start + 1, at)
+
+
+def _url_password(url: str | None) -> str | None:
+    span = _password_span(url or "")
+    return unquote(url[span[0] : span[1]]) if url and span and span[1] > span[0] else None
+
+
 def _without_password(url: str) -> str:
     """A URL fit for an error message: its password replaced by ***."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    span = _password_span(url)
+    return url if span is None else url[: span[0]] + "***" + url[span[1] :]
 
 
 def quiet_rasa() -> None:

@@ -81,8 +81,7 @@ def main() -> int:
         f"({len(false_alarms)}/{calm})"
     )
     over = _sets_over_false_alarm_limit(cases, false_alarms)
-    if not _answers_hold(cases, outputs):
-        return 1
+    answers_hold = _answers_hold(cases, outputs)
     if misses or false_rate > MAX_FALSE_ALARM_RATE or over:
         print(
             "FAIL: red-flag recall must be 100% and false alarms at most 3% (overall and in "
@@ -90,7 +89,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
+    return 0 if answers_hold else 1
 
 
 def _answers_hold(cases: list[dict], outputs: list[dict]) -> bool:
@@ -100,8 +99,10 @@ def _answers_hold(cases: list[dict], outputs: list[dict]) -> bool:
     ok = True
     for key, floor in ANSWER_FLOORS.items():
         m = metrics[key]
+        rate = "n/a" if m["rate"] is None else f"{m['rate']:.1%}"
         print(
-            f"Answers on the merged held-out sets: {key} accuracy {m['rate']:.1%} ({m['hits']}/{m['of']}), floor {floor:.0%}"
+            f"Answers on the merged held-out sets: {key} accuracy {rate}"
+            f" ({m['hits']}/{m['of']}), floor {floor:.0%}"
         )
         if m["rate"] is None or m["rate"] < floor:
             print(f"FAIL: {key} accuracy below its floor of {floor:.0%}", file=sys.stderr)

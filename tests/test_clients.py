@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sqlite3
@@ -13,7 +14,15 @@ import pytest
 from sqlalchemy import event, select
 
 from bot import cli
-from bot.channels.control import REQUEST_SECONDS, sign, signed_request, verified_client
+from bot.channels.control import (
+    CLOCK_SKEW_SECONDS,
+    REQUEST_SECONDS,
+    forget_client,
+    registration,
+    sign,
+    signed_request,
+    verified_request,
+)
 from bot.channels.links import bot_username, deep_link, qr_code, write_qr_png
 from bot.domain.days import local_today, now_utc
 from bot.kb.loader import load_clinic
@@ -718,18 +727,50 @@ def test_forgetting_refuses_to_work_behind_a_running_bot_it_cannot_reach(
 
 
 def test_control_requests_are_accepted_only_signed_with_the_key_and_unexpired():
-    key, now = b"k" * 32, 1_800_000_000.0
-    body, signature = signed_request(key, 7, now)
+    key, now, registered = b"k" * 32, 1_800_000_000.0, "2026-11-18T09:00:00+00:00"
+    body, signature = signed_request(key, 7, registered, now)
 
-    assert verified_client(key, body, signature, now) == 7
-    assert verified_client(key, body, signature, now + REQUEST_SECONDS) == 7
-    assert verified_client(key, body, signature, now + REQUEST_SECONDS + 1) is None  # expired
-    assert verified_client(b"x" * 32, body, signature, now) is None  # another key
-    assert verified_client(key, body.replace(b"7", b"8"), signature, now) is None  # tampered
-    assert verified_client(key, body, None, now) is None
-    assert verified_client(key, body, "", now) is None
-    far, far_signature = signed_request(key, 7, now + 3600)  # valid for longer than allowed
-    assert verified_client(key, far, far_signature, now) is None
-    junk = b'{"client": "7", "expires": 1}'
-    assert verified_client(key, junk, sign(key, junk), now) is None
-    assert verified_client(key, b"not json", sign(key, b"not json"), now) is None
+    assert verified_request(key, body, signature, now) == (7, registered)
+    assert verified_request(key, body, signature, now + REQUEST_SECONDS) == (7, registered)
+    late = now + REQUEST_SECONDS + CLOCK_SKEW_SECONDS + 1
+    assert verified_request(key, body, signature, late) is None  # expired
+    # The command's clock a little ahead of the server's: still accepted.
+    ahead, ahead_signature = signed_request(key, 7, registered, now + 3)
+    assert verified_request(key, ahead, ahead_signature, now) == (7, registered)
+    assert verified_request(b"x" * 32, body, signature, now) is None  # another key
+    assert verified_request(key, body.replace(b"7,", b"8,"), signature, now) is None  # tampered
+    assert verified_request(key, body, None, now) is None
+    assert verified_request(key, body, "", now) is None
+    assert verified_request(key, body, "é" * 64, now) is None  # not hex: refused, no error
+    far, far_signature = signed_request(key, 7, registered, now + 3600)  # valid too long
+    assert verified_request(key, far, far_signature, now) is None
+    for junk in (b'{"client": "7", "registered": "x", "expires": 1}', b"not json", b"[]"):
+        assert verified_request(key, junk, sign(key, junk), now) is None
+
+
+def test_a_forget_request_for_an_earlier_registration_of_the_id_deletes_nothing(registry, sessions):
+    client, code = add_client(registry)
+    registry.redeem(code, "tg-1001", "telegram", now=NOW)
+
+    done = asyncio.run(forget_client(None, sessions, client.id, "2020-01-01T00:00:00+00:00"))
+
+    assert not done.existed and done.conversations == 0
+    assert registry.get(client.id) == client and registry.client_for("tg-1001") == client
+    assert registration(client) == client.created_at.isoformat()
+
+
+def test_forgetting_a_stopped_bots_client_needs_rasas_conversations(
+    run_cli, registry, tmp_path, monkeypatch
+):
+    client, code = add_client(registry)
+    registry.redeem(code, "tg-1001", "telegram", now=NOW)
+    monkeypatch.setenv("AFTERCARE_TRACKER_DB", str(tmp_path / "not-here.db"))
+
+    code_, _, err = run_cli("clients", "forget", str(client.id), "--yes", "--url", CLOSED)
+
+    assert code_ == 1 and "not-here.db" in err and "nothing deleted" in err
+    assert registry.client_for("tg-1001") == client
+    with registry._sessions() as session:  # its codes too
+        assert session.execute(
+            select(LinkCodeRow).where(LinkCodeRow.client_id == client.id)
+        ).first()

@@ -257,17 +257,20 @@ def test_without_redis_the_lock_store_is_in_memory(monkeypatch):
     assert isinstance(AftercareLockStore().store, InMemoryLockStore)
 
 
-def test_two_processes_taking_tickets_at_once_never_share_one():
-    """Rasa's RedisLockStore reads, changes and writes a lock in separate steps; with the
-    mutex, tickets taken at once through two stores (two processes) are all different."""
+@pytest.fixture
+def two_stores(monkeypatch) -> list[AftercareLockStore]:
+    """Two lock stores on the test Redis, as two Rasa processes have."""
     if not REDIS:
         pytest.skip("no Redis server (make test starts one)")
-    os.environ["AFTERCARE_REDIS_URL"] = REDIS
-    try:
-        stores = [AftercareLockStore(), AftercareLockStore()]
-    finally:
-        del os.environ["AFTERCARE_REDIS_URL"]
+    monkeypatch.setenv("AFTERCARE_REDIS_URL", REDIS)
+    stores = [AftercareLockStore(), AftercareLockStore()]
     assert all(isinstance(s.store, RedisLockStore) for s in stores)
+    return stores
+
+
+def test_two_processes_taking_tickets_at_once_never_share_one(two_stores):
+    """Rasa's RedisLockStore reads, changes and writes a lock in separate steps; with the
+    mutex, tickets taken at once through two stores (two processes) are all different."""
     conversation = "race-" + secrets.token_hex(4)
     tickets: list[int] = []
     start = threading.Barrier(8)
@@ -277,13 +280,38 @@ def test_two_processes_taking_tickets_at_once_never_share_one():
         for _ in range(25):
             tickets.append(store.issue_ticket(conversation, lock_lifetime=60))
 
-    threads = [threading.Thread(target=take, args=(stores[n % 2],)) for n in range(8)]
+    threads = [threading.Thread(target=take, args=(two_stores[n % 2],)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert len(tickets) == 200 and len(set(tickets)) == 200
-    assert stores[0].store.red.exists(f"aftercare:lock:{conversation}")
+    assert two_stores[0].store.red.exists(f"aftercare:lock:{conversation}")
     for ticket in tickets:
-        stores[ticket % 2].cleanup(conversation, ticket)
-    assert stores[0].get_lock(conversation) is None  # the last one out deleted the lock
+        two_stores[ticket % 2].cleanup(conversation, ticket)
+    assert two_stores[0].get_lock(conversation) is None  # the last one out deleted the lock
+
+
+def test_one_conversation_is_held_by_one_process_at_a_time(two_stores):
+    conversation = "turns-" + secrets.token_hex(4)
+    seen: list[str] = []
+
+    async def turn(store: AftercareLockStore, name: str) -> None:
+        async with store.lock(conversation, wait_time_in_seconds=0.05):
+            seen.append(f"{name} in")
+            await asyncio.sleep(0.3)
+            seen.append(f"{name} out")
+
+    async def both() -> None:
+        await asyncio.gather(*(turn(s, n) for s, n in zip(two_stores, "ab", strict=True)))
+
+    asyncio.run(both())
+    assert seen in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+    assert two_stores[0].get_lock(conversation) is None
+
+
+def test_a_lock_store_whose_redis_does_not_answer_stops_rasa_at_start(monkeypatch):
+    monkeypatch.setenv("AFTERCARE_REDIS_URL", f"redis://:pw@127.0.0.1:{free_port()}/0")
+    with pytest.raises(RuntimeError, match="did not answer") as refused:
+        AftercareLockStore()
+    assert "pw" not in str(refused.value)

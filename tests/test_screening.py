@@ -370,6 +370,22 @@ def test_but_it_stopped_speaks_of_the_symptom_before_but(screener):
     assert "oozing" in over.inactive_topics and over.active_topics == ()
     # Another symptom after the resolution: it is that one that stopped.
     assert "swelling" in screener.screen("swollen but it stopped hurting").active_topics
+    # ...nor when it started again.
+    for text in (
+        "the bleeding slowed but it stopped only for a minute then carried on",
+        "my cheek is oozing but it stopped and now it's back",
+        "oozing but it stopped until this afternoon",
+        # ...nor when it is not clearly the symptom that stopped, or not wholly (review).
+        "oozing yellow pus but they stopped the antibiotics",
+        "there is pus but it cleared up on one side",
+        "my skin is blistering but it stopped spreading",
+        "swelling around my eyes but it stopped getting bigger",
+    ):
+        assert screener.screen(text).active_topics, text
+    assert "bleeding" in screener.screen("bleeding and swelling but it stopped").active_topics
+    assert (
+        screener.screen("some oozing the first night but it stopped by morning").active_topics == ()
+    )
 
 
 def test_cold_sores_in_clinical_words_are_cold_sores(screener):

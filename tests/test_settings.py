@@ -53,6 +53,11 @@ def test_scale_out_urls_are_checked_and_their_passwords_kept_out_of_errors_and_l
     with pytest.raises(SettingsError, match="AFTERCARE_REDIS_URL must be redis://") as refused:
         Settings.from_env({"AFTERCARE_REDIS_URL": "http://u:hunter22@cache:6379/0"})
     assert "hunter22" not in str(refused.value)
+    with pytest.raises(SettingsError, match="AFTERCARE_REDIS_URL") as no_scheme:
+        Settings.from_env({"AFTERCARE_REDIS_URL": "default:s3cretpw@cache:6379/0"})
+    assert "s3cretpw" not in str(no_scheme.value)
+    odd = Settings.from_env({"AFTERCARE_TRACKER_URL": "rasa:pa/ss:wd@db/t"})  # no scheme
+    assert "pa/ss:wd" in odd.secret_values()  # so the logs hide it if a parser prints it
     settings = Settings.from_env(
         {
             "AFTERCARE_TRACKER_URL": "postgresql://rasa:tracker-pw@db/t",

@@ -816,7 +816,7 @@ def test_when_the_team_cannot_be_alerted_the_urgent_banner_says_to_call(
 
 
 def control_forget(bot: RunningBot, key: bytes, client_id: int, now: float | None = None):
-    body, signature = signed_request(key, client_id, now)
+    body, signature = signed_request(key, client_id, "not checked before the signature", now)
     return httpx.post(
         f"http://127.0.0.1:{bot.port}/webhooks/control/forget-client",
         content=body,

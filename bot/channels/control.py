@@ -5,10 +5,13 @@ store writes back every event it thinks is missing), so the command asks the run
 do it, holding Rasa's lock on each conversation, like the client's own `/forget`.
 
 Route (under `/webhooks/control/`): `POST /forget-client` with a JSON body
-`{"client": ID, "expires": UNIX_TIME}` and the header `X-Aftercare-Signature`: the body's
-HMAC-SHA256 under a key derived from the deployment's key (`AFTERCARE_WEB_TOKEN_SECRET` or
-var/web-token.key), which only the machine's operators can read. Requests expire after a
-minute; anything unsigned, badly signed or expired gets 401 and changes nothing.
+`{"client": ID, "registered": ISO_TIME, "expires": UNIX_TIME}` and the header
+`X-Aftercare-Signature`: the body's HMAC-SHA256 under a key derived from the deployment's key
+(`AFTERCARE_WEB_TOKEN_SECRET` or var/web-token.key), which only the machine's operators can
+read. Requests expire after a minute (a few seconds of clock difference allowed); anything
+unsigned, badly signed or expired gets 401 and changes nothing. `registered` is the client's
+registration time: a request replayed after the id was given to a new client deletes nothing.
+Repeating a request is safe: it finishes what is left.
 """
 
 from __future__ import annotations
@@ -32,13 +35,14 @@ from sqlalchemy.orm import sessionmaker
 from bot.channels.web.tokens import signing_key
 from bot.service import get_service
 from bot.settings import Settings
-from bot.storage.clients import ClientRegistry
+from bot.storage.clients import Client, ClientRegistry
 from bot.storage.forget import forget_conversation
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Aftercare-Signature"
 REQUEST_SECONDS = 60  # how long a signed request stays valid
+CLOCK_SKEW_SECONDS = 5  # the command's and the server's clocks may differ this much
 _CONTEXT = b"aftercare control v1"
 
 
@@ -62,40 +66,57 @@ def sign(key: bytes, body: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def signed_request(key: bytes, client_id: int, now: float | None = None) -> tuple[bytes, str]:
+def signed_request(
+    key: bytes, client_id: int, registered: str, now: float | None = None
+) -> tuple[bytes, str]:
     """The body and signature of a `forget-client` request."""
     expires = int((now if now is not None else time.time()) + REQUEST_SECONDS)
-    body = json.dumps({"client": client_id, "expires": expires}).encode()
-    return body, sign(key, body)
+    body = json.dumps({"client": client_id, "registered": registered, "expires": expires})
+    return body.encode(), sign(key, body.encode())
 
 
-def verified_client(key: bytes, body: bytes, signature: str | None, now: float) -> int | None:
-    """The client id of an authentic, unexpired request, else None."""
-    if not signature or not hmac.compare_digest(sign(key, body), signature):
+def verified_request(
+    key: bytes, body: bytes, signature: str | None, now: float
+) -> tuple[int, str] | None:
+    """(client id, registration time) of an authentic, unexpired request, else None."""
+    if not signature or not hmac.compare_digest(sign(key, body).encode(), signature.encode()):
         return None
     try:
         payload = json.loads(body)
-        client, expires = payload["client"], payload["expires"]
+        client, registered, expires = payload["client"], payload["registered"], payload["expires"]
     except (ValueError, KeyError, TypeError):
         return None
-    valid = isinstance(client, int) and isinstance(expires, int)
-    if not valid or not now <= expires <= now + REQUEST_SECONDS:
+    typed = isinstance(client, int) and isinstance(registered, str) and isinstance(expires, int)
+    earliest, latest = now - CLOCK_SKEW_SECONDS, now + REQUEST_SECONDS + CLOCK_SKEW_SECONDS
+    if not typed or not earliest <= expires <= latest:
         return None
-    return client
+    return client, registered
 
 
-async def forget_client(agent: Any, sessions: sessionmaker, client_id: int) -> ClientForgotten:
-    """Forget every conversation of a client (each under Rasa's lock), then the client."""
+def registration(client: Client) -> str:
+    """What binds a request to one registration of a client id."""
+    return client.created_at.isoformat()
+
+
+async def forget_client(
+    agent: Any, sessions: sessionmaker, client_id: int, registered: str
+) -> ClientForgotten:
+    """Forget every conversation of a client (each under Rasa's lock), then the client. Its
+    link codes go first, so no chat can join it meanwhile."""
     registry = ClientRegistry(sessions)
-    conversations = await asyncio.to_thread(registry.conversations_of, client_id)
-    existed = bool(conversations) or await asyncio.to_thread(registry.get, client_id) is not None
-    redacted = 0
-    for conversation in conversations:
-        async with agent.lock_store.lock(conversation):
-            done = await forget_conversation(conversation, agent.tracker_store, sessions)
-        redacted += done.escalations_redacted
+    client = await asyncio.to_thread(registry.get, client_id)
+    if client is None or registration(client) != registered:
+        return ClientForgotten(client_id, False, 0, 0)
+    await asyncio.to_thread(registry.revoke_codes, client_id)
+    chats = redacted = 0
+    while conversations := await asyncio.to_thread(registry.conversations_of, client_id):
+        for conversation in conversations:
+            async with agent.lock_store.lock(conversation):
+                done = await forget_conversation(conversation, agent.tracker_store, sessions)
+            redacted += done.escalations_redacted
+            chats += 1
     await asyncio.to_thread(registry.delete, client_id)
-    return ClientForgotten(client_id, existed, len(conversations), redacted)
+    return ClientForgotten(client_id, True, chats, redacted)
 
 
 class ControlInput(InputChannel):
@@ -103,13 +124,16 @@ class ControlInput(InputChannel):
 
     @classmethod
     def name(cls) -> str:
+        """The channel's name: its routes are under /webhooks/control/."""
         return "control"
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> ControlInput:
+        """Nothing to configure (credentials.yml lists it with no keys)."""
         return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The one route; Rasa's message handler is not used (no client speaks here)."""
         control = Blueprint("aftercare_control", __name__)
 
         async def forget_client(request: Request) -> HTTPResponse:
@@ -122,13 +146,14 @@ class ControlInput(InputChannel):
         """Forget a client (`aftercare clients forget ID`)."""
         service = get_service()
         key = await asyncio.to_thread(control_key, service.settings)
-        client = verified_client(
+        verified = verified_request(
             key, request.body, request.headers.get(SIGNATURE_HEADER), time.time()
         )
-        if client is None:
+        if verified is None:
             log.warning("Refused an unsigned, badly signed or expired control request")
             return response.json({"error": "unauthorised"}, status=401)
-        done = await forget_client(request.app.ctx.agent, service.sessions, client)
+        client, registered = verified
+        done = await forget_client(request.app.ctx.agent, service.sessions, client, registered)
         log.info(
             "Forgot client %d at a staff request (%d conversation(s))", client, done.conversations
         )

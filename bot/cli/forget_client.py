@@ -14,10 +14,17 @@ import json
 import sys
 
 import httpx
+from sqlalchemy.orm import sessionmaker
 
-from bot.channels.control import SIGNATURE_HEADER, ClientForgotten, control_key, signed_request
+from bot.channels.control import (
+    SIGNATURE_HEADER,
+    ClientForgotten,
+    control_key,
+    registration,
+    signed_request,
+)
 from bot.settings import Settings
-from bot.storage.clients import ClientRegistry
+from bot.storage.clients import Client, ClientRegistry
 from bot.storage.engine import session_factory, tracker_engine
 from bot.storage.forget import delete_stored_events, forget_in_database
 from bot.storage.heartbeats import NOTIFIER, Heartbeats
@@ -25,7 +32,7 @@ from bot.storage.heartbeats import NOTIFIER, Heartbeats
 RUNNING_WITHIN_SECONDS = 60  # a notifier heartbeat this fresh means a bot runs on this database
 
 
-def register(clients_sub) -> None:
+def register(clients_sub: argparse._SubParsersAction) -> None:
     """Add `clients forget`."""
     forget = clients_sub.add_parser(
         "forget", help="delete a client, every chat linked to them, their messages and photos"
@@ -51,7 +58,7 @@ def forget_command(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     url = (args.url or settings.rasa_url).rstrip("/")
     try:
-        done = _through_rasa(settings, url, client.id)
+        done = _through_rasa(settings, url, client)
     except httpx.ConnectError:
         if Heartbeats(sessions).alive(NOTIFIER, RUNNING_WITHIN_SECONDS):
             print(
@@ -60,8 +67,10 @@ def forget_command(settings: Settings, args: argparse.Namespace) -> int:
             )
             return 1
         done = _here(settings, sessions, client.id)
-    except RuntimeError as error:
-        print(f"aftercare: {error}; nothing deleted", file=sys.stderr)
+    except (httpx.HTTPError, RuntimeError) as error:
+        print(f"aftercare: {error}; it may be partly done: run the command again", file=sys.stderr)
+        return 1
+    if done is None:
         return 1
     _report(done, args.json)
     return 0
@@ -76,9 +85,9 @@ def _confirmed(client_id: int, name: str, chats: int) -> bool:
     return answer.strip() == str(client_id)
 
 
-def _through_rasa(settings: Settings, url: str, client_id: int) -> ClientForgotten:
+def _through_rasa(settings: Settings, url: str, client: Client) -> ClientForgotten:
     """Ask the running Rasa (raises httpx.ConnectError when nothing listens there)."""
-    body, signature = signed_request(control_key(settings), client_id)
+    body, signature = signed_request(control_key(settings), client.id, registration(client))
     response = httpx.post(
         f"{url}/webhooks/control/forget-client",
         content=body,
@@ -90,17 +99,25 @@ def _through_rasa(settings: Settings, url: str, client_id: int) -> ClientForgott
     return ClientForgotten(**response.json())
 
 
-def _here(settings: Settings, sessions, client_id: int) -> ClientForgotten:
-    """The bot is stopped: delete from both databases directly."""
+def _here(settings: Settings, sessions: sessionmaker, client_id: int) -> ClientForgotten | None:
+    """The bot is stopped: delete from both databases directly, Rasa's events first (so a
+    failure leaves the client's links in place for a second run)."""
     registry = ClientRegistry(sessions)
-    chats = registry.conversations_of(client_id)
     tracker = tracker_engine(settings.tracker_db, settings.tracker_url)
+    if registry.conversations_of(client_id) and tracker is None:
+        print(
+            f"aftercare: Rasa's conversations are not at {settings.tracker_db} (set"
+            " AFTERCARE_TRACKER_DB or AFTERCARE_TRACKER_URL as the bot has them); nothing deleted",
+            file=sys.stderr,
+        )
+        return None
+    registry.revoke_codes(client_id)
+    chats = registry.conversations_of(client_id)
     redacted = 0
     try:
         for chat in chats:
+            delete_stored_events(tracker, chat)
             redacted += forget_in_database(sessions, chat)[0]
-            if tracker is not None:
-                delete_stored_events(tracker, chat)
     finally:
         if tracker is not None:
             tracker.dispose()
@@ -109,6 +126,7 @@ def _here(settings: Settings, sessions, client_id: int) -> ClientForgotten:
 
 
 def _report(done: ClientForgotten, as_json: bool) -> None:
+    """One line for staff, or the JSON object of `--json`."""
     if as_json:
         print(json.dumps(done.__dict__))
         return

@@ -364,6 +364,11 @@ class ClientRegistry:
                 ).scalars()
             )
 
+    def revoke_codes(self, client_id: int) -> None:
+        """Delete a client's link codes: no chat can link to them any more."""
+        with self._sessions.begin() as session:
+            session.execute(delete(LinkCodeRow).where(LinkCodeRow.client_id == client_id))
+
     def delete(self, client_id: int) -> bool:
         """Delete a client with its codes and any link left; whether it existed."""
         with self._sessions.begin() as session:

@@ -35,9 +35,16 @@ QUESTION_MARKS = ("?", "??")
 ASKED_WORDS_BEFORE = 2  # "chest pain? no": words of the asked sign before the symptom word
 PLURAL_SUBJECTS = frozenset({"both", "all", "they", "those", "these"})  # "both stopped in minutes"
 BECAME_VERBS = frozenset({"gone", "went"})
-# "oozing on day 1 but it stopped that same day": the pronoun after "but" is the symptom.
-BUT_BACK = frozenset({"it", "that", "they", "this", "which"})
-# Words after "gone" that still say it is over ("gone now", "gone completely", "gone and...").
+# "oozing on day 1 but it stopped that same day": "it" after "but" is the symptom, when the
+# resolution is a whole one and nothing but a time follows it.
+BUT_BACK = frozenset({"it", "that"})
+WHOLE_RESOLUTIONS = frozenset({"stopped", "cleared", "cleared up", "disappeared", "went away"})
+TIME_AFTER = frozenset({"by", "after", "within", "overnight", "quickly", "yesterday", "later"})
+SAME = frozenset({"that", "the"})  # "that same day", "the same evening"
+# ...unless it started again: "but it stopped only for a minute then carried on".
+RESTARTED = frozenset(
+    "again back then only until carried continued continues restarted returned".split()
+)
 OVER_FOLLOWERS = frozenset(
     "now away down off completely totally fully mostly already since by and but though "
     "overnight today thankfully luckily altogether entirely quickly within in after for so "
@@ -313,14 +320,45 @@ class Context:
                 return True
         return False
 
+    def _rest_of_sentence(self, position: int) -> list[str]:
+        """The words from `position` to the end of its sentence."""
+        sentence = self.sentence_of[position - 1] if position else 0
+        words = []
+        for i in range(position, len(self.lowers)):
+            if self.sentence_of[i] != sentence:
+                break
+            words.append(self.lowers[i])
+        return words
+
     def _but_it(self, end: int, c_start: int, c_end: int) -> bool:
-        """ "...but it stopped (that same day)": the resolution speaks of the symptom before
-        "but" (not "swollen but it stopped hurting", which names another symptom)."""
+        """ "...but it stopped (that same day)": the resolution speaks of the symptom just
+        before "but" (not "swollen but it stopped hurting", "pus but they stopped the
+        antibiotics", "pus but it cleared up on one side")."""
         lowers = self.lowers
         return (
             c_start >= end + 2
             and lowers[c_start - 2] == "but"
             and lowers[c_start - 1] in BUT_BACK
             and not self.terminated(end, c_start - 2)
-            and not (c_end < len(lowers) and self._starts_symptom(c_end))
+            # "bleeding and swelling but it stopped": "it" is the nearest symptom only
+            and not any(self._starts_symptom(i) for i in range(end, c_start - 2))
+            and " ".join(lowers[c_start:c_end]) in WHOLE_RESOLUTIONS
+            and self._only_time_after(c_end)
+        )
+
+    def _only_time_after(self, position: int) -> bool:
+        """Nothing or a time follows a resolution ("stopped.", "stopped by bedtime", "cleared
+        up that same day"); not "stopped the antibiotics", "cleared up on one side"."""
+        rest = self._rest_of_sentence(position)
+        if RESTARTED & set(rest):
+            return False
+        words = [w for w in rest if w not in (",", "!", "?")]
+        if not words:
+            return True
+        first, second = words[0], words[1] if len(words) > 1 else ""
+        return (
+            first in TIME_AFTER
+            or (first in SAME and second == "same")
+            or (first == "on" and second == "day")
+            or (first == "straight" and second == "away")
         )
