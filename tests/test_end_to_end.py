@@ -186,3 +186,20 @@ def test_bot_refuses_to_start_with_a_broken_kb(clinic_dir, trained_model):
     )
     assert result.returncode != 0
     assert "clinic/knowledge/symptoms.yml:" in result.stderr and "critical" in result.stderr
+
+
+def test_a_red_flag_said_to_have_partly_settled_still_escalates(trained_model, clinic_dir):
+    """ "...but it stopped/settled" clears a symptom only when it wholly stopped (review of the
+    rule; not in the red-flag sets, whose every message the screening net learns from)."""
+    messages = [
+        "oozing yellow pus but they stopped the antibiotics",
+        "fever and chills but it settled a little with paracetamol",
+        "there is pus but it cleared up on one side",
+        "I've got a temperature of 39 but it settled a bit",
+        "my skin is blistering but it stopped spreading",
+    ]
+    out = ask(
+        [json.dumps({"text": m, "day": 3}) for m in messages],
+        {"AFTERCARE_CLINIC_DIR": str(clinic_dir)},
+    )
+    assert [r["escalation"] for r in out] == ["urgent"] * len(messages)

@@ -22,6 +22,7 @@ from rasa.core.lock_store import InMemoryLockStore, RedisLockStore
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.channels.limits import RateLimiter, SharedRateLimiter, rate_limiter
 from bot.serve.harness import free_port
 from bot.storage.lock_store import AftercareLockStore, redis_options
 from bot.storage.tracker_store import url_parts
@@ -315,3 +316,27 @@ def test_a_lock_store_whose_redis_does_not_answer_stops_rasa_at_start(monkeypatc
     with pytest.raises(RuntimeError, match="did not answer") as refused:
         AftercareLockStore()
     assert "pw" not in str(refused.value)
+
+
+def test_a_budget_is_shared_by_every_process(monkeypatch):
+    if not REDIS:
+        pytest.skip("no Redis server (make test starts one)")
+    monkeypatch.setenv("AFTERCARE_REDIS_URL", REDIS)
+    name = "test-" + secrets.token_hex(4)
+    first, second = rate_limiter(name, 5, 1.0), rate_limiter(name, 5, 1.0)
+    assert isinstance(first, SharedRateLimiter)
+
+    allowed = [limiter.allow("client-1") for limiter in (first, second) * 4]
+
+    assert allowed == [True] * 5 + [False] * 3  # five in all, not five per process
+    assert second.allow("client-2")  # another client has a budget of its own
+    time.sleep(1.1)
+    assert first.allow("client-1")  # the window moved on
+
+
+def test_a_shared_budget_without_redis_lets_messages_through(monkeypatch):
+    monkeypatch.setenv("AFTERCARE_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    limiter = rate_limiter("down", 1, 60)
+    assert all(limiter.allow("client-1") for _ in range(3))
+    monkeypatch.delenv("AFTERCARE_REDIS_URL")
+    assert isinstance(rate_limiter("memory", 1, 60), RateLimiter)

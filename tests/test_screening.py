@@ -380,6 +380,8 @@ def test_but_it_stopped_speaks_of_the_symptom_before_but(screener):
         "there is pus but it cleared up on one side",
         "my skin is blistering but it stopped spreading",
         "swelling around my eyes but it stopped getting bigger",
+        "fever and chills but it settled a little with paracetamol",
+        "I've got a temperature of 39 but it settled a bit",
     ):
         assert screener.screen(text).active_topics, text
     assert "bleeding" in screener.screen("bleeding and swelling but it stopped").active_topics

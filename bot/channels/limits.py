@@ -1,15 +1,23 @@
-"""How much one chat, one Telegram user and one address may send: sliding windows in this
-process, bounded (shared by the widget and Telegram)."""
+"""How much one chat, one Telegram user and one address may send: sliding windows, in this
+process and bounded, or in Redis and shared by every process when `AFTERCARE_REDIS_URL` is
+set (the scale-out profile: otherwise N processes would allow N times each budget)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
+import redis
+
 from bot import logs
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # A client sending faster than this is asked to slow down (flooding, or a stuck script).
 RATE_MESSAGES, RATE_SECONDS = 20, 60.0
@@ -43,13 +51,64 @@ class RateLimiter:
         return True
 
 
+# One atomic step in Redis, on Redis's clock: drop what left the window, refuse when full,
+# else count this event. KEYS[1] the key; ARGV: window in ms, limit, a unique member.
+_SLIDING_WINDOW = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, now - tonumber(ARGV[1]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+
+class SharedRateLimiter:
+    """`RateLimiter` kept in Redis: one window per key for every process. If Redis fails,
+    events are allowed (a client is never refused for our fault) and a warning is logged."""
+
+    def __init__(self, client: redis.Redis, name: str, limit: int, seconds: float) -> None:
+        self.name, self.limit, self.seconds = name, limit, seconds
+        self._script = client.register_script(_SLIDING_WINDOW)
+
+    def allow(self, key: str, now: float | None = None) -> bool:
+        """Count one event for `key`; False if it is over the limit (then not counted)."""
+        try:
+            counted = self._script(
+                keys=[f"aftercare:rate:{self.name}:{key}"],
+                args=[int(self.seconds * 1000), self.limit, uuid.uuid4().hex],
+            )
+        except redis.RedisError:
+            log.warning("The shared rate limit %s is unavailable (Redis); allowing", self.name)
+            return True
+        return bool(counted)
+
+
+def rate_limiter(
+    name: str, limit: int = RATE_MESSAGES, seconds: float = RATE_SECONDS
+) -> RateLimiter | SharedRateLimiter:
+    """The limiter for this deployment: in Redis when `AFTERCARE_REDIS_URL` is set."""
+    url = Settings.from_env().redis_url
+    if url is None:
+        return RateLimiter(limit, seconds)
+    return SharedRateLimiter(redis.Redis.from_url(url, socket_timeout=2), name, limit, seconds)
+
+
 class MessageBudget:
     """Client messages per chat (widget) or user (Telegram): answered up to the limit; beyond
     it, still screened for red flags up to the same number again, so a flood costs at most
     twice the normal work and a red flag inside it is never just "busy"."""
 
-    def __init__(self, limit: int = RATE_MESSAGES, seconds: float = RATE_SECONDS) -> None:
-        self.answered, self.screened = RateLimiter(limit, seconds), RateLimiter(limit, seconds)
+    def __init__(
+        self, limit: int = RATE_MESSAGES, seconds: float = RATE_SECONDS, name: str | None = None
+    ) -> None:
+        """`name`: share the budget between processes (Redis, when configured) under it."""
+        if name is None:
+            self.answered, self.screened = RateLimiter(limit, seconds), RateLimiter(limit, seconds)
+        else:
+            self.answered = rate_limiter(f"{name}:answered", limit, seconds)
+            self.screened = rate_limiter(f"{name}:screened", limit, seconds)
 
     def allow(self, key: str) -> bool:
         """Count one message for `key`; False when it is over the limit (not answered)."""

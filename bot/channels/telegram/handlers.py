@@ -50,7 +50,7 @@ class Handlers:
     def budget(self) -> MessageBudget:
         """Messages per Telegram user (the widget's limit per chat)."""
         if getattr(self, "_budget", None) is None:
-            self._budget = MessageBudget()
+            self._budget = MessageBudget(name="telegram-user")
         return self._budget
 
     async def say(

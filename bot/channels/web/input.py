@@ -37,7 +37,7 @@ from bot.channels.limits import (
     RATE_CALLS_PER_ADDRESS,
     RATE_NEW_CHATS_PER_ADDRESS,
     MessageBudget,
-    RateLimiter,
+    rate_limiter,
 )
 from bot.channels.recovery import Recovery, within_delay
 from bot.channels.web.format import (
@@ -87,9 +87,9 @@ class WebInput(Recovering, InputChannel):
     def __init__(self, extra_origins: tuple[str, ...], signer: TokenSigner) -> None:
         self.extra_origins, self.signer = extra_origins, signer
         self.on_new_message: Callable[[UserMessage], Awaitable[Any]] | None = None
-        self.limiter = MessageBudget()  # per chat
-        self.address_limiter = RateLimiter(RATE_CALLS_PER_ADDRESS)
-        self.new_chat_limiter = RateLimiter(RATE_NEW_CHATS_PER_ADDRESS)
+        self.limiter = MessageBudget(name="web-chat")  # per chat
+        self.address_limiter = rate_limiter("web-address", RATE_CALLS_PER_ADDRESS)
+        self.new_chat_limiter = rate_limiter("web-new-chat", RATE_NEW_CHATS_PER_ADDRESS)
         self.sanic_app: Any = None
         self._recovery: asyncio.Task | None = None
 
