@@ -15,9 +15,20 @@ def _yaml(name: str) -> dict:
 
 def test_every_channel_in_credentials_is_one_of_ours_and_loads():
     channels = [name for name in _yaml("credentials.yml") if "." in name]
-    assert channels == ["bot.channels.telegram.TelegramInput", "bot.channels.web.WebInput"]
-    for path in channels:
-        assert class_from_module_path(path).name() in ("telegram", "web")
+    assert channels == [
+        "bot.channels.telegram.TelegramInput",
+        "bot.channels.web.WebInput",
+        "bot.channels.control.ControlInput",
+    ]
+    names = [class_from_module_path(path).name() for path in channels]
+    assert names == ["telegram", "web", "control"]
+
+
+def test_the_lock_store_in_endpoints_is_ours():
+    from bot.storage.lock_store import AftercareLockStore
+
+    path = _yaml("endpoints.yml")["lock_store"]["type"]
+    assert class_from_module_path(path) is AftercareLockStore
 
 
 def test_the_tracker_store_in_endpoints_is_our_cached_sql_store():
