@@ -25,19 +25,7 @@ case "$cmd" in
     fi
     rm -rf "$dir"; mkdir -p "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir"
-    # below the kernel's ephemeral range, so no outgoing connection takes it before postgres binds
-    port=$(python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p)
-    break
-')
+    port=$(python3 "$(dirname "$0")/free_port.py")
     run_as_postgres "$bin/initdb" -D "$dir/data" -A trust -U aftercare >/dev/null
     run_as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
     run_as_postgres "$bin/createdb" -h 127.0.0.1 -p "$port" -U aftercare aftercare_test

@@ -19,18 +19,7 @@ case "$cmd" in
       fi
     fi
     rm -rf "$dir"; mkdir -p "$dir"
-    port=$(python3 -c '
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    print(p)
-    break
-')
+    port=$(python3 "$(dirname "$0")/free_port.py")
     # Locks only: nothing is saved to disk.
     redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
       --pidfile "$dir/redis.pid" --logfile "$dir/log" --save '' --appendonly no >/dev/null
