@@ -9,6 +9,7 @@ them (`Settings.require`), failing fast with a clear message.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     tracker_db_override: Path | None = Field(None, env="AFTERCARE_TRACKER_DB")
     tracker_url: str | None = Field(None, env="AFTERCARE_TRACKER_URL")
     redis_url: str | None = Field(None, env="AFTERCARE_REDIS_URL")
+    # Set by `aftercare run` for its children (host:Rasa port): who holds this stack's leases.
+    stack: str | None = Field(None, env="AFTERCARE_STACK")
     minilm_dir_override: Path | None = Field(None, env="AFTERCARE_MINILM_DIR")
     action_server_url: str = Field("http://127.0.0.1:5055/webhook", env="AFTERCARE_ACTION_URL")
     rasa_url: str = Field("http://127.0.0.1:5005", env="AFTERCARE_RASA_URL")
@@ -168,6 +171,14 @@ class Settings(BaseSettings):
         """Where Bot API files are downloaded from (.../file/bot<token>/...)."""
         return self.telegram_api_base_url[: -len("/bot")] + "/file/bot"
 
+    def __repr_args__(self) -> list[tuple[str | None, Any]]:
+        """What repr() and str() print: secrets as '**********' (SecretStr) and the
+        passwords inside database and Redis URLs as ***."""
+        return [
+            (name, _without_password(value) if name in _URL_FIELDS and value else value)
+            for name, value in super().__repr_args__()
+        ]
+
     # --- secrets ------------------------------------------------------------------------
 
     def secret(self, name: str) -> str | None:
@@ -219,15 +230,19 @@ def _password_span(url: str) -> tuple[int, int] | None:
     return None if start == -1 else (start + 1, at)
 
 
+_URL_FIELDS = ("database_url_override", "tracker_url", "redis_url")
+
+
 def _url_password(url: str | None) -> str | None:
     span = _password_span(url or "")
     return unquote(url[span[0] : span[1]]) if url and span and span[1] > span[0] else None
 
 
 def _without_password(url: str) -> str:
-    """A URL fit for an error message: its password replaced by ***."""
+    """A URL fit for an error message: its password (and a `password=` parameter) as ***."""
     span = _password_span(url)
-    return url if span is None else url[: span[0]] + "***" + url[span[1] :]
+    url = url if span is None else url[: span[0]] + "***" + url[span[1] :]
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
 
 
 def quiet_rasa() -> None:

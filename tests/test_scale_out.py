@@ -340,3 +340,39 @@ def test_a_shared_budget_without_redis_lets_messages_through(monkeypatch):
     assert all(limiter.allow("client-1") for _ in range(3))
     monkeypatch.delenv("AFTERCARE_REDIS_URL")
     assert isinstance(rate_limiter("memory", 1, 60), RateLimiter)
+
+
+def test_a_slow_redis_holds_up_only_the_message_waiting_on_it(monkeypatch):
+    """The shared budget's Redis round trip runs in a thread: while one check waits on a
+    Redis that takes 0.5 s, the event loop keeps serving everything else."""
+    import asyncio
+    import time
+
+    from bot.channels.limits import SharedRateLimiter
+
+    class SlowRedis:
+        def register_script(self, script):
+            def run(keys, args):
+                time.sleep(0.5)
+                return 1
+
+            return run
+
+    limiter = SharedRateLimiter(SlowRedis(), "slow", 5, 60)
+
+    async def scenario() -> tuple[bool, int]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        allowed = await limiter.check("client-1")
+        task.cancel()
+        return allowed, ticks
+
+    allowed, ticks = asyncio.run(scenario())
+    assert allowed and ticks >= 20  # the loop ran on while Redis was answering

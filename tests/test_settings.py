@@ -74,6 +74,17 @@ def test_secrets_never_show_in_the_settings_printout():
     assert settings.secret("TELEGRAM_BOT_TOKEN") == secret
     assert secret not in repr(settings) and "pw1" not in repr(settings)
     assert secret not in str(settings)
+    with_urls = Settings.from_env(
+        {
+            "AFTERCARE_DATABASE_URL": "postgresql+psycopg2://app:db-pw-1@db/aftercare",
+            "AFTERCARE_TRACKER_URL": "postgresql://rasa:tracker-pw-2@db/t?password=q-pw-4",
+            "AFTERCARE_REDIS_URL": "redis://:redis-pw-3@cache:6379/0",
+        }
+    )
+    for shown in (repr(with_urls), str(with_urls)):
+        for password in ("db-pw-1", "tracker-pw-2", "redis-pw-3", "q-pw-4"):
+            assert password not in shown
+        assert "app:***@db/aftercare" in shown and "redis://:***@cache:6379/0" in shown
 
 
 def test_a_child_process_gets_this_environment_with_overrides():

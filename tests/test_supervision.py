@@ -117,3 +117,94 @@ def test_a_killed_action_server_and_a_killed_rasa_come_back_by_themselves(
     written = log_file.read_text()
     for name in ("action server", "Rasa", "alert notifier"):
         assert f"The {name} stopped (exit -9); restarting it in 1s." in written
+
+
+class _HangingHook:
+    """The clinic's webhook: notes each alert as it arrives; the first takes `seconds` to
+    answer (the notifier is mid-delivery meanwhile), later ones are answered at once."""
+
+    def __init__(self, seconds: float) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from bot.serve.harness import free_port
+
+        arrived = self.arrived = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server API)
+                arrived.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                if len(arrived) == 1:
+                    time.sleep(seconds)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.integration
+def test_a_notifier_killed_mid_delivery_is_replaced_and_the_alert_still_arrives(
+    trained_model, clinic_dir, tmp_path
+):
+    """kill -9 of the notifier while the webhook is receiving an alert: `aftercare run` starts
+    a new one, which sends the alert again once the dead one's claim ran out (at least once:
+    receivers tell a repeat by the alert's `id` and `purpose`); the escalation ends delivered."""
+    import sqlite3
+
+    from bot.alerts.worker import SEND_LEASE
+    from tests.conftest import RunningBot, edit
+
+    hook = _HangingHook(seconds=8)  # less than the webhook's own timeout
+    edit(
+        clinic_dir / "settings.yml",
+        '    # webhook:\n    #   url: "https://hooks.slack.com/services/..."',
+        f'    webhook:\n      url: "{hook.url}"',
+    )
+    log_file = tmp_path / "run.log"
+    bot = RunningBot(
+        {
+            "AFTERCARE_CLINIC_DIR": str(clinic_dir),
+            "AFTERCARE_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+            "AFTERCARE_TRACKER_DB": str(tmp_path / "tracker.db"),
+        },
+        log_file=log_file,
+    )
+    bot.start()
+    run = bot.process.pid
+
+    def outbox() -> list[tuple]:
+        with sqlite3.connect(tmp_path / "app.db") as db:
+            return db.execute("SELECT channel, purpose, status FROM outbox").fetchall()
+
+    try:
+        assert bot.say("it's day 3 and there is yellow pus and I feel feverish", "s1")
+        deadline = time.monotonic() + 30
+        while not hook.arrived and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert hook.arrived, "the alert never reached the webhook"
+        notifier = pid_of(run, "notifier")
+        os.kill(notifier, signal.SIGKILL)  # mid-delivery: the webhook has not answered yet
+        killed_at = time.monotonic()
+        deadline = killed_at + SEND_LEASE + 60
+        while len(hook.arrived) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(hook.arrived) == 2, "the new notifier never sent the alert again"
+        assert time.monotonic() - killed_at >= SEND_LEASE - 5  # not before the claim ran out
+        assert pid_of(run, "notifier") != notifier
+        assert answers(bot, "can I wear makeup?", "s2")  # the bot answered throughout
+        deadline = time.monotonic() + 40
+        while ("webhook", "alert", "delivered") not in outbox() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        bot.stop()
+        hook.server.shutdown()
+    first, again = hook.arrived
+    assert (first["id"], first["purpose"]) == (again["id"], again["purpose"])
+    assert first["level"] == "urgent"
+    assert ("webhook", "alert", "delivered") in outbox()

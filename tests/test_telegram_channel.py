@@ -702,3 +702,58 @@ def test_a_half_configured_webhook_fails_fast_with_the_reason(env, problem):
 
     with pytest.raises(SettingsError, match=problem.replace("(", r"\(").replace(")", r"\)")):
         _config({"TELEGRAM_BOT_TOKEN": "1:abc", **env})
+
+
+def test_two_processes_share_one_bot_one_polls_and_the_other_takes_over_when_it_stops(
+    api, service, monkeypatch
+):
+    """Two Rasa processes with the client bot in polling mode: Telegram refuses a second
+    poller (the fake, like Telegram, ends the first long poll with 409), so only the holder of
+    the bot's poller lease polls; each message is answered once; when the poller stops, the
+    other process polls within the lease's renewal period and nothing is missed."""
+    monkeypatch.setattr("bot.storage.leases.POLLER_SECONDS", 3.0)
+    polling: list[str] = []
+    together: list[list[str]] = []
+
+    def watched(channel: Channel, name: str) -> None:
+        poll = channel.input._poll
+
+        async def tracked(application):
+            polling.append(name)
+            if len(polling) > 1:
+                together.append(list(polling))
+            try:
+                await poll(application)
+            finally:
+                polling.remove(name)
+
+        channel.input._poll = tracked
+
+    async def scenario():
+        first, second = Channel(api), Channel(api)
+        first.input.lease_owner, second.input.lease_owner = "process-1", "process-2"
+        watched(first, "first")
+        watched(second, "second")
+        await first.input.start()
+        while polling != ["first"]:
+            await asyncio.sleep(0.02)
+        await second.input.start()
+        for user in range(10):
+            api.push_text(5000 + user, f"message {user}")
+        for user in range(10):
+            await first.sent_to(5000 + user, 1)
+        assert polling == ["first"]
+        await first.input.stop()  # the poller goes away
+        for user in range(10, 15):
+            api.push_text(5000 + user, f"message {user}")
+        for user in range(10, 15):
+            await second.sent_to(5000 + user, 1)
+        await asyncio.sleep(0.5)
+        await second.input.stop()
+        return first.received, second.received
+
+    by_first, by_second = run(scenario())
+    assert sorted(m.text for m in by_first) == [f"message {u}" for u in range(10)]
+    assert sorted(m.text for m in by_second) == sorted(f"message {u}" for u in range(10, 15))
+    assert not together  # never two pollers at once
+    assert len(api.calls("sendMessage")) == 15  # each message answered exactly once

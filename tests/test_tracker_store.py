@@ -161,3 +161,72 @@ def test_memory_holds_at_most_cache_size_conversations(domain, store_kwargs):
     assert len(store._cache) == 2
     assert senders[0] not in store._cache
     assert run(store.retrieve(senders[0])) is not None  # still in the database
+
+
+def test_recent_events_read_only_what_came_after_the_cursor_with_the_same_ids(domain, store_kwargs):
+    """The widget's history poll: only the events after its cursor are read, at most a limit,
+    and numbered as in the whole conversation (message ids `e<index>` are a contract)."""
+    from bot.channels.web.format import history_messages
+
+    store = CachedSQLTrackerStore(domain, **store_kwargs)
+    tracker = _new_conversation(domain)
+    for turn in range(30):
+        _turn(tracker, f"question {turn}")
+    run(store.save(tracker))
+    full = run(store.retrieve_full_tracker(tracker.sender_id))
+    every = [e.as_dict() for e in full.events]
+    cursor = every[-9]["timestamp"]  # the last two turns are new to the widget
+
+    first, recent = store.recent_events(tracker.sender_id, cursor, limit=1000)
+
+    assert recent == [e for e in every if e["timestamp"] > cursor]
+    assert len(recent) == 8 and first == len(every) - 8
+    expected = history_messages(every, after=cursor)
+    assert history_messages(recent, after=cursor, first=first) == expected
+    assert [m["text"] for m in expected] == [
+        "question 28",
+        "answer to question 28",
+        "question 29",
+        "answer to question 29",
+    ]
+    first, newest = store.recent_events(tracker.sender_id, 0.0, limit=5)
+    assert newest == every[-5:] and first == len(every) - 5
+    assert store.recent_events(tracker.sender_id, every[-1]["timestamp"], 100) == (0, [])
+    assert store.recent_events("nobody", 0.0, 100) == (0, [])
+
+
+def test_recent_events_keep_their_ids_when_stamps_are_out_of_order(domain, store_kwargs):
+    """Two Rasa hosts whose clocks differ answer one chat: a later event can carry an earlier
+    stamp. What comes back is still a run of consecutive events, numbered as in the whole
+    conversation, and what is new is everything stamped after the cursor."""
+    from bot.channels.web.format import history_messages
+
+    store = CachedSQLTrackerStore(domain, **store_kwargs)
+    tracker = _new_conversation(domain)
+    for turn in range(3):
+        _turn(tracker, f"question {turn}")
+    run(store.save(tracker))
+    cursor = tracker.events[-1].timestamp
+    late = UserUttered("from the host behind", {"name": "makeup", "confidence": 0.9})
+    late.timestamp = cursor - 30  # written later, stamped earlier
+    tracker.update(late)
+    _turn(tracker, "question 3")
+    run(store.save(tracker))
+    every = [e.as_dict() for e in run(store.retrieve_full_tracker(tracker.sender_id)).events]
+
+    first, recent = store.recent_events(tracker.sender_id, cursor, limit=1000)
+
+    assert recent == every[first:]
+    assert history_messages(recent, after=cursor, first=first) == history_messages(
+        every, after=cursor
+    )
+
+
+def test_the_widget_finds_recent_events_through_rasas_wrappers(domain, store_kwargs):
+    from rasa.core.tracker_store import AwaitableTrackerStore, FailSafeTrackerStore
+
+    from bot.storage.forget import unwrap
+
+    store = CachedSQLTrackerStore(domain, **store_kwargs)
+    wrapped = FailSafeTrackerStore(AwaitableTrackerStore(store))
+    assert unwrap(wrapped) is store and hasattr(unwrap(wrapped), "recent_events")

@@ -16,6 +16,7 @@ from bot.alerts.channels import ACK_PREFIX, TelegramStaffChannel
 from bot.alerts.message import AlertWords
 from bot.settings import Settings
 from bot.storage.escalations import EscalationRepository
+from bot.storage.leases import Leases, run_while_held, stack_owner, telegram_poller
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,10 @@ class AckListener:
         repo: EscalationRepository,
         words: Callable[[], AlertWords],
         stop: asyncio.Event,
+        leases: Leases,
     ):
         self.settings, self.repo, self.words, self.stop = settings, repo, words, stop
+        self.leases = leases
         self._token: str | None = None
         self._chat_id = ""
         self._task: asyncio.Task | None = None
@@ -94,7 +97,21 @@ class AckListener:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _listen(self, token: str, retry_seconds: float = 30.0) -> None:
+    async def _listen(self, token: str) -> None:
+        """Poll while this notifier holds the staff bot's poller lease (Telegram refuses a
+        second poller of one bot: with several notifiers, one polls, another takes over when
+        it dies)."""
+        await run_while_held(
+            self.leases,
+            telegram_poller(token),
+            lambda: self._poll(token),
+            self.stop,
+            owner=stack_owner("staff-bot", self.settings.stack),
+        )
+
+    async def _poll(self, token: str, retry_seconds: float = 30.0) -> None:
+        """Poll the staff bot until cancelled (lease lost, or stop), retrying while Telegram
+        cannot be reached."""
         from telegram.ext import Application, CallbackQueryHandler  # only with a staff chat
 
         app = (
@@ -106,24 +123,34 @@ class AckListener:
         )
         handler = acknowledge_handler(self.repo, self.words, lambda: self._chat_id)
         app.add_handler(CallbackQueryHandler(handler, pattern=f"^{ACK_PREFIX}"))
-        while not self.stop.is_set():
+        while True:
             try:
-                async with app:
-                    await app.start()
-                    await app.updater.start_polling(
-                        poll_interval=0.2, timeout=10, allowed_updates=["callback_query"]
-                    )
-                    try:
-                        await self.stop.wait()
-                    finally:
-                        await app.updater.stop()
-                        await app.stop()
-                return
-            except Exception as exc:
+                await _poll_until_cancelled(app)
+            except Exception as exc:  # noqa: BLE001 - Telegram unreachable: try again later
                 log.warning(
                     "Telegram Acknowledge listener could not start (%s); retrying in %.0fs",
                     exc,
                     retry_seconds,
                 )
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.stop.wait(), timeout=retry_seconds)
+                await asyncio.sleep(retry_seconds)
+
+
+async def _poll_until_cancelled(app) -> None:
+    """Start `app` polling and wait; whatever happens, stop and shut it down again without
+    hiding a cancellation (a failed stop must not turn it into another error)."""
+    await app.initialize()
+    try:
+        await app.start()
+        await app.updater.start_polling(
+            poll_interval=0.2, timeout=10, allowed_updates=["callback_query"]
+        )
+        await asyncio.Event().wait()
+    finally:
+        with contextlib.suppress(Exception):
+            if app.updater.running:
+                await app.updater.stop()
+        with contextlib.suppress(Exception):
+            if app.running:
+                await app.stop()
+        with contextlib.suppress(Exception):
+            await app.shutdown()

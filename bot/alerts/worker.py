@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.alerts.acks import AckListener
 from bot.alerts.channels import (
@@ -27,17 +27,18 @@ from bot.alerts.channels import (
 )
 from bot.alerts.housekeeping import keep_retention
 from bot.alerts.message import AlertWords
-from bot.domain.days import now_utc
 from bot.kb.model import Clinic
 from bot.kb.store import ClinicStore
 from bot.settings import Settings, SettingsError
 from bot.storage.engine import session_factory
 from bot.storage.escalations import CLIENT_CHANNEL, EscalationRepository
 from bot.storage.heartbeats import NOTIFIER, Heartbeats
+from bot.storage.leases import Leases
 from bot.storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 SEND_TIMEOUT = 30.0
+SEND_LEASE = int(SEND_TIMEOUT) + 10  # seconds a claimed delivery is this notifier's
 # A refusal (a 4xx, "chat not found") is believed after this many attempts (a proxy's brief
 # 404 during a redeploy is not); then the delivery is `failed` until the settings change.
 GIVE_UP_AFTER = 3
@@ -159,18 +160,15 @@ class AlertWorker:
         """Try every due delivery once; returns how many were delivered."""
         delivered = 0
         channels = self.channels
-        # One row per claim: the lease only has to cover one send (SEND_TIMEOUT < lease).
-        while claimed := self.outbox.claim_due(now, limit=1):
+        # One row per claim: the lease only has to cover one send (SEND_TIMEOUT < lease), and
+        # a notifier killed mid-send holds up that delivery for no longer than the lease.
+        while claimed := self.outbox.claim_due(now, lease_seconds=SEND_LEASE, limit=1):
             self.last_progress = time.monotonic()
             delivery = claimed[0]
             channel = channels.get(delivery.channel)
-            moment = now or now_utc()
             if channel is None:
-                self.outbox.failed(
-                    delivery.id,
-                    f"channel '{delivery.channel}' is not configured",
-                    moment + timedelta(seconds=self.backoff_max),
-                )
+                error = f"channel '{delivery.channel}' is not configured"
+                self.outbox.failed(delivery.id, error, self.backoff_max, now)
                 continue
             try:
                 await asyncio.wait_for(channel.send(delivery), timeout=SEND_TIMEOUT)
@@ -201,11 +199,7 @@ class AlertWorker:
             exc,
             delay,
         )
-        self.outbox.failed(
-            delivery.id,
-            f"{type(exc).__name__}: {exc}",
-            (now or now_utc()) + timedelta(seconds=delay),
-        )
+        self.outbox.failed(delivery.id, f"{type(exc).__name__}: {exc}", delay, now)
         fallback = self.fallback()
         if delivery.attempts + 1 >= FALL_BACK_AFTER and self.outbox.fall_back(
             delivery.id, fallback, now
@@ -269,7 +263,9 @@ async def serve(
     channels = ChannelSet(settings, store, outbox)
     log.info("Alert worker started; channels: %s", ", ".join(sorted(channels.current())))
     worker = AlertWorker(outbox, channels.current, fallback=channels.fallback)
-    acks = AckListener(settings, EscalationRepository(sessions), channels.words, stop)
+    acks = AckListener(
+        settings, EscalationRepository(sessions), channels.words, stop, Leases(sessions)
+    )
 
     async def follow_channels() -> None:
         await acks.follow(channels.current().get("telegram"))

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
@@ -50,6 +51,10 @@ class RateLimiter:
         times.append(now)
         return True
 
+    async def check(self, key: str) -> bool:
+        """`allow` for a coroutine (in memory: nothing to wait for)."""
+        return self.allow(key)
+
 
 # One atomic step in Redis, on Redis's clock: drop what left the window, refuse when full,
 # else count this event. KEYS[1] the key; ARGV: window in ms, limit, a unique member.
@@ -62,6 +67,9 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 """
+
+
+_REDIS_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rate-limit")
 
 
 class SharedRateLimiter:
@@ -83,6 +91,13 @@ class SharedRateLimiter:
             log.warning("The shared rate limit %s is unavailable (Redis); allowing", self.name)
             return True
         return bool(counted)
+
+    async def check(self, key: str) -> bool:
+        """`allow` for a coroutine: the Redis round trip runs in a thread of its own pool, so
+        a slow Redis (up to its 2 s timeout) holds up only the requests waiting on it, never
+        the event loop nor the threads that record and screen messages."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_REDIS_THREADS, self.allow, key)
 
 
 def rate_limiter(
@@ -110,13 +125,13 @@ class MessageBudget:
             self.answered = rate_limiter(f"{name}:answered", limit, seconds)
             self.screened = rate_limiter(f"{name}:screened", limit, seconds)
 
-    def allow(self, key: str) -> bool:
+    async def allow(self, key: str) -> bool:
         """Count one message for `key`; False when it is over the limit (not answered)."""
-        return self.answered.allow(key)
+        return await self.answered.check(key)
 
     async def screen_over_limit(self, key: str, text: str, screen: Callable[[str], Any]) -> Any:
         """`screen(text)` in a thread while the screening budget lasts, else None."""
-        if not self.screened.allow(key):
+        if not await self.screened.check(key):
             return None
         with logs.hiding(text):
             return await asyncio.to_thread(screen, text)

@@ -46,6 +46,13 @@ class Turn:
     clauses: tuple[dict, ...] = ()  # each clause's text, best intent and confidence (NLU)
     ranking: tuple[dict, ...] = ()  # NLU's intents for the whole message, most likely first
     learned: LearnedScreening | None = None  # the learned net's reading, when NLU gave it
+    clock_given: bool = False  # `now` was given (a test's clock), not read from this host
+
+    @property
+    def stored_now(self) -> datetime | None:
+        """The time to store records at: the given clock, or None for the database's clock
+        (what leases, deadlines and heartbeats shared by several hosts compare against)."""
+        return self.now if self.clock_given else None
 
     @classmethod
     def build(

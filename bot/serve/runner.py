@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -281,6 +282,7 @@ def prepare(settings: Settings, rasa_port: int, action_port: int, web_port: int)
     env = settings.child_env(
         AFTERCARE_TRACKER_DB=str(settings.tracker_db),
         AFTERCARE_ACTION_URL=actions.url,
+        AFTERCARE_STACK=f"{socket.gethostname()}:{rasa_port}",
         **{ORIGINS_ENV: ",".join(origins)},
         **quiet,
     )

@@ -5,7 +5,7 @@ look at the clinic folder) and passes it down."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -80,7 +80,7 @@ class AftercareService:
 
     def turn(self, msg: Incoming, now: datetime | None = None) -> Turn:
         """The turn of a message: the treatment read once, the clinic looked at once."""
-        return Turn.build(
+        turn = Turn.build(
             msg.sender_id,
             msg.intent,
             msg.text,
@@ -94,6 +94,7 @@ class AftercareService:
             msg.ranking,
             LearnedScreening.from_dict(msg.learned),
         )
+        return replace(turn, clock_given=True) if now is not None else turn
 
     def warm_up(self) -> None:
         """Load the KB, the screener and its word lists now, not on the first message."""
@@ -253,7 +254,7 @@ class AftercareService:
         channels = turn.clinic.settings.alerts.names()
         # A new escalation's alert already goes out; the photo follows it on every channel.
         self.escalations.add_photo(
-            open_one.id, data, content_type, caption, source, channels, turn.now
+            open_one.id, data, content_type, caption, source, channels, turn.stored_now
         )
         return open_one.id, is_new
 

@@ -31,7 +31,7 @@ class Escalator:
         escalation was refused for good (a broken channel is not promised)."""
         if not turn.clinic.settings.alerts.names():
             return False
-        alive = self.heartbeats.alive(NOTIFIER, NOTIFIER_MAX_SILENCE_SECONDS, turn.now)
+        alive = self.heartbeats.alive(NOTIFIER, NOTIFIER_MAX_SILENCE_SECONDS, turn.stored_now)
         return alive and not self.escalations.staff_alerts_failing()
 
     def escalate(
@@ -59,7 +59,7 @@ class Escalator:
             treatment_date=treatment.treatment_date if treatment else None,
             treatment_kind=turn.kind or settings.default_treatment_kind,
             deadline_minutes=settings.ack_deadline_minutes if level in ALERTED_LEVELS else None,
-            now=turn.now,
+            now=turn.stored_now,
         )
 
     def escalate_safely(

@@ -16,6 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
 from bot.domain.days import as_utc, now_utc
+from bot.storage.clock import db_now
 from bot.storage.models import EscalationPhotoRow, EscalationRow, OutboxRow
 
 STATUSES = ("open", "acknowledged", "resolved")
@@ -141,8 +142,8 @@ class EscalationRepository:
         deadline, or within MERGE_MINUTES when it has none), a repeat updates it (its message
         and symptoms) and alerts no one again: a flood of messages cannot bury other clients.
         An older one, or one already re-alerted, gets a new escalation with its own alerts."""
-        now = now or now_utc()
         with self._sessions.begin() as session:
+            now = now or db_now(session)
             repeated = self._open_one(session, sender_id, level, now)
             if repeated is not None:
                 _merge(repeated, message, symptoms, day, topic)
@@ -255,8 +256,8 @@ class EscalationRepository:
 
     def acknowledge(self, escalation_id: int, by: str, now: datetime | None = None) -> bool:
         """Mark as acknowledged and queue the client's notice; False if not open."""
-        now = now or now_utc()
         with self._sessions.begin() as session:
+            now = now or db_now(session)
             row = session.get(EscalationRow, escalation_id)
             if row is None or row.status != "open":
                 return False
@@ -296,8 +297,8 @@ class EscalationRepository:
         now: datetime | None = None,
     ) -> int:
         """Keep a photo with an escalation and tell staff on every channel (one transaction)."""
-        now = now or now_utc()
         with self._sessions.begin() as session:
+            now = now or db_now(session)
             photo = EscalationPhotoRow(
                 escalation_id=escalation_id,
                 content_type=content_type,

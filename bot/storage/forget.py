@@ -56,7 +56,7 @@ def checkpoint(engine: Any) -> None:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _unwrap(tracker_store: Any) -> Any:
+def unwrap(tracker_store: Any) -> Any:
     """Rasa wraps the configured store (fail-safe, awaitable); find the real one."""
     seen: set[int] = set()
     while hasattr(tracker_store, "_tracker_store") and id(tracker_store) not in seen:
@@ -72,7 +72,7 @@ def delete_tracker(tracker_store: Any, sender_id: str) -> bool:
     `endpoints.yml` configures, any SQLAlchemy database) and the in-memory one."""
     from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
 
-    store = _unwrap(tracker_store)
+    store = unwrap(tracker_store)
     if hasattr(store, "forget"):  # our cached SQL store: drop its in-memory copy too
         store.forget(sender_id)
     if isinstance(store, SQLTrackerStore):

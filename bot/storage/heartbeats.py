@@ -2,7 +2,8 @@
 
 The alert notifier beats every few seconds while its delivery loop runs. The bot tells a client
 "the team has been alerted" only while that beat is fresh (`bot.service.escalation`);
-otherwise it gives the clinic's phone number instead. Times are the writer's clock in UTC.
+otherwise it gives the clinic's phone number instead. Times are the database's clock
+(`bot.storage.clock`), so a notifier and a bot on different hosts agree.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 
-from bot.domain.days import as_utc, now_utc
+from bot.domain.days import as_utc
+from bot.storage.clock import db_now
 from bot.storage.models import HeartbeatRow
 
 NOTIFIER = "notifier"
@@ -25,8 +27,8 @@ class Heartbeats:
 
     def beat(self, name: str, now: datetime | None = None) -> None:
         """Record that `name` is alive now."""
-        now = now or now_utc()
         with self._sessions.begin() as session:
+            now = now or db_now(session)
             row = session.get(HeartbeatRow, name)
             if row is None:
                 session.add(HeartbeatRow(name=name, beat_at=now))
@@ -42,7 +44,9 @@ class Heartbeats:
     def alive(self, name: str, max_silence_seconds: float, now: datetime | None = None) -> bool:
         """Whether `name` beat within the last `max_silence_seconds` (a beat from a clock a
         little ahead counts as now)."""
-        last = self.last(name)
-        if last is None:
-            return False
-        return (now or now_utc()) - last <= timedelta(seconds=max_silence_seconds)
+        with self._sessions() as session:
+            row = session.get(HeartbeatRow, name)
+            if row is None:
+                return False
+            now = now or db_now(session)
+            return now - as_utc(row.beat_at) <= timedelta(seconds=max_silence_seconds)

@@ -7,12 +7,12 @@ out belongs to a process that died: the recovery path claims it (`recovering`, o
 even with several processes; a claim whose claimer died runs out too) and screens it for red
 flags without Rasa or the action server (`recovered`). A channel that re-sends a message
 (Telegram retries an update) gets the same `external_id`: the copy is dropped while the first
-is being answered, and taken over when its process died before answering it.
+is being answered, and taken over when its process died before answering it. Leases are on
+the database's clock (`bot.storage.clock`): processes on several hosts agree when one ran out.
 """
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from bot.domain.days import now_utc
+from bot.storage.clock import db_now
+from bot.storage.leases import PROCESS
 from bot.storage.models import InboundRow
 
 RECEIVED, DONE, RECOVERING, RECOVERED = "received", "done", "recovering", "recovered"
@@ -28,7 +30,6 @@ OPEN = (RECEIVED, RECOVERING)
 # Rows are deleted this long after they arrived (finished ones are kept to drop re-sent
 # copies); an unfinished row's text is dropped then too, whatever happened to it.
 KEEP = timedelta(days=2)
-PROCESS = secrets.token_hex(8)  # this process, as the owner of what it answers
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,6 @@ class InboundLog:
     ) -> int | None:
         """Record a message as received by this process; its id, or None when `external_id`
         was seen before and is still being answered or was answered."""
-        now = now_utc()
         row = InboundRow(
             channel=channel,
             external_id=external_id,
@@ -70,11 +70,11 @@ class InboundLog:
             text=text,
             state=RECEIVED,
             owner=self.owner,
-            lease_until=now + self.lease,
-            received_at=now,
         )
         try:
             with self._sessions.begin() as session:
+                row.received_at = db_now(session)
+                row.lease_until = row.received_at + self.lease
                 session.add(row)
         except IntegrityError:
             return self._take_over(channel, external_id) if external_id else None
@@ -82,8 +82,8 @@ class InboundLog:
 
     def _take_over(self, channel: str, external_id: str) -> int | None:
         """A re-sent message whose first copy's process died before answering it: ours now."""
-        now = now_utc()
         with self._sessions.begin() as session:
+            now = db_now(session)
             row = session.scalars(
                 select(InboundRow).where(
                     InboundRow.channel == channel,
@@ -107,7 +107,7 @@ class InboundLog:
             return session.execute(
                 update(InboundRow)
                 .where(InboundRow.owner == self.owner, InboundRow.state.in_(OPEN))
-                .values(lease_until=now_utc() + self.lease)
+                .values(lease_until=db_now(session) + self.lease)
             ).rowcount
 
     def finish(self, inbound_id: int) -> bool:
@@ -127,8 +127,8 @@ class InboundLog:
     ) -> list[Pending]:
         """Unfinished messages of `channel` whose lease ran out, each claimed by this process
         only (a compare-and-set per row, so two processes never recover the same one)."""
-        now = now or now_utc()
         with self._sessions() as session:
+            now = now or db_now(session)
             rows = session.scalars(
                 select(InboundRow)
                 .where(

@@ -157,6 +157,17 @@ class HeartbeatRow(Base):
     beat_at = Column(DateTime(timezone=True), nullable=False)
 
 
+class LeaseRow(Base):
+    """A job one process at a time may do (`bot.storage.leases`): who holds it, until when
+    (database time)."""
+
+    __tablename__ = "leases"
+
+    name = Column(String(64), primary_key=True)
+    owner = Column(String(64), nullable=False)
+    until = Column(DateTime(timezone=True), nullable=False)
+
+
 class InboundRow(Base):
     """One client message as it arrived, recorded before the channel acknowledges it, until
     its turn is done (then its text is dropped). One whose process stopped renewing its lease

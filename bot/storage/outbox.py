@@ -2,7 +2,9 @@
 
 Rows are queued in the same transaction as what they announce (`bot.storage.escalations`).
 The alert worker claims due rows with a lease, so no other worker sends them too, and records
-each as delivered once, or failed with a time to retry; rows survive restarts.
+each as delivered once, or failed with a time to retry; rows survive restarts. Several workers
+(one per stack) claim with `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so each takes
+rows no other is taking, and compare leases with the database's clock.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import sessionmaker
 
-from bot.domain.days import now_utc
+from bot.storage.clock import db_now
 from bot.storage.escalations import (
     CLIENT_CHANNEL,
     FORGOTTEN,
@@ -51,16 +53,18 @@ class Outbox:
     def realert_overdue(self, channels: list[str], now: datetime | None = None) -> list[int]:
         """Urgent or emergency escalations nobody acknowledged by their deadline: queue a
         re-alert on every channel and the client's fallback instructions (once)."""
-        now = now or now_utc()
         done = []
         with self._sessions.begin() as session:
+            now = now or db_now(session)
             rows = session.execute(
-                select(EscalationRow).where(
+                select(EscalationRow)
+                .where(
                     EscalationRow.status == "open",
                     EscalationRow.deadline_at.is_not(None),
                     EscalationRow.deadline_at <= now,
                     EscalationRow.realerted_at.is_(None),
                 )
+                .with_for_update(skip_locked=True)
             ).scalars()
             for row in rows:
                 row.realerted_at = now
@@ -75,10 +79,10 @@ class Outbox:
         self, now: datetime | None = None, lease_seconds: int = 60, limit: int = 20
     ) -> list[Delivery]:
         """Pending deliveries whose time has come, most urgent level first, then oldest; leased
-        so no other worker sends them too."""
-        now = now or now_utc()
+        so no other worker sends them too (on the database's clock)."""
         claimed = []
         with self._sessions.begin() as session:
+            now = now or db_now(session)
             ids = (
                 session.execute(
                     select(OutboxRow.id)
@@ -90,6 +94,7 @@ class Outbox:
                     )
                     .order_by(SEND_ORDER, OutboxRow.id)
                     .limit(limit)
+                    .with_for_update(skip_locked=True, of=OutboxRow)
                 )
                 .scalars()
                 .all()
@@ -123,15 +128,20 @@ class Outbox:
             row = session.get(OutboxRow, outbox_id)
             if row is None:  # cancelled while it was being sent (the client used /forget)
                 return
-            row.status, row.delivered_at, row.lease_until = "delivered", now or now_utc(), None
+            row.status, row.lease_until = "delivered", None
+            row.delivered_at = now or db_now(session)
             row.attempts += 1
 
-    def failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
-        """Record a failed attempt; it is retried at `retry_at`."""
+    def failed(
+        self, outbox_id: int, error: str, delay_seconds: float, now: datetime | None = None
+    ) -> None:
+        """Record a failed attempt; it is retried `delay_seconds` after `now` (default: the
+        database's clock, what claims compare against)."""
         with self._sessions.begin() as session:
             row = session.get(OutboxRow, outbox_id)
             if row is None:  # cancelled while it was being sent
                 return
+            retry_at = (now or db_now(session)) + timedelta(seconds=delay_seconds)
             row.attempts += 1
             row.last_error, row.next_attempt_at, row.lease_until = error[:2000], retry_at, None
 
@@ -151,20 +161,22 @@ class Outbox:
                 return False
             row.attempts += 1
             row.status, row.last_error, row.lease_until = "failed", error[:2000], None
-            return _queue_fallback(session, row, fallback, now or now_utc())
+            return _queue_fallback(session, row, fallback, now or db_now(session))
 
     def fall_back(self, outbox_id: int, fallback: str | None, now: datetime | None = None) -> bool:
         """Send a staff delivery still undelivered on the `fallback` channel too (once), while
         its own channel keeps retrying. Returns whether it was queued."""
         with self._sessions.begin() as session:
             row = session.get(OutboxRow, outbox_id)
-            return row is not None and _queue_fallback(session, row, fallback, now or now_utc())
+            return row is not None and _queue_fallback(
+                session, row, fallback, now or db_now(session)
+            )
 
     def retry_failed(self, now: datetime | None = None) -> int:
         """Put every failed delivery of a still open escalation back in the queue (the
         clinic changed its alert settings); returns how many."""
-        now = now or now_utc()
         with self._sessions.begin() as session:
+            now = now or db_now(session)
             open_ids = select(EscalationRow.id).where(EscalationRow.status == "open")
             result = session.execute(
                 update(OutboxRow)

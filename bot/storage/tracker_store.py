@@ -21,6 +21,7 @@ instead of endpoints.yml's SQLite file: what several Rasa processes share.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -98,6 +99,35 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         query = select(func.count(event.id), func.max(event.id)).where(event.sender_id == sender_id)
         count, last_id = session.execute(query).one()
         return StoredState(events=int(count), last_id=last_id)
+
+    def recent_events(self, sender_id: str, after: float, limit: int) -> tuple[int, list[dict]]:
+        """The conversation's events from the first one stamped after `after` (Unix seconds)
+        on, at most the last `limit`, as dicts, oldest first; and the index of the first in
+        the whole conversation (all sessions, in id order: what `retrieve_full_tracker` would
+        list). A run of consecutive events, so indexes hold even when stamps are out of order
+        (hosts whose clocks differ); callers filter by time. Reads only those rows: a widget
+        polling a long chat costs what is new, not the whole conversation."""
+        event = self.SQLEvent
+        with self.session_scope() as session:
+            first_new = session.scalar(
+                select(func.min(event.id)).where(
+                    event.sender_id == sender_id, event.timestamp > after
+                )
+            )
+            if first_new is None:
+                return 0, []
+            rows = session.execute(
+                select(event.id, event.data)
+                .where(event.sender_id == sender_id, event.id >= first_new)
+                .order_by(event.id.desc())
+                .limit(limit)
+            ).all()
+            before = session.scalar(
+                select(func.count(event.id)).where(
+                    event.sender_id == sender_id, event.id < rows[-1].id
+                )
+            )
+        return int(before), [json.loads(row.data) for row in reversed(rows)]
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation's current session: from memory if the database is unchanged.

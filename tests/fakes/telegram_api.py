@@ -169,6 +169,9 @@ class FakeTelegramApi:
         self._runner: web.AppRunner | None = None
         self._update_event: asyncio.Event | None = None
         self._closing = False
+        # Like Telegram: a getUpdates ends any long poll still waiting with 409 (two pollers).
+        self._poll_generation = 0
+        self.poll_conflicts = 0
 
         handlers: dict[str, Callable[[Json], Awaitable[Any]]] = {
             "getMe": self._get_me,
@@ -657,7 +660,18 @@ class FakeTelegramApi:
         timeout = max(float(params.get("timeout") or 0), 0.0)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        self._poll_generation += 1  # this server's loop only: no lock needed
+        generation = self._poll_generation
+        self._wake_pollers()
         while True:
+            if generation != self._poll_generation:
+                with self._cond:
+                    self.poll_conflicts += 1
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
             event = self._update_event
             batch = self._take_updates(offset, limit)
             remaining = deadline - loop.time()

@@ -69,7 +69,7 @@ class Handlers:
         if not text:
             return
         chat_id = update.effective_chat.id
-        if not self.budget.allow(str(update.effective_user.id)):
+        if not await self.budget.allow(str(update.effective_user.id)):
             await self.busy_but_screened(update, context, text)
             return
         output = TelegramOutput(context.bot)

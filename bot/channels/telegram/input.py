@@ -3,7 +3,9 @@
 Two ways in, one set of handlers (`handlers.py`):
 - **webhook** (production): Telegram POSTs updates to `/webhooks/telegram/webhook`; a request
   without the secret token set with `setWebhook` gets 403 and reaches nothing.
-- **long polling** (no public HTTPS address): the channel asks the Bot API for updates itself.
+- **long polling** (no public HTTPS address): the channel asks the Bot API for updates itself;
+  with several Rasa processes, only the one holding the bot's poller lease polls
+  (`bot.storage.leases`), and another takes over within 30 s when it dies.
 
 Each private chat is one conversation (`telegram-<user id>`); group chats are told to message
 the bot privately. Replies go back through `TelegramOutput` (`output.py`).
@@ -42,6 +44,7 @@ from bot.kb.loader import phrase_keys
 from bot.service import Reply
 from bot.settings import Settings
 from bot.storage.inbound import Pending
+from bot.storage.leases import Leases, run_while_held, stack_owner, telegram_poller
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,10 @@ class TelegramInput(Handlers, InputChannel):
         self.sanic_app: Any = None
         self._starter: asyncio.Task | None = None
         self._recovery: asyncio.Task | None = None
+        self._poller: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
+        # Polls while it holds the bot's lease (None: this stack's Telegram role).
+        self.lease_owner: str | None = None
 
     # --- Rasa's channel interface -------------------------------------------------------
 
@@ -228,6 +235,7 @@ class TelegramInput(Handlers, InputChannel):
     async def start(self) -> None:
         """Start handling updates: polling, or register the webhook with its secret."""
         assert self.config is not None
+        self._stopping = asyncio.Event()  # a channel stopped before may start again
         application = self.build_application()
         await application.initialize()
         try:
@@ -275,10 +283,30 @@ class TelegramInput(Handlers, InputChannel):
                 secret_token=self.config.webhook_secret,
                 allowed_updates=ALLOWED_UPDATES,
             )
-        else:
+        else:  # every process can send; one at a time polls (Telegram refuses a second)
+            self._poller = asyncio.create_task(
+                run_while_held(
+                    Leases(self.service().sessions),
+                    telegram_poller(self.config.token),
+                    lambda: self._poll(application),
+                    self._stopping,
+                    owner=self.lease_owner
+                    or stack_owner("telegram", self.service().settings.stack),
+                )
+            )
+
+    async def _poll(self, application: Application) -> None:
+        """Poll the Bot API for updates until cancelled (this process holds the lease); a
+        cancellation while polling starts leaves the updater stopped too."""
+        try:
             await application.updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES, bootstrap_retries=-1
             )
+            await asyncio.Event().wait()
+        finally:
+            with suppress(Exception):
+                if application.updater.running:
+                    await application.updater.stop()
 
     async def _start_with_retry(self) -> None:
         """Start, retrying while the Bot API cannot be reached (the bot keeps serving REST)."""
@@ -298,7 +326,8 @@ class TelegramInput(Handlers, InputChannel):
 
     async def stop(self) -> None:
         """Stop polling and the application (the webhook stays registered with Telegram)."""
-        for task in (self._starter, self._recovery):
+        self._stopping.set()
+        for task in (self._starter, self._recovery, self._poller):
             if task is not None and not task.done():
                 task.cancel()
                 with suppress(BaseException):

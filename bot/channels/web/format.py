@@ -106,7 +106,7 @@ def _client_text(event: Mapping[str, Any]) -> str | None:
 
 
 def history_messages(
-    events: Iterable[Mapping[str, Any]], after: float = 0.0, limit: int = 200
+    events: Iterable[Mapping[str, Any]], after: float = 0.0, limit: int = 200, first: int = 0
 ) -> list[dict[str, Any]]:
     """The chat as the widget shows it, from Rasa tracker events (as dicts), oldest first.
 
@@ -114,9 +114,10 @@ def history_messages(
     (title and payload; only the last bot message's are offered), `escalation` (urgent or
     emergency when the message answered a red flag, else null) and `alert_unsent` (staff could
     not be alerted to it from here). Only messages after `after`, at most the last `limit`.
+    `first`: the index of the first event in the whole conversation (ids are `e<index>`).
     """
     messages: list[dict[str, Any]] = []
-    for index, event in enumerate(events):
+    for index, event in enumerate(events, start=first):
         kind, time = event.get("event"), float(event.get("timestamp") or 0)
         if time <= after:
             continue

@@ -52,12 +52,13 @@ from bot.channels.web.tokens import Standing, TokenCheck, TokenSigner, signing_k
 from bot.kb.loader import phrase_keys
 from bot.service import AftercareService, Reply, get_service
 from bot.settings import Settings
-from bot.storage.forget import forget_conversation
+from bot.storage.forget import forget_conversation, unwrap
 from bot.storage.web_chats import SignedChats
 
 log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
+HISTORY_EVENTS = 20 * HISTORY_LIMIT  # Rasa stores several events per message
 POLL_SECONDS = 15
 _STATIC = {
     "widget.js": "application/javascript; charset=utf-8",
@@ -110,11 +111,17 @@ class WebInput(Recovering, InputChannel):
     # --- the conversation ---------------------------------------------------------------
 
     async def history(self, request: Request, conversation: str, after: float) -> dict[str, Any]:
-        """The chat's messages after `after`, and the cursor to ask from next time."""
-        agent = request.app.ctx.agent
-        tracker = await agent.tracker_store.retrieve_full_tracker(conversation)
-        events = [e.as_dict() for e in tracker.events] if tracker is not None else []
-        messages = history_messages(events, after=after, limit=HISTORY_LIMIT)
+        """The chat's messages after `after`, and the cursor to ask from next time: only the
+        events after the cursor are read (at most HISTORY_EVENTS), in a thread."""
+        store = unwrap(request.app.ctx.agent.tracker_store)  # Rasa wraps it (fail-safe)
+        if hasattr(store, "recent_events"):
+            first, events = await asyncio.to_thread(
+                store.recent_events, conversation, after, HISTORY_EVENTS
+            )
+        else:  # another tracker store (tests): the whole conversation
+            tracker = await store.retrieve_full_tracker(conversation)
+            first, events = 0, [e.as_dict() for e in tracker.events] if tracker else []
+        messages = history_messages(events, after=after, limit=HISTORY_LIMIT, first=first)
         cursor = max([after] + [m["time"] for m in messages])
         return {"messages": messages, "cursor": cursor}
 
@@ -175,7 +182,7 @@ class WebInput(Recovering, InputChannel):
 
     async def config(self, request: Request) -> HTTPResponse:
         call = self.call(request)
-        refused = call.refuse()
+        refused = await call.refuse()
         if refused:
             return refused
         settings = call.clinic.settings
@@ -200,7 +207,7 @@ class WebInput(Recovering, InputChannel):
         """Resume the chat of a token (or start one), linking it if a code was given; either
         way the browser gets a fresh token for it."""
         call = self.call(request)
-        refused = call.refuse()
+        refused = await call.refuse()
         if refused:
             return refused
         body = call.body()
@@ -210,7 +217,7 @@ class WebInput(Recovering, InputChannel):
         code = code.strip() if isinstance(code, str) and code.strip() else None
         check = call.token(body)
         history = await self._resumable(request, check, code)
-        if history is None and not self.new_chat_limiter.allow(call.address):
+        if history is None and not await self.new_chat_limiter.check(call.address):
             return call.busy()
         token = call.issue(check.chat if history is not None else None)
         conversation = conversation_id_for(token)
@@ -247,8 +254,14 @@ class WebInput(Recovering, InputChannel):
         return history
 
     async def message(self, request: Request) -> HTTPResponse:
+        """A client message: answered, or refused but screened. It runs to its end even when
+        the client goes away meanwhile (Sanic cancels the handler then): a red flag in it is
+        never dropped while a budget is being checked (in Redis, in a thread)."""
+        return await asyncio.shield(asyncio.ensure_future(self._message(request)))
+
+    async def _message(self, request: Request) -> HTTPResponse:
         call = self.call(request)
-        checked = call.chat(expired_ok=True)
+        checked = await call.chat(expired_ok=True)
         if isinstance(checked, HTTPResponse):
             return checked
         body, conversation = checked
@@ -261,10 +274,9 @@ class WebInput(Recovering, InputChannel):
             return call.reply({"error": "too_long", "message": message}, status=413)
         if call.token(body).standing is Standing.EXPIRED:
             return await self.refused_but_screened(call, conversation, text, metadata, "expired")
-        if not self.limiter.allow(conversation):
+        if not await self.limiter.allow(conversation):
             return await self.refused_but_screened(call, conversation, text, metadata, "busy")
-        turn = asyncio.ensure_future(self.answer(request, conversation, text, metadata))
-        answered = await asyncio.shield(turn)  # a client that goes away does not stop it
+        answered = await self.answer(request, conversation, text, metadata)
         result = await self.history(request, conversation, after_of(body))
         if not answered:
             result["error"] = "no_reply"
@@ -298,7 +310,7 @@ class WebInput(Recovering, InputChannel):
 
     async def history_route(self, request: Request) -> HTTPResponse:
         call = self.call(request)
-        checked = call.chat()
+        checked = await call.chat()
         if isinstance(checked, HTTPResponse):
             return checked
         body, conversation = checked
@@ -307,7 +319,7 @@ class WebInput(Recovering, InputChannel):
     async def forget(self, request: Request) -> HTTPResponse:
         """Delete the chat of a token everywhere (like Telegram's /forget)."""
         call = self.call(request)
-        checked = call.chat(expired_ok=True)  # an ended chat can still be deleted
+        checked = await call.chat(expired_ok=True)  # an ended chat can still be deleted
         if isinstance(checked, HTTPResponse):
             return checked
         _, conversation = checked

@@ -62,7 +62,7 @@ class Call:
         """429: too many calls."""
         return self.reply({"error": "busy", "message": self.phrase("web.busy")}, 429)
 
-    def refuse(self) -> HTTPResponse | None:
+    async def refuse(self) -> HTTPResponse | None:
         """403 for another site's page; 429 for an address calling far too often."""
         origin = self.request.headers.get("origin")
         if not origin_allowed(origin, self.origins):
@@ -70,7 +70,7 @@ class Call:
             return response.json(
                 {"error": "origin_not_allowed"}, status=403, headers={"Vary": "Origin"}
             )
-        if self.request.method == "POST" and not self.address_limiter.allow(self.address):
+        if self.request.method == "POST" and not await self.address_limiter.check(self.address):
             return self.busy()
         return None
 
@@ -92,10 +92,10 @@ class Call:
         """A fresh token for a chat (a new one when None), for the clinic's chat lifetime."""
         return self.signer.issue(chat, self.now, self.clinic.settings.web.chat_days)
 
-    def chat(self, expired_ok: bool = False) -> tuple[dict[str, Any], str] | HTTPResponse:
+    async def chat(self, expired_ok: bool = False) -> tuple[dict[str, Any], str] | HTTPResponse:
         """An allowed POST with a token this server issued: its body and conversation; else
         the response refusing it (400 malformed, 401 not issued here or expired)."""
-        refused = self.refuse()
+        refused = await self.refuse()
         if refused:
             return refused
         body = self.body()
