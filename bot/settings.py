@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     tracker_db_override: Path | None = Field(None, env="AFTERCARE_TRACKER_DB")
     tracker_url: str | None = Field(None, env="AFTERCARE_TRACKER_URL")
     redis_url: str | None = Field(None, env="AFTERCARE_REDIS_URL")
-    # Set by `aftercare run` for its children (host:Rasa port): who holds this stack's leases.
+    # Set by `aftercare run` for its children (one per run): who holds this stack's leases.
     stack: str | None = Field(None, env="AFTERCARE_STACK")
     minilm_dir_override: Path | None = Field(None, env="AFTERCARE_MINILM_DIR")
     action_server_url: str = Field("http://127.0.0.1:5055/webhook", env="AFTERCARE_ACTION_URL")

@@ -621,6 +621,20 @@ def test_a_broken_staff_channel_is_not_promised_to_clients(service, clinic_dir):
     assert not first.alert_unsent and second.alert_unsent
 
 
+def test_a_refused_alert_the_fallback_delivered_still_lets_clients_be_promised(repo, outbox):
+    """A channel refused an alert for good, but the fallback channel got it to staff: staff
+    alerts do go out, so clients are not told the team could not be alerted."""
+    escalation = create(repo, ["webhook"], level="urgent")
+    (claimed,) = outbox.claim_due(NOW)
+    assert outbox.gave_up(claimed.id, "PermanentFailure: HTTP 404", fallback="email", now=NOW)
+    assert repo.staff_alerts_failing()  # not reached staff yet
+    (fallback,) = outbox.claim_due(NOW)
+    assert fallback.channel == "email"
+    outbox.delivered(fallback.id, NOW)
+    assert not repo.staff_alerts_failing()
+    assert list(repo.failed_deliveries()) == [escalation.id]  # still shown to staff
+
+
 def test_an_alert_refused_for_good_goes_once_to_the_fallback_channel(repo, outbox, words):
     port = free_port()
     server = ThreadingHTTPServer(("127.0.0.1", port), _Refusing)

@@ -7,10 +7,12 @@ throwaway ones `make test` starts (scripts/postgres.sh, scripts/redis.sh).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import threading
 import time
 from collections import Counter
@@ -203,6 +205,17 @@ def test_two_stacks_on_postgresql_and_redis_lose_and_double_nothing(
             stack.stop()
 
 
+def _web_messages_received(url: str) -> int:
+    """Widget messages recorded as received and not yet answered (their turns hang)."""
+    engine = create_engine(url, future=True)
+    with engine.connect() as connection:
+        count = connection.execute(
+            text("SELECT COUNT(*) FROM inbound WHERE channel = 'web' AND state = 'received'")
+        ).scalar_one()
+    engine.dispose()
+    return count
+
+
 def _alerts_arrive_once_each(red_senders: set[str], wait: float = 60) -> None:
     """Both notifiers ran on one outbox: each escalation's alert reached the webhook once."""
 
@@ -334,33 +347,41 @@ def test_a_budget_is_shared_by_every_process(monkeypatch):
     assert first.allow("client-1")  # the window moved on
 
 
-def test_a_shared_budget_without_redis_lets_messages_through(monkeypatch):
+def test_a_shared_budget_without_redis_is_counted_in_this_process(monkeypatch):
     monkeypatch.setenv("AFTERCARE_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
-    limiter = rate_limiter("down", 1, 60)
-    assert all(limiter.allow("client-1") for _ in range(3))
+    limiter = rate_limiter("down", 2, 60)
+    assert [limiter.allow("client-1") for _ in range(3)] == [True, True, False]
+    assert limiter.allow("client-2")
     monkeypatch.delenv("AFTERCARE_REDIS_URL")
     assert isinstance(rate_limiter("memory", 1, 60), RateLimiter)
 
 
-def test_a_slow_redis_holds_up_only_the_message_waiting_on_it(monkeypatch):
-    """The shared budget's Redis round trip runs in a thread: while one check waits on a
-    Redis that takes 0.5 s, the event loop keeps serving everything else."""
+def test_a_slow_redis_holds_up_neither_the_loop_nor_later_messages(monkeypatch):
+    """The shared budget's Redis round trip runs in a thread: while a check waits on Redis,
+    the event loop keeps serving everything else; a Redis slower than REDIS_WAIT_SECONDS is
+    given up on and, for a while, budgets are counted in this process without asking it."""
     import asyncio
     import time
 
+    import bot.channels.limits
     from bot.channels.limits import SharedRateLimiter
+
+    monkeypatch.setattr(bot.channels.limits, "REDIS_WAIT_SECONDS", 1.0)
+    delay = {"seconds": 0.5}
+    asked: list[float] = []
 
     class SlowRedis:
         def register_script(self, script):
             def run(keys, args):
-                time.sleep(0.5)
+                asked.append(time.monotonic())
+                time.sleep(delay["seconds"])
                 return 1
 
             return run
 
-    limiter = SharedRateLimiter(SlowRedis(), "slow", 5, 60)
+    limiter = SharedRateLimiter(SlowRedis(), "slow", 2, 60)
 
-    async def scenario() -> tuple[bool, int]:
+    async def scenario() -> tuple[list[bool], int, float]:
         ticks = 0
 
         async def ticker() -> None:
@@ -370,9 +391,123 @@ def test_a_slow_redis_holds_up_only_the_message_waiting_on_it(monkeypatch):
                 ticks += 1
 
         task = asyncio.create_task(ticker())
-        allowed = await limiter.check("client-1")
+        allowed = [await limiter.check("client-1")]
+        delay["seconds"] = 3.0  # Redis stops answering in time
+        started = time.monotonic()
+        allowed.append(await limiter.check("client-1"))
+        allowed += [await limiter.check("client-1") for _ in range(2)]
+        waited = time.monotonic() - started
         task.cancel()
-        return allowed, ticks
+        return allowed, ticks, waited
 
-    allowed, ticks = asyncio.run(scenario())
-    assert allowed and ticks >= 20  # the loop ran on while Redis was answering
+    allowed, ticks, waited = asyncio.run(scenario())
+    assert ticks >= 50  # the loop ran on while Redis was answering
+    assert allowed == [True, True, True, False]  # counted here (limit 2) once Redis was dropped
+    assert len(asked) == 2 and 1.0 <= waited < 2.0  # one wait, then no more asking
+
+
+def test_one_of_two_rasa_killed_under_load_loses_no_accepted_red_flag(
+    scale_database, webhook, tmp_path, trained_model
+):
+    """kill -9 of one stack's Rasa while conversations run on both and widget red flags are
+    mid-turn on it (its action server paused): the recovery path (of whichever stack gets to
+    them first, once their leases ran out) screens and escalates every accepted red flag (one
+    escalation and one alert each), the other messages are answered (those refused by the
+    dead one by the other stack, as a proxy fails over), and the killed Rasa is back by
+    itself."""
+    from tests.test_nothing_lost import SITE, URGENT_WEB
+    from tests.test_supervision import answered_within, pid_of
+
+    clinic = tmp_path / "clinic"
+    shutil.copytree(SHIPPED_CLINIC, clinic)
+    settings = clinic / "settings.yml"
+    settings.write_text(
+        settings.read_text().replace(
+            '    # webhook:\n    #   url: "https://hooks.slack.com/services/..."',
+            f'    webhook:\n      url: "{webhook}"',
+        )
+    )
+    env = {
+        "AFTERCARE_CLINIC_DIR": str(clinic),
+        "AFTERCARE_DATABASE_URL": scale_database,
+        "AFTERCARE_TRACKER_URL": scale_database,
+        "AFTERCARE_REDIS_URL": REDIS,
+        "AFTERCARE_TRACKER_DB": str(tmp_path / "unused-tracker.db"),
+        "AFTERCARE_RECOVER_AFTER_SECONDS": "6",
+        "AFTERCARE_WEB_TOKEN_SECRET": secrets.token_urlsafe(48),
+    }
+    stacks = [RunningBot(env), RunningBot(env)]
+    for stack in stacks:
+        stack.start()
+    killed, other = stacks
+
+    def widget(stack, route: str, body: dict) -> httpx.Response:
+        url = f"http://127.0.0.1:{stack.port}/webhooks/web/{route}"
+        return httpx.post(url, headers=SITE, content=json.dumps(body), timeout=120)
+
+    def send_hung(token: str) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            widget(killed, "message", {"token": token, "text": URGENT_WEB})
+
+    def flagged(token: str) -> bool:
+        try:
+            messages = widget(other, "history", {"token": token, "after": 0}).json()["messages"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            return False
+        return any(m["from"] == "bot" and m["escalation"] == "urgent" for m in messages)
+
+    answered: dict[str, int] = Counter()
+
+    def load(i: int) -> None:
+        """One client's questions, to either stack; a refused connection goes to the other."""
+        for turn, message in enumerate(("it was 3 days ago", *QUESTIONS)):
+            for stack in (stacks[(i + turn) % 2], stacks[(i + turn + 1) % 2]) * 3:
+                try:
+                    if stack.say(message, f"kill-load-{i}"):
+                        answered[f"kill-load-{i}"] += 1
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.5)
+
+    try:
+        tokens = [widget(killed, "session", {}).json()["token"] for _ in range(8)]
+        loaders = [threading.Thread(target=load, args=(i,)) for i in range(16)]
+        for thread in loaders:
+            thread.start()
+        actions = pid_of(killed.process.pid, "bot.serve.action_server")
+        os.kill(actions, signal.SIGSTOP)
+        hung = [threading.Thread(target=send_hung, args=(t,)) for t in tokens]
+        try:
+            for thread in hung:
+                thread.start()
+            deadline = time.monotonic() + 60
+            while _web_messages_received(scale_database) < len(tokens):
+                assert time.monotonic() < deadline, "the red flags were never accepted"
+                time.sleep(0.2)
+            os.kill(pid_of(killed.process.pid, "bot.serve.rasa_server"), signal.SIGKILL)
+        finally:
+            os.kill(actions, signal.SIGCONT)
+        for thread in hung + loaders:
+            thread.join(timeout=240)
+            assert not thread.is_alive()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all(flagged(t) for t in tokens):
+            time.sleep(1)
+        assert all(flagged(t) for t in tokens), "an accepted red flag was never answered"
+        assert answered == Counter({f"kill-load-{i}": 1 + len(QUESTIONS) for i in range(16)})
+        assert answered_within(killed, 120, "kill-back") < 120  # restarted by its supervisor
+        engine = create_engine(scale_database, future=True)
+        with engine.connect() as connection:
+            web = Counter(
+                sender
+                for sender, level in connection.execute(
+                    text("SELECT sender_id, level FROM escalations WHERE sender_id LIKE 'web-%'")
+                )
+                if level == "urgent"
+            )
+        engine.dispose()
+        assert len(web) == len(tokens) and set(web.values()) == {1}
+        _alerts_arrive_once_each(set(web))
+    finally:
+        for stack in stacks:
+            stack.stop()

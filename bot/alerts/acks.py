@@ -94,8 +94,9 @@ class AckListener:
         task, self._task, self._token = self._task, None, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await asyncio.wait({task})  # a cancellation of the caller still propagates
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("The Acknowledge listener had stopped: %s", task.exception())
 
     async def _listen(self, token: str) -> None:
         """Poll while this notifier holds the staff bot's poller lease (Telegram refuses a

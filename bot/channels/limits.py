@@ -1,6 +1,7 @@
 """How much one chat, one Telegram user and one address may send: sliding windows, in this
 process and bounded, or in Redis and shared by every process when `AFTERCARE_REDIS_URL` is
-set (the scale-out profile: otherwise N processes would allow N times each budget)."""
+set (the scale-out profile: otherwise N processes would allow N times each budget; while
+Redis is down, each process counts on its own)."""
 
 from __future__ import annotations
 
@@ -70,34 +71,57 @@ return 1
 
 
 _REDIS_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="rate-limit")
+REDIS_WAIT_SECONDS = 2.5  # a budget check waits no longer for Redis (its socket timeout is 2 s)
+REDIS_PAUSE_SECONDS = 30.0  # after a failure, budgets are counted in this process this long
 
 
 class SharedRateLimiter:
-    """`RateLimiter` kept in Redis: one window per key for every process. If Redis fails,
-    events are allowed (a client is never refused for our fault) and a warning is logged."""
+    """`RateLimiter` kept in Redis: one window per key for every process. When Redis fails or
+    is slow, this process counts on its own for a while (REDIS_PAUSE_SECONDS) and a warning is
+    logged: a client is never refused for our fault, and nobody queues behind a dead Redis."""
 
     def __init__(self, client: redis.Redis, name: str, limit: int, seconds: float) -> None:
         self.name, self.limit, self.seconds = name, limit, seconds
         self._script = client.register_script(_SLIDING_WINDOW)
+        self._local = RateLimiter(limit, seconds)
+        self._redis_back_at = 0.0  # monotonic time to try Redis again after a failure
 
     def allow(self, key: str, now: float | None = None) -> bool:
         """Count one event for `key`; False if it is over the limit (then not counted)."""
+        if time.monotonic() < self._redis_back_at:
+            return self._local.allow(key)
         try:
             counted = self._script(
                 keys=[f"aftercare:rate:{self.name}:{key}"],
                 args=[int(self.seconds * 1000), self.limit, uuid.uuid4().hex],
             )
         except redis.RedisError:
-            log.warning("The shared rate limit %s is unavailable (Redis); allowing", self.name)
-            return True
+            self._redis_failed()
+            return self._local.allow(key)
         return bool(counted)
 
     async def check(self, key: str) -> bool:
         """`allow` for a coroutine: the Redis round trip runs in a thread of its own pool, so
-        a slow Redis (up to its 2 s timeout) holds up only the requests waiting on it, never
-        the event loop nor the threads that record and screen messages."""
+        a slow Redis holds up at most REDIS_WAIT_SECONDS of this request, never the event loop
+        nor the threads that record and screen messages."""
+        if time.monotonic() < self._redis_back_at:
+            return self._local.allow(key)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_REDIS_THREADS, self.allow, key)
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(_REDIS_THREADS, self.allow, key), REDIS_WAIT_SECONDS
+            )
+        except asyncio.TimeoutError:
+            self._redis_failed()
+            return self._local.allow(key)
+
+    def _redis_failed(self) -> None:
+        self._redis_back_at = time.monotonic() + REDIS_PAUSE_SECONDS
+        log.warning(
+            "The shared rate limit %s is unavailable (Redis); counting in this process for %ss",
+            self.name,
+            REDIS_PAUSE_SECONDS,
+        )
 
 
 def rate_limiter(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +16,6 @@ import httpx
 
 from bot.channels.telegram.config import TelegramConfig
 from bot.channels.web.format import ORIGINS_ENV
-from bot.domain.days import now_utc
 from bot.domain.intents import topic_intents
 from bot.kb.store import ClinicStore
 from bot.serve.demo_site import DemoSite, widget_tag
@@ -165,7 +164,7 @@ class Stack:
         """Until the notifier's first heartbeat: before it, clients would be told to call
         instead of that staff were alerted (bot.service.escalation)."""
         beats = Heartbeats(session_factory(self.settings.database_url))
-        started, deadline = now_utc() - timedelta(seconds=1), time.monotonic() + timeout
+        started, deadline = beats.clock() - timedelta(seconds=1), time.monotonic() + timeout
         while time.monotonic() < deadline and self.notifier.poll() is None:
             last = beats.last(NOTIFIER)
             if last is not None and last >= started:
@@ -282,7 +281,7 @@ def prepare(settings: Settings, rasa_port: int, action_port: int, web_port: int)
     env = settings.child_env(
         AFTERCARE_TRACKER_DB=str(settings.tracker_db),
         AFTERCARE_ACTION_URL=actions.url,
-        AFTERCARE_STACK=f"{socket.gethostname()}:{rasa_port}",
+        AFTERCARE_STACK=secrets.token_hex(8),  # this run: what it restarts keeps its leases
         **{ORIGINS_ENV: ",".join(origins)},
         **quiet,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import aliased, sessionmaker
 
 from bot.domain.days import as_utc, now_utc
 from bot.storage.clock import db_now
@@ -225,7 +225,20 @@ class EscalationRepository:
             ]
 
     def staff_alerts_failing(self) -> bool:
-        """Whether an open escalation has a staff alert given up on (a channel is broken)."""
+        """Whether an open escalation has a staff alert given up on (a channel is broken)
+        that did not reach staff another way either (the fallback channel delivered it)."""
+        other = aliased(OutboxRow)
+        reached_anyway = (
+            select(other.id)
+            .where(
+                other.escalation_id == OutboxRow.escalation_id,
+                other.purpose == OutboxRow.purpose,
+                other.channel != OutboxRow.channel,
+                other.channel != CLIENT_CHANNEL,
+                other.status == "delivered",
+            )
+            .exists()
+        )
         with self._sessions() as session:
             return (
                 session.execute(
@@ -235,6 +248,7 @@ class EscalationRepository:
                         OutboxRow.status == "failed",
                         OutboxRow.channel != CLIENT_CHANNEL,
                         EscalationRow.status == "open",
+                        ~reached_anyway,
                     )
                     .limit(1)
                 ).first()

@@ -35,6 +35,11 @@ class Heartbeats:
             else:
                 row.beat_at = now
 
+    def clock(self) -> datetime:
+        """The time now on the clock heartbeats are stamped with (the database's)."""
+        with self._sessions() as session:
+            return db_now(session)
+
     def last(self, name: str) -> datetime | None:
         """When `name` last beat, if ever."""
         with self._sessions() as session:

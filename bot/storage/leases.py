@@ -78,8 +78,9 @@ class Leases:
 
 def stack_owner(role: str, stack: str | None) -> str:
     """Who holds a lease for `role` in this process: the stack's role when `aftercare run`
-    started it (`Settings.stack`: a process it restarts after a crash takes its lease back at
-    once, instead of waiting for the dead one's to run out), else this process."""
+    started it (`Settings.stack`, random per run: a process it restarts after a crash takes
+    its lease back at once, instead of waiting for the dead one's to run out), else this
+    process."""
     return f"{stack}/{role}" if stack else PROCESS
 
 
@@ -87,6 +88,41 @@ def telegram_poller(token: str) -> str:
     """The lease of the one process polling the Telegram bot with `token` (named by a digest:
     the table never holds a token)."""
     return "telegram-poller:" + hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+class _Renewals:
+    """Asks for a lease, one ask at a time (an ask that hangs is never doubled), and judges
+    from the last answer whether the lease surely lasts until the next check."""
+
+    def __init__(self, leases: Leases, name: str, owner: str, seconds: float) -> None:
+        self.leases, self.name, self.owner, self.seconds = leases, name, owner, seconds
+        self.pending: asyncio.Future | None = None
+        self.asked = 0.0  # monotonic time of the pending or last ask
+        self.held_until = 0.0  # monotonic time the lease surely lasts until
+
+    async def held(self) -> bool:
+        """Ask (unless an earlier ask is still out), wait up to a sixth of the lease, and say
+        whether it is ours for longer than the next check is away (half a lease at most)."""
+        if self.pending is None:
+            self.asked = time.monotonic()  # the lease counts from before the database was asked
+            self.pending = asyncio.ensure_future(
+                asyncio.to_thread(self.leases.hold, self.name, self.owner, self.seconds)
+            )
+        done, _ = await asyncio.wait({self.pending}, timeout=self.seconds / 6)
+        if done:
+            answer, self.pending = self.pending, None
+            try:
+                self.held_until = self.asked + self.seconds if answer.result() else 0.0
+            except Exception:  # noqa: BLE001 - the database is away: judge by time
+                log.warning("Could not renew lease %s", self.name, exc_info=True)
+        else:
+            log.warning("Renewing lease %s is taking long", self.name)
+        return time.monotonic() + 0.6 * self.seconds < self.held_until
+
+    async def settle(self) -> None:
+        """Let an ask still out finish (briefly), so a release comes after it."""
+        if self.pending is not None:
+            await asyncio.wait({self.pending}, timeout=self.seconds / 6)
 
 
 async def run_while_held(
@@ -99,24 +135,15 @@ async def run_while_held(
 ) -> None:
     """Run `job()` (a coroutine that runs until cancelled) only while this process holds lease
     `name`, until `stop`: the lease is taken when free and renewed every third of `seconds`
-    (default POLLER_SECONDS). When another process holds it, or renewals fail or hang until
-    only a third is left, the job is cancelled before the lease can run out; a job that ends
-    by itself is logged and started again. Released at the end."""
+    (default POLLER_SECONDS). When another process holds it, or renewals fail or hang, the
+    job is cancelled while the lease surely lasts (the next check would come too late); a job
+    that ends by itself is logged and started again. Released at the end."""
     seconds = seconds or POLLER_SECONDS
+    renewals = _Renewals(leases, name, owner, seconds)
     task: asyncio.Task | None = None
-    held_until = 0.0  # monotonic time the lease surely lasts until
     try:
         while not stop.is_set():
-            asked = time.monotonic()  # the lease counts from before the database was asked
-            try:
-                held = await asyncio.wait_for(
-                    asyncio.to_thread(leases.hold, name, owner, seconds), seconds / 6
-                )
-                if held:
-                    held_until = asked + seconds
-            except Exception:  # noqa: BLE001 - the database is away or slow: judge by time
-                log.warning("Could not renew lease %s", name, exc_info=True)
-                held = time.monotonic() < held_until - seconds / 3
+            held = await renewals.held()
             if task is not None and task.done():
                 _log_end(task, name)
                 task = None
@@ -124,7 +151,7 @@ async def run_while_held(
                 log.info("This process holds lease %s: starting its job", name)
                 task = asyncio.create_task(job())
             elif not held and task is not None:
-                log.info("Lease %s is not ours now: stopping its job here", name)
+                log.info("Lease %s is not surely ours now: stopping its job here", name)
                 await _cancel(task)
                 task = None
             with contextlib.suppress(asyncio.TimeoutError):
@@ -132,6 +159,7 @@ async def run_while_held(
     finally:
         if task is not None:
             await _cancel(task)
+        await renewals.settle()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(leases.release, name, owner)
 

@@ -257,7 +257,9 @@ class WebInput(Recovering, InputChannel):
         """A client message: answered, or refused but screened. It runs to its end even when
         the client goes away meanwhile (Sanic cancels the handler then): a red flag in it is
         never dropped while a budget is being checked (in Redis, in a thread)."""
-        return await asyncio.shield(asyncio.ensure_future(self._message(request)))
+        handling = asyncio.ensure_future(self._message(request))
+        handling.add_done_callback(_note_failure)  # also when nobody awaits it any more
+        return await asyncio.shield(handling)
 
     async def _message(self, request: Request) -> HTTPResponse:
         call = self.call(request)
@@ -340,6 +342,12 @@ class WebInput(Recovering, InputChannel):
         await self.record(request, conversation, linked.reply)
         if not linked.linked:
             await self.to_rasa(conversation, "/day_summary")
+
+
+def _note_failure(handling: asyncio.Future) -> None:
+    """Log a widget message's failure by its kind only (its text may be in the exception)."""
+    if not handling.cancelled() and handling.exception() is not None:
+        log.error("A widget message failed: %s", type(handling.exception()).__name__)
 
 
 def _handler(method: Callable[[Request], Awaitable[HTTPResponse]]):
