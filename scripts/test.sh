@@ -34,10 +34,11 @@ $V/python scripts/red_flag_eval.py
 echo "== browser for the website widget tests (Debian chromium)"
 bash scripts/browser.sh
 
-echo "== pytest (unit, action, end-to-end and browser tests; storage on SQLite and PostgreSQL; scale-out on PostgreSQL + Redis)"
+echo "== pytest (unit, action, end-to-end and browser tests; storage on SQLite and PostgreSQL; scale-out on PostgreSQL + Redis behind HAProxy)"
 pgdir=$(mktemp -d /tmp/aftercare-pg.XXXXXX)
 redisdir=$(mktemp -d /tmp/aftercare-redis.XXXXXX)
 trap 'bash scripts/postgres.sh stop "$pgdir"; bash scripts/redis.sh stop "$redisdir"' EXIT
 eval "$(bash scripts/postgres.sh start "$pgdir")"
 eval "$(bash scripts/redis.sh start "$redisdir")"
+eval "$(bash scripts/haproxy.sh install)"
 $V/pytest

@@ -406,15 +406,70 @@ def test_a_slow_redis_holds_up_neither_the_loop_nor_later_messages(monkeypatch):
     assert len(asked) == 2 and 1.0 <= waited < 2.0  # one wait, then no more asking
 
 
-def test_one_of_two_rasa_killed_under_load_loses_no_accepted_red_flag(
-    scale_database, webhook, tmp_path, trained_model
+@pytest.fixture
+def haproxy_binary() -> str:
+    binary = os.environ.get("AFTERCARE_TEST_HAPROXY")
+    if not binary:
+        pytest.skip("no HAProxy (make test installs it: scripts/haproxy.sh)")
+    return binary
+
+
+@contextlib.contextmanager
+def _haproxy(binary: str, ports: list[int], tmp_path):
+    """HAProxy with the project's configuration (scripts/haproxy.sh) in front of `ports`."""
+    import subprocess
+
+    from bot.settings import PROJECT_DIR
+
+    port = free_port()
+    config = subprocess.run(
+        ["bash", "scripts/haproxy.sh", "config", str(port), *(f"127.0.0.1:{p}" for p in ports)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (tmp_path / "haproxy.cfg").write_text(config)
+    proxy = subprocess.Popen([binary, "-f", str(tmp_path / "haproxy.cfg"), "-db"])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url, timeout=5).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, "HAProxy did not start"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=30)
+
+
+def _owners_by_chat(url: str) -> dict[str, set[str]]:
+    """Widget chat -> the Rasa processes that took its messages (the inbound log's owners)."""
+    engine = create_engine(url, future=True)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT sender_id, owner FROM inbound WHERE channel = 'web'")
+        ).all()
+    engine.dispose()
+    owners: dict[str, set[str]] = {}
+    for sender, owner in rows:
+        owners.setdefault(sender, set()).add(owner)
+    return owners
+
+
+def test_two_rasa_behind_haproxy_keep_each_chat_on_one_and_lose_no_red_flag_when_one_dies(
+    scale_database, webhook, tmp_path, trained_model, haproxy_binary
 ):
-    """kill -9 of one stack's Rasa while conversations run on both and widget red flags are
-    mid-turn on it (its action server paused): the recovery path (of whichever stack gets to
-    them first, once their leases ran out) screens and escalates every accepted red flag (one
-    escalation and one alert each), the other messages are answered (those refused by the
-    dead one by the other stack, as a proxy fails over), and the killed Rasa is back by
-    itself."""
+    """Two stacks behind HAProxy with sender affinity (scripts/haproxy.cfg): each widget chat's
+    messages go to one Rasa, and both get chats. Then kill -9 of one stack's Rasa while
+    conversations run through the proxy and widget red flags are mid-turn on it (its action
+    server paused): the recovery path (of whichever stack gets to them first, once their
+    leases ran out) screens and escalates every accepted red flag (one escalation and one
+    alert each), the proxy sends the other messages to the live Rasa, and the killed Rasa is
+    back by itself."""
     from tests.test_nothing_lost import SITE, URGENT_WEB
     from tests.test_supervision import answered_within, pid_of
 
@@ -458,56 +513,83 @@ def test_one_of_two_rasa_killed_under_load_loses_no_accepted_red_flag(
 
     answered: dict[str, int] = Counter()
 
-    def load(i: int) -> None:
-        """One client's questions, to either stack; a refused connection goes to the other."""
-        for turn, message in enumerate(("it was 3 days ago", *QUESTIONS)):
-            for stack in (stacks[(i + turn) % 2], stacks[(i + turn + 1) % 2]) * 3:
-                try:
-                    if stack.say(message, f"kill-load-{i}"):
+    def load(proxy: str, i: int) -> None:
+        """One client's questions through the proxy; a request that died with the killed Rasa
+        is sent again, as the widget does."""
+        for message in ("it was 3 days ago", *QUESTIONS):
+            for _ in range(6):
+                with contextlib.suppress(httpx.HTTPError):
+                    response = httpx.post(
+                        f"{proxy}/webhooks/rest/webhook",
+                        json={"sender": f"kill-load-{i}", "message": message},
+                        timeout=120,
+                    )
+                    if response.status_code == 200 and response.json():
                         answered[f"kill-load-{i}"] += 1
                         break
-                except httpx.HTTPError:
-                    time.sleep(0.5)
+                time.sleep(0.5)
+
+    def chat_through(proxy: str) -> None:
+        token = httpx.post(
+            f"{proxy}/webhooks/web/session", headers=SITE, content="{}", timeout=60
+        ).json()["token"]
+        for question in QUESTIONS[:2]:
+            sent = httpx.post(
+                f"{proxy}/webhooks/web/message",
+                headers=SITE,
+                content=json.dumps({"token": token, "text": question}),
+                timeout=120,
+            )
+            assert sent.status_code == 200 and sent.json()["messages"]
 
     try:
-        tokens = [widget(killed, "session", {}).json()["token"] for _ in range(8)]
-        loaders = [threading.Thread(target=load, args=(i,)) for i in range(16)]
-        for thread in loaders:
-            thread.start()
-        actions = pid_of(killed.process.pid, "bot.serve.action_server")
-        os.kill(actions, signal.SIGSTOP)
-        hung = [threading.Thread(target=send_hung, args=(t,)) for t in tokens]
-        try:
-            for thread in hung:
+        with _haproxy(haproxy_binary, [s.port for s in stacks], tmp_path) as proxy:
+            for _ in range(20):
+                chat_through(proxy)
+            owners = _owners_by_chat(scale_database)
+            assert len(owners) == 20 and all(len(o) == 1 for o in owners.values())  # affinity
+            assert len(set().union(*owners.values())) == 2  # both Rasa servers took chats
+
+            tokens = [widget(killed, "session", {}).json()["token"] for _ in range(8)]
+            loaders = [threading.Thread(target=load, args=(proxy, i)) for i in range(16)]
+            for thread in loaders:
                 thread.start()
-            deadline = time.monotonic() + 60
-            while _web_messages_received(scale_database) < len(tokens):
-                assert time.monotonic() < deadline, "the red flags were never accepted"
-                time.sleep(0.2)
-            os.kill(pid_of(killed.process.pid, "bot.serve.rasa_server"), signal.SIGKILL)
-        finally:
-            os.kill(actions, signal.SIGCONT)
-        for thread in hung + loaders:
-            thread.join(timeout=240)
-            assert not thread.is_alive()
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and not all(flagged(t) for t in tokens):
-            time.sleep(1)
-        assert all(flagged(t) for t in tokens), "an accepted red flag was never answered"
-        assert answered == Counter({f"kill-load-{i}": 1 + len(QUESTIONS) for i in range(16)})
-        assert answered_within(killed, 120, "kill-back") < 120  # restarted by its supervisor
-        engine = create_engine(scale_database, future=True)
-        with engine.connect() as connection:
-            web = Counter(
-                sender
-                for sender, level in connection.execute(
-                    text("SELECT sender_id, level FROM escalations WHERE sender_id LIKE 'web-%'")
+            actions = pid_of(killed.process.pid, "bot.serve.action_server")
+            os.kill(actions, signal.SIGSTOP)
+            hung = [threading.Thread(target=send_hung, args=(t,)) for t in tokens]
+            try:
+                for thread in hung:
+                    thread.start()
+                deadline = time.monotonic() + 60
+                while _web_messages_received(scale_database) < len(tokens):
+                    assert time.monotonic() < deadline, "the red flags were never accepted"
+                    time.sleep(0.2)
+                os.kill(pid_of(killed.process.pid, "bot.serve.rasa_server"), signal.SIGKILL)
+            finally:
+                os.kill(actions, signal.SIGCONT)
+            for thread in hung + loaders:
+                thread.join(timeout=240)
+                assert not thread.is_alive()
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and not all(flagged(t) for t in tokens):
+                time.sleep(1)
+            assert all(flagged(t) for t in tokens), "an accepted red flag was never answered"
+            assert answered == Counter({f"kill-load-{i}": 1 + len(QUESTIONS) for i in range(16)})
+            assert answered_within(killed, 120, "kill-back") < 120  # restarted by its supervisor
+            engine = create_engine(scale_database, future=True)
+            with engine.connect() as connection:
+                web = Counter(
+                    sender
+                    for sender, level in connection.execute(
+                        text(
+                            "SELECT sender_id, level FROM escalations WHERE sender_id LIKE 'web-%'"
+                        )
+                    )
+                    if level == "urgent"
                 )
-                if level == "urgent"
-            )
-        engine.dispose()
-        assert len(web) == len(tokens) and set(web.values()) == {1}
-        _alerts_arrive_once_each(set(web))
+            engine.dispose()
+            assert len(web) == len(tokens) and set(web.values()) == {1}
+            _alerts_arrive_once_each(set(web))
     finally:
         for stack in stacks:
             stack.stop()
