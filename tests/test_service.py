@@ -191,6 +191,10 @@ def test_without_a_staff_channel_the_client_is_told_to_call_not_that_staff_were_
     )
     assert answer.alert_unsent  # the widget's banner says to call, too
     assert service.escalations.list()[0].level == "urgent"  # still recorded for the team
+    # "Call us now" stands in for the urgent notice ("contact us today"): said once, not twice.
+    assert service.phrase("notice.urgent") not in answer.reply
+    phone = service.clinic().settings.phone
+    assert answer.reply.count(phone) == 1
 
 
 def test_while_the_notifier_is_silent_the_client_is_told_to_call_not_that_staff_know(

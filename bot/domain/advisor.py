@@ -312,14 +312,21 @@ class Advisor:
         )
 
     def red_flag_reply(
-        self, flagged: list[Answer], level: str, next_steps: str, emergency: bool
+        self,
+        flagged: list[Answer],
+        level: str,
+        next_steps: str,
+        emergency: bool,
+        alerted: bool = True,
     ) -> Answer:
-        """One reply for a red-flag message: emergency first, each finding, then what happens next."""
+        """One reply for a red-flag message: emergency first, each finding, then what happens
+        next. When staff could not be alerted, an urgent message's next steps (call the clinic
+        now) stand in for the notice to contact it today, rather than repeat it."""
         parts = []
         if emergency or level == "emergency":
             parts.append(self._fill(self.kb.phrase("notice.emergency")))
         parts.extend(dict.fromkeys(a.body for a in flagged))
-        if level in ("question", "urgent"):
+        if level == "question" or (level == "urgent" and alerted):
             parts.append(self._fill(self.kb.phrase(f"notice.{level}")))
         parts.append(next_steps)
         first = flagged[0] if flagged else None

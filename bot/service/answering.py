@@ -131,6 +131,7 @@ class Answering:
                 triage.level,
                 self.escalator.next_steps(turn, triage.level, alerted),
                 bool(triage.emergency),
+                alerted,
             )
             return replace(answer, alert_unsent=not alerted), triage
         if (
@@ -261,7 +262,9 @@ class Answering:
                 turn, answer.escalation, answer.topic, turn.asked_day, [answer.topic]
             )
             steps = self.escalator.next_steps(turn, answer.escalation, alerted)
-            answer = replace(answer, reply=answer.reply + "\n" + steps, alert_unsent=not alerted)
+            # Unalerted, "call us now" stands in for the urgent notice ("contact us today").
+            said = answer.body if answer.escalation == "urgent" and not alerted else answer.reply
+            answer = replace(answer, reply=said + "\n" + steps, alert_unsent=not alerted)
         return answer
 
     def names_topic(
