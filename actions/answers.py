@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import emit, incoming
 from bot.service import get_service
-from bot.service.messages import ESCALATION_UPDATE, OFFER, PENDING, TREATMENT_DATE
+from bot.service.messages import ESCALATION_UPDATE, OFFER, PENDING, STAFF_EVENT, TREATMENT_DATE
 
 
 class ActionAnswer(Action):
@@ -52,3 +52,17 @@ class ActionEscalationUpdate(Action):
     ) -> list[dict[str, Any]]:
         update = tracker.get_slot(ESCALATION_UPDATE)
         return emit(dispatcher, get_service().escalation_update(update))
+
+
+class ActionStaffEvent(Action):
+    """Say in the client's chat what a team member did in the staff inbox: joined, replied,
+    handed back, resolved (run through Rasa's API by the inbox)."""
+
+    def name(self) -> str:
+        return "action_staff_event"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        event = tracker.get_slot(STAFF_EVENT)
+        return emit(dispatcher, get_service().staff_event(tracker.sender_id, event))

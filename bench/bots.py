@@ -66,7 +66,7 @@ def ours_stack(work: Path) -> Stack:
         "RASA_TELEMETRY_ENABLED": "false",
     }
     argv = [AFTERCARE, "run", "--port", str(rasa_port), "--action-port", str(action_port)]
-    argv += ["--web-port", str(web_port)]
+    argv += ["--web-port", str(web_port), "--inbox-port", str(free_port())]
     url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
     command = Command("aftercare-run", argv, ROOT, env, unset_prefixes=("TELEGRAM_",))
     return Stack("ours", [command], url, work / "logs", greeting=OURS_SCRIPT[0])

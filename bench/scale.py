@@ -62,7 +62,7 @@ def _database(server_url: str) -> str:
 def _stack(name: str, env: dict[str, str], logs: Path) -> Stack:
     rasa, actions, web = free_port(), free_port(), free_port()
     argv = [AFTERCARE, "run", "--port", str(rasa), "--action-port", str(actions)]
-    argv += ["--web-port", str(web)]
+    argv += ["--web-port", str(web), "--inbox-port", str(free_port())]
     command = Command(name, argv, ROOT, env, unset_prefixes=("TELEGRAM_",))
     url = f"http://127.0.0.1:{rasa}/webhooks/rest/webhook"
     return Stack(name, [command], url, logs, greeting=OURS_SCRIPT[0])

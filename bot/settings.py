@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     action_server_url: str = Field("http://127.0.0.1:5055/webhook", env="AFTERCARE_ACTION_URL")
     rasa_url: str = Field("http://127.0.0.1:5005", env="AFTERCARE_RASA_URL")
     web_origins_text: str = Field("", env="AFTERCARE_WEB_ORIGINS")
+    # The staff inbox is reached over HTTPS (a reverse proxy in front): its cookie is Secure.
+    inbox_https: bool = Field(False, env="AFTERCARE_INBOX_HTTPS")
     log_level: str = Field("WARNING", env="LOG_LEVEL")
     recover_after_seconds: float = Field(60.0, env="AFTERCARE_RECOVER_AFTER_SECONDS")
     user: str = Field("staff", env="USER")

@@ -193,6 +193,7 @@ class RunningBot:
 
     def __init__(self, env: dict[str, str], log_file: Path | None = None):
         self.port, self.action_port, self.web_port = free_port(), free_port(), free_port()
+        self.inbox_port = free_port()
         self.env = {**os.environ, **env}
         self.process: subprocess.Popen | None = None
         self.log_file = log_file  # everything every process prints, when set (else a pipe)
@@ -206,6 +207,7 @@ class RunningBot:
             if "address already in use" not in "".join(seen) or attempt == 2:
                 raise AssertionError("bot did not start:\n" + "".join(seen[-40:]))
             self.port, self.action_port, self.web_port = free_port(), free_port(), free_port()
+            self.inbox_port = free_port()
 
     def _start_once(self) -> list[str]:
         """Start `aftercare run`; [] once it is running, else the last lines it printed."""
@@ -221,6 +223,8 @@ class RunningBot:
                 str(self.action_port),
                 "--web-port",
                 str(self.web_port),
+                "--inbox-port",
+                str(self.inbox_port),
             ],
             cwd=PROJECT_DIR,
             env=self.env,
@@ -253,6 +257,8 @@ class RunningBot:
             self.action_port,
             "--web-port",
             self.web_port,
+            "--inbox-port",
+            self.inbox_port,
         )
         return [AFTERCARE, "run", *map(str, ports)]
 

@@ -1,8 +1,10 @@
-"""The staff chat's Acknowledge button: a python-telegram-bot listener on the staff bot.
+"""The staff chat's Acknowledge button, and staff replies to alerts: a python-telegram-bot
+listener on the staff bot.
 
 It runs while a staff Telegram chat is configured, and starts or stops when the clinic's
 `alerts:` settings change. Alerts never wait for it: if Telegram is unreachable, the worker
-delivers anyway (Telegram deliveries retry) and the listener keeps trying.
+delivers anyway (Telegram deliveries retry) and the listener keeps trying. A reply (Telegram's
+reply-to) to an alert goes to the client's chat (`bot.alerts.staff_replies`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 
 from bot.alerts.channels import ACK_PREFIX, TelegramStaffChannel
 from bot.alerts.message import AlertWords
+from bot.alerts.staff_replies import Outcome, TelegramReplies, alert_id, staff_name
 from bot.settings import Settings
 from bot.storage.escalations import EscalationRepository
 from bot.storage.leases import Leases, run_while_held, stack_owner, telegram_poller
@@ -56,13 +59,50 @@ def acknowledge_handler(
         await query.answer(say("ack_done"))
         if query.message is not None:
             done = say("acknowledged_by", who=who)
-            await query.edit_message_text(f"{query.message.text}\n\n{done}")
+            # The button stays: it names the escalation a staff reply to this alert is for
+            # (a second press answers "ack_already").
+            await query.edit_message_text(
+                f"{query.message.text}\n\n{done}", reply_markup=query.message.reply_markup
+            )
 
     return on_ack
 
 
+def staff_reply_handler(
+    replies: TelegramReplies, words: Callable[[], AlertWords], staff_chat: Callable[[], str]
+):
+    """A python-telegram-bot handler for text messages: a reply in the staff chat
+    (`staff_chat()`) to an alert of this bot goes to that client's chat, and the bot answers
+    the staff member with how it went. Anything else (another chat, a reply to another
+    message) is ignored."""
+
+    async def on_reply(update, context) -> None:
+        message = update.message
+        replied = message.reply_to_message if message is not None else None
+        if replied is None or message.from_user is None or not (message.text or "").strip():
+            return
+        if not is_staff_chat(message.chat, str(staff_chat())):
+            return
+        escalation_id = alert_id(replied)
+        if escalation_id is None or replied.from_user is None:
+            return
+        if replied.from_user.id != context.bot.id:
+            return  # a copy of an alert someone forwarded or pasted: not the bot's own
+        try:
+            outcome = await replies.send(escalation_id, staff_name(message.from_user), message.text)
+        except Exception as exc:  # noqa: BLE001 - the database failed: say so, log the kind
+            log.warning(
+                "A staff reply to escalation %s failed (%s)", escalation_id, type(exc).__name__
+            )
+            outcome = Outcome("reply_failed")
+        await message.reply_text(words().say(outcome.key, **outcome.values), do_quote=True)
+
+    return on_reply
+
+
 class AckListener:
-    """Polls the staff bot for Acknowledge presses while a staff chat is configured."""
+    """Polls the staff bot for Acknowledge presses and staff replies to alerts while a staff
+    chat is configured."""
 
     def __init__(
         self,
@@ -77,6 +117,7 @@ class AckListener:
         self._token: str | None = None
         self._chat_id = ""
         self._task: asyncio.Task | None = None
+        self._replies: TelegramReplies | None = None
 
     async def follow(self, channel: TelegramStaffChannel | None) -> None:
         """Listen with this channel's bot (or stop listening when there is none)."""
@@ -113,7 +154,12 @@ class AckListener:
     async def _poll(self, token: str, retry_seconds: float = 30.0) -> None:
         """Poll the staff bot until cancelled (lease lost, or stop), retrying while Telegram
         cannot be reached."""
-        from telegram.ext import Application, CallbackQueryHandler  # only with a staff chat
+        from telegram.ext import (  # only with a staff chat
+            Application,
+            CallbackQueryHandler,
+            MessageHandler,
+            filters,
+        )
 
         app = (
             Application.builder()
@@ -124,6 +170,12 @@ class AckListener:
         )
         handler = acknowledge_handler(self.repo, self.words, lambda: self._chat_id)
         app.add_handler(CallbackQueryHandler(handler, pattern=f"^{ACK_PREFIX}"))
+        if self._replies is None:
+            self._replies = TelegramReplies.build(self.settings)
+        replying = staff_reply_handler(self._replies, self.words, lambda: self._chat_id)
+        # New messages only: an edited reply is not sent again.
+        only = filters.UpdateType.MESSAGE & filters.REPLY & filters.TEXT & ~filters.COMMAND
+        app.add_handler(MessageHandler(only, replying))
         while True:
             try:
                 await _poll_until_cancelled(app)
@@ -143,7 +195,7 @@ async def _poll_until_cancelled(app) -> None:
     try:
         await app.start()
         await app.updater.start_polling(
-            poll_interval=0.2, timeout=10, allowed_updates=["callback_query"]
+            poll_interval=0.2, timeout=10, allowed_updates=["callback_query", "message"]
         )
         await asyncio.Event().wait()
     finally:

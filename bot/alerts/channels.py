@@ -14,19 +14,18 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from typing import Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from bot import logs
 from bot.alerts.message import AlertWords, alert_payload, alert_subject, alert_text
+from bot.alerts.rasa_api import RasaConversations
 from bot.kb.model import EmailAlerts
 from bot.storage.escalations import FORGOTTEN
 from bot.storage.outbox import Delivery
 
 ACK_PREFIX = "ack:"
-# Conversation-id prefixes of channels that can message a client unprompted.
-PUSH_CHANNELS = {"telegram-": "telegram"}
 
 
 class Channel(Protocol):
@@ -182,7 +181,7 @@ class ClientNoticeChannel:
     name = "client"
 
     def __init__(self, rasa_url: str, timeout: float = 15):
-        self.rasa_url, self.timeout = rasa_url.rstrip("/"), timeout
+        self.rasa = RasaConversations(rasa_url, timeout)
 
     async def send(self, delivery: Delivery) -> None:
         update = {"ack_notice": "acknowledged", "deadline_notice": "deadline_passed"}[
@@ -191,29 +190,6 @@ class ClientNoticeChannel:
         sender = delivery.escalation.sender_id
         if sender == FORGOTTEN:
             return  # the client asked to be forgotten: there is no one to tell
-        conversation = f"{self.rasa_url}/conversations/{quote(sender, safe='')}"
-        # A channel that can push (Telegram) is named, so the notice reaches it even when the
-        # client's last message came another way; others use the channel last used.
-        pushing = next((c for p, c in PUSH_CHANNELS.items() if sender.startswith(p)), None)
-        output = pushing or "latest"
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
-            # 1. Let Rasa start a new session first if the old one expired (a new session
-            #    resets slots: done after step 2, it would wipe the update).
-            response = await client.post(
-                f"{conversation}/execute?output_channel=collector",
-                json={"name": "action_listen"},
-            )
-            response.raise_for_status()
-            response = await client.post(
-                f"{conversation}/tracker/events",
-                json=[{"event": "slot", "name": "escalation_update", "value": update}],
-            )
-            response.raise_for_status()
-            response = await client.post(
-                f"{conversation}/execute?output_channel={output}",
-                json={"name": "action_escalation_update"},
-            )
-            response.raise_for_status()
-        if pushing and response.json().get("messages"):
-            # Rasa collected the reply instead of sending it: the channel is not running.
-            raise RuntimeError(f"the {pushing} channel is not running; the notice was not sent")
+        await self.rasa.run_action(
+            sender, "action_escalation_update", {"escalation_update": update}
+        )

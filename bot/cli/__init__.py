@@ -21,6 +21,8 @@ GROUPS = {
     "notifier": "bot.cli.notifier",
     "clients": "bot.cli.clients",
     "db": "bot.cli.db",
+    "staff": "bot.cli.staff",
+    "inbox": "bot.cli.inbox",
 }
 
 

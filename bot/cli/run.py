@@ -21,9 +21,18 @@ def register(sub) -> None:
         default=8080,
         help="port of the demo clinic page with the chat widget (default 8080; a free one if taken)",
     )
+    command.add_argument(
+        "--inbox-port", type=int, default=8090, help="port of the staff inbox (default 8090)"
+    )
     command.set_defaults(func=run_command)
 
 
 def run_command(settings: Settings, args: argparse.Namespace) -> int:
     """Start everything and supervise it until Ctrl-C."""
-    return run(settings, rasa_port=args.port, action_port=args.action_port, web_port=args.web_port)
+    return run(
+        settings,
+        rasa_port=args.port,
+        action_port=args.action_port,
+        web_port=args.web_port,
+        inbox_port=args.inbox_port,
+    )

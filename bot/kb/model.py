@@ -237,6 +237,15 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class InboxSettings:
+    """The staff inbox: when a quiet hand-off goes back to the bot, and the canned replies
+    (title, text with {placeholders}) staff can start a reply from."""
+
+    handoff_idle_minutes: int = 30
+    canned_replies: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ClinicSettings:
     """The clinic's own settings from `clinic/settings.yml`."""
 
@@ -253,6 +262,7 @@ class ClinicSettings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     web: WebSettings = field(default_factory=WebSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    inbox: InboxSettings = field(default_factory=InboxSettings)
 
     def placeholders(self) -> dict[str, str]:
         """Values that answer texts may use as {placeholders}."""

@@ -114,8 +114,10 @@ class Stack:
     demo: DemoSite
     telegram: TelegramConfig | None
     env: dict[str, str] = field(default_factory=dict)
+    inbox_port: int = 8090
     rasa: subprocess.Popen | None = None
     notifier: subprocess.Popen | None = None
+    inbox: subprocess.Popen | None = None
 
     @property
     def bot_url(self) -> str:
@@ -146,6 +148,18 @@ class Stack:
     def notifier_command(self) -> list[str]:
         return [str(Path(sys.executable).with_name("aftercare")), "notifier"]
 
+    def inbox_command(self) -> list[str]:
+        aftercare = str(Path(sys.executable).with_name("aftercare"))
+        return [aftercare, "inbox", "--port", str(self.inbox_port)]
+
+    @property
+    def inbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.inbox_port}"
+
+    def _start_inbox(self) -> subprocess.Popen:
+        env = {**self.env, "AFTERCARE_RASA_URL": self.bot_url}
+        return subprocess.Popen(self.inbox_command(), cwd=self.settings.project_dir, env=env)
+
     def start(self) -> None:
         """Both servers start at once (Rasa needs the action server only when a message
         comes): the cold start is the slower of the two, not their sum."""
@@ -158,7 +172,9 @@ class Stack:
         _wait_http(f"{self.bot_url}/", self.rasa, timeout=180)
         self.demo.start()
         self.notifier = self._start_notifier()
+        self.inbox = self._start_inbox()
         self._wait_for_notifier(timeout=60)
+        _wait_http(f"{self.inbox_url}/healthz", self.inbox, timeout=60)
 
     def _wait_for_notifier(self, timeout: float) -> None:
         """Until the notifier's first heartbeat: before it, clients would be told to call
@@ -187,6 +203,7 @@ class Stack:
             "  Red flags for staff: .venv/bin/aftercare escalations list   (alerts: clinic/settings.yml)\n"
             f"  Website chat:       {self.demo.url}   (demo clinic page; open it in a browser)\n"
             f"                       widget tag for the clinic's site: {widget_tag(self.bot_url)}\n"
+            f"  Staff inbox:        {self.inbox_url}   (accounts: .venv/bin/aftercare staff add NAME --role admin)\n"
             f"{_telegram_line(self.telegram, self.rasa_port)}"
             "Press Ctrl-C to stop.\n"
         )
@@ -199,6 +216,7 @@ class Stack:
             "Rasa": self._restart_rasa,
             "action server": self._restart_actions,
             "alert notifier": self._restart_notifier,
+            "staff inbox": self._restart_inbox,
         }
         delays = {name: backoff() for name in restarts}
         due: dict[str, float] = {}  # name -> when to start it again
@@ -237,6 +255,7 @@ class Stack:
             "Rasa": self.rasa,
             "action server": self.actions.process,
             "alert notifier": self.notifier,
+            "staff inbox": self.inbox,
         }[name]
 
     def _restart_rasa(self) -> None:
@@ -250,14 +269,20 @@ class Stack:
     def _restart_notifier(self) -> None:
         self.notifier = self._start_notifier()
 
+    def _restart_inbox(self) -> None:
+        self.inbox = self._start_inbox()
+
     def stop(self) -> None:
+        _stop(self.inbox)
         _stop(self.notifier)
         _stop(self.rasa, signal.SIGINT)
         self.actions.stop()
         self.demo.stop()
 
 
-def prepare(settings: Settings, rasa_port: int, action_port: int, web_port: int) -> Stack:
+def prepare(
+    settings: Settings, rasa_port: int, action_port: int, web_port: int, inbox_port: int = 8090
+) -> Stack:
     """Check the clinic and the Telegram settings, train if needed, and lay out the stack."""
     store = ClinicStore(settings.clinic_dir, topic_intents(settings.domain_file))
     clinic = store.current()  # a broken KB stops here, with file and line
@@ -285,15 +310,19 @@ def prepare(settings: Settings, rasa_port: int, action_port: int, web_port: int)
         **{ORIGINS_ENV: ",".join(origins)},
         **quiet,
     )
-    return Stack(settings, rasa_port, actions, demo, telegram, env)
+    return Stack(settings, rasa_port, actions, demo, telegram, env, inbox_port)
 
 
 def run(
-    settings: Settings, rasa_port: int = 5005, action_port: int = 5055, web_port: int = 8080
+    settings: Settings,
+    rasa_port: int = 5005,
+    action_port: int = 5055,
+    web_port: int = 8080,
+    inbox_port: int = 8090,
 ) -> int:
     """Train if needed, start the action server, Rasa and the demo clinic page (with the chat
     widget), and supervise them until Ctrl-C."""
-    stack = prepare(settings, rasa_port, action_port, web_port)
+    stack = prepare(settings, rasa_port, action_port, web_port, inbox_port)
 
     def _terminate(signum, frame):  # SIGTERM: stop children like Ctrl-C does
         raise KeyboardInterrupt

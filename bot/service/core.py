@@ -5,11 +5,12 @@ look at the clinic folder) and passes it down."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bot.domain.advisor import Answer
+from bot.domain.advisor import RESPONSE_NO_GUIDANCE, Answer
 from bot.domain.days import now_utc
 from bot.domain.intents import topic_intents
 from bot.domain.turn import Turn
@@ -22,8 +23,10 @@ from bot.service.dates import GIVE_DATE, Dates
 from bot.service.escalation import Escalator
 from bot.service.messages import (
     ESCALATION_UPDATE,
+    LAST_ANSWER,
     OFFER,
     PENDING,
+    STAFF_EVENT,
     TREATMENT_DATE,
     DateNotUnderstood,
     DateSaved,
@@ -37,6 +40,7 @@ from bot.settings import Settings
 from bot.storage.clients import ClientRegistry
 from bot.storage.engine import session_factory
 from bot.storage.escalations import Escalation, EscalationRepository
+from bot.storage.handoffs import Handoffs, TurnStats
 from bot.storage.heartbeats import Heartbeats
 from bot.storage.treatments import TreatmentRepository
 
@@ -66,6 +70,8 @@ class AftercareService:
         self.escalator = Escalator(self.escalations, self.clients, self.heartbeats)
         self.answering = Answering(self.escalator, self.screeners)
         self.dates = Dates(self.answering, self.treatments)
+        self.handoffs = Handoffs(self.sessions)
+        self.stats = TurnStats(self.sessions)
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -106,13 +112,42 @@ class AftercareService:
         """Screen the message and answer it; if it needs the treatment date and none is known,
         open the date form and keep the question for when the date is given."""
         turn = self.turn(msg, now)
+        return self.unless_owned(turn, lambda: self._answer(turn, msg))
+
+    def _answer(self, turn: Turn, msg: Incoming) -> Outcome:
         result = self.answering.respond(turn)
         if isinstance(result, NeedsDate):
             pending = {"intent": result.intent, "text": result.text, "message_id": msg.message_id}
             if msg.learned:
                 pending["learned"] = msg.learned  # the net's reading, for when the date comes
             return Outcome(slots={PENDING: pending}, open_date_form=True)
-        return answer_outcome(result, turn)
+        outcome = answer_outcome(result, turn)
+        self._count(outcome)
+        return outcome
+
+    def _count(self, outcome: Outcome) -> None:
+        """One anonymous line for the staff overview: the topic and how it was answered."""
+        keys = {r.key for r in outcome.replies}
+        if any(r.escalation in ("urgent", "emergency") for r in outcome.replies):
+            kind = "red_flag"
+        elif RESPONSE_NO_GUIDANCE in keys:
+            kind = "no_guidance"
+        else:
+            kind = "answered"
+        topic = (outcome.slots.get(LAST_ANSWER) or {}).get("topic")
+        self.stats.record(topic, kind)
+
+    def unless_owned(self, turn: Turn, answer: Callable[[], Outcome]) -> Outcome:
+        """`answer()`, unless a team member owns the chat: then the bot stays quiet (the
+        message is still screened). A hand-off with no staff reply for the clinic's idle time
+        goes back to the bot first, and the client is told."""
+        owner = self.handoffs.owner(turn.sender_id)
+        if owner is None:
+            return answer()
+        if not self.handoffs.is_idle(owner, turn.clinic.settings.inbox.handoff_idle_minutes):
+            return handoff.while_owned(self.answering, turn)
+        self.handoffs.release(turn.sender_id)
+        return Outcome([handoff.say(turn, "handoff.idle_back")]).add(answer())
 
     def screen_unanswered(self, sender_id: str, text: str, now=None) -> Outcome | None:
         """A message the bot will not answer (the client is over a rate limit), screened all
@@ -139,32 +174,43 @@ class AftercareService:
             return outcome
         learned = LearnedScreening.from_dict(pending.get("learned"))
         turn = self.turn(msg, now).with_message(pending["intent"], pending["text"], learned=learned)
-        return outcome.add(self.dates.answer_waiting(turn, pending, date_value))
+        return outcome.add(
+            self.unless_owned(turn, lambda: self.dates.answer_waiting(turn, pending, date_value))
+        )
 
     def date_form_reply(self, msg: Incoming, value: str, pending: dict | None, now=None) -> Outcome:
         """The client's reply while the bot waits for the treatment date (the date form)."""
-        return self.dates.form_reply(self.turn(msg, now), value, pending or {}, msg.message_id)
+        turn = self.turn(msg, now)
+        return self.unless_owned(
+            turn, lambda: self.dates.form_reply(turn, value, pending or {}, msg.message_id)
+        )
 
     def date_given(self, msg: Incoming, pending: dict | None, now=None) -> Outcome:
         """The client told the treatment date unprompted ("I had it done on Tuesday")."""
-        return self.dates.date_given(self.turn(msg, now), pending)
+        turn = self.turn(msg, now)
+        return self.unless_owned(turn, lambda: self.dates.date_given(turn, pending))
 
     def ask_date(self, msg: Incoming, problem: str | None) -> Outcome:
         """Ask for the treatment date, saying what was wrong with the last answer if anything."""
+        if self.handoffs.owner(msg.sender_id) is not None:
+            return Outcome()  # a team member has the chat: they ask what they need
         key = f"date.{problem}" if problem else "date.ask"
         return Outcome([Reply(key, self.phrase(key))])
 
     def handoff_requested(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
         """The client asked for a person: screen, record the request, say how the team replies."""
-        return handoff.request(self.answering, self.turn(msg, now), offer or {})
+        turn = self.turn(msg, now)
+        return self.unless_owned(turn, lambda: handoff.request(self.answering, turn, offer or {}))
 
     def affirm(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
         """ "Yes": accept a pending offer to pass the question on, if there is one."""
-        return handoff.affirm(self.answering, self.turn(msg, now), offer or {})
+        turn = self.turn(msg, now)
+        return self.unless_owned(turn, lambda: handoff.affirm(self.answering, turn, offer or {}))
 
     def deny(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
         """ "No": decline a pending offer, if there is one."""
-        return handoff.deny(self.answering, self.turn(msg, now), offer or {})
+        turn = self.turn(msg, now)
+        return self.unless_owned(turn, lambda: handoff.deny(self.answering, turn, offer or {}))
 
     def escalation_update(self, update: str | None) -> Outcome:
         """Tell the client what happened to their escalation (seen by staff, deadline passed)."""
@@ -172,6 +218,21 @@ class AftercareService:
         if update in ESCALATION_UPDATES:
             key = f"escalation.{update}"
             outcome.replies.append(Reply(key, self.phrase(key)))
+        return outcome
+
+    def handed_off(self, sender_id: str) -> bool:
+        """Whether a team member has this chat (the bot is quiet in it on purpose)."""
+        return self.handoffs.owner(sender_id) is not None
+
+    def staff_event(self, sender_id: str, event: dict | None) -> Outcome:
+        """Tell the client what a team member did in the staff inbox (joined, replied, handed
+        back, resolved)."""
+        outcome = Outcome(slots={STAFF_EVENT: None})
+        if isinstance(event, dict):
+            turn = self.turn(Incoming(sender_id, "", ""))
+            reply = handoff.staff_event(turn, event)
+            if reply is not None:
+                outcome.replies.append(reply)
         return outcome
 
     # --- one thing at a time (the CLI, tests, the staff side) -----------------------------

@@ -52,3 +52,33 @@ def deny(answering: Answering, turn: Turn, offer: dict) -> Outcome:
     if offer:
         return Outcome([say(turn, "handoff.declined")], {OFFER: None})
     return Outcome([say(turn, "anything_else")])
+
+
+# What a team member did in the staff inbox -> the phrase that tells the client.
+STAFF_EVENT_PHRASES = {
+    "joined": "handoff.staff_joined",
+    "reply": "handoff.staff_reply",
+    "left": "handoff.staff_left",
+    "resolved": "handoff.resolved",
+    "idle": "handoff.idle_back",
+}
+
+
+def while_owned(answering: Answering, turn: Turn) -> Outcome:
+    """A message in a chat a team member owns: the bot stays quiet, but the message is
+    screened all the same. A red flag is escalated (the owner and the queue see it); an
+    emergency still gets its "call now" reply at once, since nobody should wait for a person
+    to type."""
+    red_flag, _ = answering.screen(turn)
+    if red_flag is not None and red_flag.escalation == "emergency":
+        return answer_outcome(red_flag, turn)
+    return Outcome()
+
+
+def staff_event(turn: Turn, event: dict) -> Reply | None:
+    """The client's view of a staff inbox event (None for an unknown one)."""
+    key = STAFF_EVENT_PHRASES.get(str(event.get("kind")))
+    if key is None:
+        return None
+    name = str(event.get("staff_name") or "")
+    return say(turn, key, staff_name=name, text=str(event.get("text") or ""))

@@ -18,6 +18,7 @@ LAST_ANSWER = "last_answer"
 DATE_PROBLEM = "date_problem"
 TREATMENT_DATE = "treatment_date"
 ESCALATION_UPDATE = "escalation_update"
+STAFF_EVENT = "staff_event"
 
 
 @dataclass(frozen=True)

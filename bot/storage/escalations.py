@@ -204,6 +204,13 @@ class EscalationRepository:
                 query = query.where(EscalationRow.status == status)
             return [to_escalation(row) for row in session.execute(query).scalars()]
 
+    def for_sender(self, sender_id: str) -> list[Escalation]:
+        """A conversation's escalations, newest first."""
+        with self._sessions() as session:
+            query = select(EscalationRow).where(EscalationRow.sender_id == sender_id)
+            rows = session.execute(query.order_by(EscalationRow.id.desc())).scalars()
+            return [to_escalation(row) for row in rows]
+
     def deliveries(self, escalation_id: int) -> list[dict]:
         """The outbox rows of an escalation (for `escalations show`)."""
         with self._sessions() as session:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.storage.clients import ClientRegistry
 from bot.storage.escalations import EscalationRepository
+from bot.storage.handoffs import Handoffs
 from bot.storage.inbound import InboundLog
 from bot.storage.treatments import TreatmentRepository
 from bot.storage.web_chats import SignedChats
@@ -43,6 +44,7 @@ def forget_in_database(sessions: sessionmaker, sender_id: str) -> tuple[int, int
     treatment = TreatmentRepository(sessions).forget(sender_id)
     InboundLog(sessions).forget(sender_id)
     SignedChats(sessions).forget(sender_id)
+    Handoffs(sessions).forget(sender_id)
     checkpoint(sessions.kw["bind"])
     return redacted, client, treatment
 

@@ -197,3 +197,94 @@ class WebChatRow(Base):
 
     conversation_id = Column(String(64), primary_key=True)
     signed_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+
+
+class StaffRow(Base):
+    """A clinic team member who can log in to the staff inbox (`aftercare staff add`)."""
+
+    __tablename__ = "staff"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    name = Column(String(64), nullable=False, unique=True)  # the login, shown to clients
+    role = Column(String(16), nullable=False)  # staff | admin
+    password_hash = Column(String(255), nullable=False)  # Argon2id
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+    disabled_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class StaffSessionRow(Base):
+    """A logged-in browser: the SHA-256 of its cookie, and its CSRF token."""
+
+    __tablename__ = "staff_sessions"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    staff_id = Column(Integer, ForeignKey("staff.id", ondelete="CASCADE"), nullable=False)
+    csrf = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class LoginFailureRow(Base):
+    """A failed login (name tried, and a hash of the address it came from), for rate limits."""
+
+    __tablename__ = "login_failures"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    name = Column(String(64), nullable=False, index=True)
+    address = Column(String(64), nullable=False, index=True)
+    at = Column(DateTime(timezone=True), nullable=False)
+
+
+class HandoffRow(Base):
+    """A conversation a person has taken over: the bot stays silent in it (it still screens)."""
+
+    __tablename__ = "handoffs"
+
+    sender_id = Column(String(128), primary_key=True)
+    staff_id = Column(Integer, ForeignKey("staff.id", ondelete="SET NULL"), nullable=True)
+    owner_name = Column(String(64), nullable=False)
+    claimed_at = Column(DateTime(timezone=True), nullable=False)
+    active_at = Column(DateTime(timezone=True), nullable=False)  # claim or last staff reply
+
+
+class StaffMessageRow(Base):
+    """A staff reply sent into a client's chat, or a private note on it."""
+
+    __tablename__ = "staff_messages"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(128), nullable=False, index=True)
+    staff_id = Column(Integer, ForeignKey("staff.id", ondelete="SET NULL"), nullable=True)
+    staff_name = Column(String(64), nullable=False)
+    kind = Column(String(16), nullable=False)  # reply | note
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False)
+    sent_at = Column(DateTime(timezone=True), nullable=True)
+    error = Column(String(255), nullable=True)
+
+
+class AuditRow(Base):
+    """Who did what in the staff inbox, and when: never the words of a reply or note."""
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    staff_name = Column(String(64), nullable=False)
+    action = Column(String(32), nullable=False)
+    sender_id = Column(String(128), nullable=True, index=True)
+    escalation_id = Column(Integer, nullable=True)
+    detail = Column(String(255), nullable=True)
+
+
+class TurnStatRow(Base):
+    """One answered client message for the staff overview: when, what topic, how it was
+    answered. No conversation id and no words: nothing here identifies a client."""
+
+    __tablename__ = "turn_stats"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    at = Column(DateTime(timezone=True), nullable=False, index=True)
+    topic = Column(String(64), nullable=True)
+    outcome = Column(String(32), nullable=False)  # answered | no_guidance | red_flag

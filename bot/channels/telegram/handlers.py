@@ -97,6 +97,11 @@ class Handlers:
                     log.exception(
                         "Rasa failed on a Telegram message from %s", update.effective_user.id
                     )
+        if finished and output.sent == 0 and not output.failed:
+            # Quiet on purpose while a team member has the chat (the message was screened).
+            sender = sender_id_for(update.effective_user.id)
+            if await asyncio.to_thread(self.service().handed_off, sender):
+                return
         if not finished or output.sent == 0 or output.failed:
             await self.after_failed_turn(context, chat_id, update, None if intent else text)
 

@@ -16,6 +16,7 @@ from bot.kb.model import (
     AlertChannels,
     ClinicSettings,
     EmailAlerts,
+    InboxSettings,
     Language,
     OpeningHours,
     PrivacySettings,
@@ -65,7 +66,16 @@ def parse_settings(
         telegram=_telegram(node.get("telegram")),
         web=_web(node.get("web")),
         privacy=_privacy(node.get("privacy")),
+        inbox=_inbox(node.get("inbox")),
     )
+
+
+def _inbox(node: Any) -> InboxSettings:
+    node = node or {}
+    canned = tuple(
+        (str(c["title"]).strip(), str(c["text"]).strip()) for c in node.get("canned_replies") or ()
+    )
+    return InboxSettings(node.get("handoff_idle_minutes", DEFAULT_MINUTES), canned)
 
 
 def _check_time_zone(node: LineDict, file: str, errs: Collector) -> None:

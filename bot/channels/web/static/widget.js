@@ -116,11 +116,12 @@
       el("span", { "aria-hidden": "true", text: "\u00d7" }),
     ]);
     ui.newChat = el("button", { type: "button", class: "new-chat", text: text("new_chat") });
+    ui.human = el("button", { type: "button", class: "new-chat", text: text("talk_to_person") });
     var header = el("header", {}, [
       el("div", { class: "titles" }, [
         el("h2", { id: "aa-title", text: config.clinic_name }),
         el("p", { id: "aa-subtitle", text: text("subtitle") }),
-        ui.newChat,
+        el("div", { class: "header-buttons" }, [ui.human, ui.newChat]),
       ]),
       ui.close,
     ]);
@@ -184,6 +185,10 @@
       ui.newChat.focus();
     });
     ui.confirmYes.addEventListener("click", forgetChat);
+    // "Talk to a person": the same request as typing it, or /human on Telegram.
+    ui.human.addEventListener("click", function () {
+      sendButton({ payload: "/request_human", title: text("talk_to_person") });
+    });
     ui.close.addEventListener("click", close);
     ui.panel.addEventListener("keydown", function (event) {
       if (event.key === "Escape") { event.preventDefault(); close(); }

@@ -1,0 +1,109 @@
+"""The inbox's guard (OWASP ASVS level 1): no page or API answers without a session, every
+form carries the session's CSRF token, logins are rate limited, and every response says not
+to be framed, sniffed or cached."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.storage.staff import StaffAccounts, StaffSession
+
+COOKIE = "aftercare_staff"
+LOGIN_COOKIE = "aftercare_login"  # the login form's own CSRF token (before any session)
+PUBLIC = ("/login", "/static/", "/healthz")
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; media-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # "no-referrer" makes browsers send Origin: null
+    "Cache-Control": "no-store",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def staff_session(request: web.Request) -> StaffSession:
+    """The logged-in staff member of a request (the guard let it through)."""
+    return request["session"]
+
+
+def set_cookie(response: web.StreamResponse, name: str, value: str, secure: bool, age: int):
+    response.set_cookie(
+        name, value, max_age=age, path="/", httponly=True, samesite="Strict", secure=secure
+    )
+
+
+def same(a: str | None, b: str | None) -> bool:
+    """Constant-time equality of two tokens (False when either is missing)."""
+    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+
+
+def login_token(request: web.Request) -> str:
+    """The login form's CSRF token: the one in the browser's cookie, or a new one."""
+    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A form post's Origin (when the browser sends one) is this site."""
+    origin = request.headers.get("Origin")
+    if not origin or origin == "null":
+        return origin is None
+    return origin.split("://", 1)[-1] == request.host
+
+
+def guard(accounts: StaffAccounts) -> Callable:
+    """The middleware: find the session, refuse what needs one, check CSRF on every POST."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        public = request.path == "/login" or request.path.startswith(PUBLIC[1:])
+        token = request.cookies.get(COOKIE)
+        session = await asyncio.to_thread(accounts.session, token) if token else None
+        request["session"] = session
+        if request.method == "POST" and not _same_origin(request):
+            return _headers(web.Response(status=403, text="Cross-site request refused."))
+        if session is None and not public:
+            if request.method == "GET" and "fragment" not in request.query:
+                target = request.path_qs if request.path != "/" else ""
+                location = "/login" + (f"?next={_quote(target)}" if target else "")
+                return _headers(web.HTTPSeeOther(location))
+            return _headers(web.Response(status=401, text="Log in first."))
+        if request.method == "POST" and session is not None and not public:
+            form = await request.post()
+            if not same(form.get("csrf"), session.csrf):
+                return _headers(web.Response(status=403, text="Form expired: reload the page."))
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            return _headers(exc)
+        return _headers(response)
+
+    return middleware
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="")
+
+
+def _headers(response: web.StreamResponse) -> web.StreamResponse:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a path of this site only."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
