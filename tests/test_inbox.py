@@ -274,3 +274,39 @@ def test_staff_accounts_refuse_weak_passwords_and_duplicate_names(database_url):
     assert accounts.log_in("Lee", PASSWORD, "a") is not None
     accounts.set_disabled("Lee", True)
     assert accounts.log_in("Lee", PASSWORD, "a") is None
+
+
+def test_an_alert_that_could_not_be_delivered_is_shown_loudly(inbox):
+    from sqlalchemy import update
+
+    from bot.storage.models import OutboxRow
+
+    escalation = escalate(inbox)
+    sessions = inbox.accounts._sessions
+    with sessions.begin() as session:
+        session.add(OutboxRow(escalation_id=escalation, channel="webhook", purpose="alert"))
+    with sessions.begin() as session:
+        session.execute(update(OutboxRow).values(status="failed", last_error="HTTP 410"))
+    browser = log_in(inbox, "Sam")
+    assert "Alert NOT delivered" in browser.get("/").text
+    assert "FAILED" in browser.get(f"/c/{conversation_key(SENDER)}").text
+
+
+def test_staff_can_open_a_registered_clients_chat_and_write_first(inbox, rasa):
+    from datetime import date
+
+    from bot.storage.clients import ClientRegistry
+
+    registry = ClientRegistry(inbox.accounts._sessions)
+    client, code = registry.add("Bea", date(2026, 11, 30), "medical")
+    registry.redeem(code, "telegram-777", "telegram")
+    browser = log_in(inbox, "Sam")
+    clients = browser.get("/clients").text
+    key = conversation_key("telegram-777")
+    assert "Bea" in clients and f"/c/{key}" in clients
+    page = browser.get(f"/c/{key}").text
+    assert "Bea" in page and "2026-11-30" in page
+    token = form_token(page)
+    browser.post(f"/c/{key}/reply", data={"csrf": token, "text": "Hi Bea, how is your skin?"})
+    assert [e["kind"] for e in rasa.staff_events()] == ["joined", "reply"]
+    assert Handoffs(inbox.accounts._sessions).owner("telegram-777").owner_name == "Sam"
