@@ -310,3 +310,30 @@ def test_staff_can_open_a_registered_clients_chat_and_write_first(inbox, rasa):
     browser.post(f"/c/{key}/reply", data={"csrf": token, "text": "Hi Bea, how is your skin?"})
     assert [e["kind"] for e in rasa.staff_events()] == ["joined", "reply"]
     assert Handoffs(inbox.accounts._sessions).owner("telegram-777").owner_name == "Sam"
+
+
+def test_a_hand_off_nobody_replies_in_goes_back_to_the_bot_and_the_client_is_told(inbox, rasa):
+    import asyncio
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from bot.storage.models import HandoffRow
+
+    sessions = inbox.accounts._sessions
+    Handoffs(sessions).claim(SENDER, None, "Sam")
+    Handoffs(sessions).claim("telegram-busy", None, "Mia")
+    idle = inbox.store.current().settings.inbox.handoff_idle_minutes
+    old = datetime.now(timezone.utc) - timedelta(minutes=idle + 1)
+    with sessions.begin() as session:
+        session.execute(
+            update(HandoffRow).where(HandoffRow.sender_id == SENDER).values(active_at=old)
+        )
+    released = asyncio.run(inbox.sweep())
+    assert [h.sender_id for h in released] == [SENDER]
+    assert Handoffs(sessions).owner(SENDER) is None
+    assert Handoffs(sessions).owner("telegram-busy") is not None
+    assert rasa.staff_events() == [{"kind": "idle", "staff_name": "Sam", "text": ""}]
+    assert [(a.staff_name, a.action) for a in AuditLog(sessions).recent()] == [
+        ("bot", "idle_return")
+    ]

@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,8 +27,13 @@ FAILURE_WINDOW_MINUTES = 15
 FAILURES_PER_NAME = 5
 FAILURES_PER_ADDRESS = 20
 _HASHER = PasswordHasher()  # Argon2id, 64 MiB, 3 passes (the library's RFC 9106 profile)
-# Verified against when the name is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown: a wrong name takes as long as a wrong
+    password (made once, on the first login)."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 class AccountError(ValueError):
@@ -174,7 +180,7 @@ class StaffAccounts:
         with self._sessions.begin() as session:
             now = db_now(session)
             row = session.scalar(select(StaffRow).where(func.lower(StaffRow.name) == name.lower()))
-            if not _verify(row.password_hash if row else _DUMMY_HASH, password) or (
+            if not _verify(row.password_hash if row else _dummy_hash(), password) or (
                 row is None or row.disabled_at is not None
             ):
                 session.add(
