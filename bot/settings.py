@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     web_origins_text: str = Field("", env="AFTERCARE_WEB_ORIGINS")
     # The staff inbox is reached over HTTPS (a reverse proxy in front): its cookie is Secure.
     inbox_https: bool = Field(False, env="AFTERCARE_INBOX_HTTPS")
+    # Its address as browsers see it behind that proxy (https://inbox.clinic.example): the
+    # only Origin its forms accept. Unset: the host a request was sent to.
+    inbox_origin: str | None = Field(None, env="AFTERCARE_INBOX_ORIGIN")
     log_level: str = Field("WARNING", env="LOG_LEVEL")
     recover_after_seconds: float = Field(60.0, env="AFTERCARE_RECOVER_AFTER_SECONDS")
     user: str = Field("staff", env="USER")

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import update
 
 from bot.service.messages import Incoming
+from bot.storage.heartbeats import NOTIFIER
 from bot.storage.models import HandoffRow
+from tests.test_service import with_alerts
 
 NOW = datetime.now(timezone.utc)
 
@@ -29,13 +31,43 @@ def test_the_bot_is_quiet_in_a_chat_a_person_owns(service):
     assert service.escalations.list() == []  # nothing asked of the team by a plain question
 
 
-def test_a_red_flag_in_an_owned_chat_is_escalated_and_the_client_is_not_answered(service):
+def alerts_on(service, clinic_dir) -> None:
+    """A staff alert channel and a running notifier: alerts go out."""
+    with_alerts(clinic_dir)
+    service.heartbeats.beat(NOTIFIER)
+
+
+def test_a_red_flag_in_an_owned_chat_is_escalated_and_the_client_is_not_answered(
+    service, clinic_dir
+):
+    alerts_on(service, clinic_dir)
     claim(service)
     text = "there's yellow pus coming out of a spot on my cheek and it smells"
     outcome = service.answer(Incoming("c1", "infection", text), now=NOW)
     assert outcome.replies == []
     (record,) = service.escalations.list()
     assert record.sender_id == "c1" and record.level == "urgent"
+
+
+def test_a_red_flag_staff_cannot_be_alerted_to_gets_its_call_us_reply_even_when_owned(service):
+    claim(service)  # no alert channel: nobody would hear of it
+    text = "there's yellow pus coming out of a spot on my cheek and it smells"
+    outcome = service.answer(Incoming("c1", "infection", text), now=NOW)
+    phone = service.clinic().settings.phone
+    assert outcome.replies and outcome.replies[0].alert_unsent
+    assert phone in " ".join(r.text for r in outcome.replies)
+
+
+def test_a_failed_turn_in_an_owned_chat_is_screened_by_the_channels_rescue(service, clinic_dir):
+    alerts_on(service, clinic_dir)
+    claim(service)
+    quiet = service.screen_unanswered("c1", "can I wear makeup?")
+    assert quiet is None and service.escalations.list() == []
+    urgent = service.screen_unanswered("c1", "yellow pus is oozing from my cheek and it smells")
+    assert urgent is None and [e.level for e in service.escalations.list()] == ["urgent"]
+    emergency = service.screen_unanswered("c1", "my throat is closing and I can't breathe")
+    number = service.clinic().settings.emergency_number
+    assert emergency is not None and number in emergency.replies[0].text
 
 
 def test_an_emergency_in_an_owned_chat_still_gets_call_now_at_once(service):

@@ -190,6 +190,7 @@ def test_claim_reply_note_hand_back_and_resolve(inbox, rasa):
     assert "called her, no answer" in page and "&lt;b&gt;please&lt;/b&gt;" in page
     assert browser.post(f"/c/{key}/hand_back", data={"csrf": token}).status_code == 303
     assert Handoffs(sessions).owner(SENDER) is None
+    assert EscalationRepository(sessions).get(escalation).acknowledged_by == "inbox:Sam"
     browser.post(f"/e/{escalation}/resolve", data={"csrf": token, "back": f"/c/{key}"})
     assert EscalationRepository(sessions).get(escalation).status == "resolved"
     kinds = [(e["kind"], e["staff_name"]) for e in rasa.staff_events()]
@@ -198,6 +199,7 @@ def test_claim_reply_note_hand_back_and_resolve(inbox, rasa):
     actions = [(a.staff_name, a.action) for a in AuditLog(sessions).recent()][::-1]
     assert actions[1:] == [
         ("Sam", "claim"),
+        ("Sam", "acknowledge"),  # taking the chat acknowledges it: no re-alert, no "please call"
         ("Sam", "reply"),
         ("Sam", "note"),
         ("Sam", "hand_back"),
@@ -337,3 +339,100 @@ def test_a_hand_off_nobody_replies_in_goes_back_to_the_bot_and_the_client_is_tol
     assert [(a.staff_name, a.action) for a in AuditLog(sessions).recent()] == [
         ("bot", "idle_return")
     ]
+
+
+def test_redirects_after_login_and_actions_stay_on_this_site():
+    from bot.inbox.security import safe_next
+
+    for bad in [
+        "//evil.com",
+        "/\t/evil.com",
+        "/\n/evil.com",
+        "/\\evil.com",
+        "https://evil.com",
+        "/ /evil.com",
+        "/@evil.com",
+        "",
+        None,
+        "evil.com",
+    ]:
+        assert safe_next(bad) == "/", bad
+    assert safe_next("/c/dGVsZWdyYW0tNDI?problem=owned") == "/c/dGVsZWdyYW0tNDI?problem=owned"
+    assert safe_next("/?view=mine") == "/?view=mine"
+
+
+def test_login_redirect_ignores_a_crafted_next(inbox):
+    browser = client(inbox)
+    token = form_token(browser.get("/login?next=/%09/evil.com").text)
+    data = {"csrf": token, "name": "Mia", "password": PASSWORD, "next": "/\t/evil.com"}
+    assert browser.post("/login", data=data).headers["location"] == "/"
+
+
+def test_names_compare_in_any_case_and_script(database_url):
+    from bot.storage.engine import get_engine
+    from bot.storage.staff import AccountError
+
+    get_engine(database_url)
+    accounts = StaffAccounts(session_factory(database_url))
+    accounts.add("Émilie", "staff", PASSWORD)
+    assert accounts.log_in("émilie", PASSWORD, "a") is not None
+    assert accounts.log_in("ÉMILIE", PASSWORD, "a") is not None
+    with pytest.raises(AccountError):
+        accounts.add("émilie", "staff", PASSWORD)
+
+
+def test_a_canned_reply_with_stray_braces_is_shown_as_written():
+    from bot.inbox.pages import fill
+
+    assert fill("Hi {client_name} :-}", {"client_name": "Ana"}) == "Hi {client_name} :-}"
+    assert fill("Hi {client_name}, call {clinic_phone}", {"client_name": "Ana"}) == (
+        "Hi Ana, call {clinic_phone}"
+    )
+    assert fill("{0} {a.b}", {}) == "{0} {a.b}"
+
+
+def test_two_staff_claiming_at_once_get_one_owner(database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.storage.engine import get_engine
+
+    get_engine(database_url)
+    handoffs = Handoffs(session_factory(database_url))
+    for round_ in range(5):
+        sender = f"telegram-race-{round_}"
+        with ThreadPoolExecutor(8) as pool:
+            names = [(sender, None, f"staff{n}") for n in range(8)]
+            results = list(pool.map(lambda args: handoffs.claim(*args), names))
+        assert sum(changed for _, changed in results) == 1
+        owner = handoffs.owner(sender).owner_name
+        assert all(h.owner_name == owner for h, _ in results)
+
+
+def test_behind_a_proxy_only_the_public_origin_may_post_and_logins_count_per_client(
+    database_url, clinic_dir, rasa
+):
+    settings = Settings.from_env(
+        {"AFTERCARE_CLINIC_DIR": str(clinic_dir), "AFTERCARE_DATABASE_URL": database_url}
+    )
+    desk = Desk.build(settings, ClinicStore(settings.clinic_dir))
+    desk.accounts.add("Mia", "admin", PASSWORD)
+    port = free_port()
+    app = InboxApp(desk, secure_cookies=True, public_origin="https://inbox.clinic.example")
+    loop, runner = start_app(app.app(), port)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            token = form_token(browser.get("/login").text)
+            browser.cookies.set("aftercare_login", token)
+            proxied = {"Origin": "https://inbox.clinic.example", "X-Forwarded-For": "10.0.0.7"}
+            for _ in range(FAILURES_PER_NAME):
+                data = {"csrf": token, "name": "Mia", "password": "wrong"}
+                assert browser.post("/login", data=data, headers=proxied).status_code == 401
+            right = {"csrf": token, "name": "Mia", "password": PASSWORD}
+            assert browser.post("/login", data=right, headers=proxied).status_code == 429
+            # The same name from another client of the proxy is not locked out.
+            other = {**proxied, "X-Forwarded-For": "10.0.0.8"}
+            assert browser.post("/login", data=right, headers=other).status_code == 303
+            wrong_site = {**other, "Origin": "http://127.0.0.1:%d" % port}
+            assert browser.post("/login", data=right, headers=wrong_site).status_code == 403
+    finally:
+        stop_app(loop, runner)

@@ -228,6 +228,7 @@ def test_a_reply_to_an_alert_goes_to_the_clients_chat_from_that_staff_member(
     audit = AuditLog(sessions).recent()
     assert [(e.staff_name, e.action, e.detail) for e in reversed(audit)] == [
         ("telegram:Dana", "claim", None),
+        ("telegram:Dana", "acknowledge", None),  # taking the chat acknowledges its alert
         ("telegram:Dana", "reply", "sent"),
     ]
     assert all(e.sender_id == CLIENT and e.escalation_id == escalation_id for e in audit)

@@ -20,6 +20,7 @@ from bot.alerts.staff_replies import Outcome, TelegramReplies, alert_id, staff_n
 from bot.settings import Settings
 from bot.storage.escalations import EscalationRepository
 from bot.storage.leases import Leases, run_while_held, stack_owner, telegram_poller
+from bot.storage.staff import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,10 @@ def is_staff_chat(chat, configured: str) -> bool:
 
 
 def acknowledge_handler(
-    repo: EscalationRepository, words: Callable[[], AlertWords], staff_chat: Callable[[], str]
+    repo: EscalationRepository,
+    words: Callable[[], AlertWords],
+    staff_chat: Callable[[], str],
+    audit: AuditLog | None = None,
 ):
     """A python-telegram-bot handler for the Acknowledge button, pressed in the staff chat
     (`staff_chat()`, read on each press: the clinic may change it). A press from anywhere
@@ -56,16 +60,33 @@ def acknowledge_handler(
         if not await asyncio.to_thread(repo.acknowledge, escalation_id, f"telegram:{who}"):
             await query.answer(say("ack_already"))
             return
+        if audit is not None:
+            escalation = await asyncio.to_thread(repo.get, escalation_id)
+            sender = escalation.sender_id if escalation else None
+            record = audit.record
+            await asyncio.to_thread(record, f"telegram:{who}", "acknowledge", sender, escalation_id)
         await query.answer(say("ack_done"))
         if query.message is not None:
-            done = say("acknowledged_by", who=who)
-            # The button stays: it names the escalation a staff reply to this alert is for
-            # (a second press answers "ack_already").
-            await query.edit_message_text(
-                f"{query.message.text}\n\n{done}", reply_markup=query.message.reply_markup
-            )
+            await _mark_acknowledged(query, say("acknowledged_by", who=who))
 
     return on_ack
+
+
+async def _mark_acknowledged(query, done: str) -> None:
+    """Add who acknowledged to the alert. The button stays: it names the escalation a staff
+    reply to this alert is for (a second press answers "ack_already")."""
+    from telegram.error import TelegramError  # only with a staff chat
+
+    message, markup = query.message, query.message.reply_markup
+    try:
+        if message.caption is not None:  # a photo alert: its text is the caption
+            await query.edit_message_caption(
+                f"{message.caption}\n\n{done}"[:1024], reply_markup=markup
+            )
+        else:
+            await query.edit_message_text(f"{message.text}\n\n{done}", reply_markup=markup)
+    except TelegramError as exc:  # the acknowledgement itself is stored and confirmed
+        log.warning("Could not mark the alert acknowledged in the chat (%s)", type(exc).__name__)
 
 
 def staff_reply_handler(
@@ -168,10 +189,11 @@ class AckListener:
             .base_file_url(self.settings.telegram_file_base_url)
             .build()
         )
-        handler = acknowledge_handler(self.repo, self.words, lambda: self._chat_id)
-        app.add_handler(CallbackQueryHandler(handler, pattern=f"^{ACK_PREFIX}"))
         if self._replies is None:
             self._replies = TelegramReplies.build(self.settings)
+        audit = self._replies.audit
+        handler = acknowledge_handler(self.repo, self.words, lambda: self._chat_id, audit)
+        app.add_handler(CallbackQueryHandler(handler, pattern=f"^{ACK_PREFIX}"))
         replying = staff_reply_handler(self._replies, self.words, lambda: self._chat_id)
         # New messages only: an edited reply is not sent again.
         only = filters.UpdateType.MESSAGE & filters.REPLY & filters.TEXT & ~filters.COMMAND

@@ -108,6 +108,9 @@ class TelegramReplies:
             owner, changed = await asyncio.to_thread(self.handoffs.claim, sender, None, name)
             if changed:
                 await asyncio.to_thread(self.audit.record, who, "claim", sender, escalation_id)
+                acked = await asyncio.to_thread(self.handoffs.acknowledge_open, sender, who)
+                for acked_id in acked:
+                    await asyncio.to_thread(self.audit.record, who, "acknowledge", sender, acked_id)
                 await self._tell(sender, escalation_id, "joined", name, events=STOP_FORM)
         return None if owner.owner_name == name else owner.owner_name
 

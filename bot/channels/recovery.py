@@ -52,6 +52,14 @@ class Rescue:
                 return []
         return list(outcome.replies) if outcome is not None else []
 
+    async def quiet_on_purpose(self, sender_id: str) -> bool:
+        """Whether a team member has the chat (a turn without replies is then expected)."""
+        try:
+            return await asyncio.to_thread(self._service().handed_off, sender_id)
+        except Exception:  # noqa: BLE001 - unknown: the client hears "try again"
+            log.warning("Could not tell whether a chat is handed off", exc_info=True)
+            return False
+
 
 def inbound_log(service: AftercareService) -> InboundLog:
     """The inbound log of this process, with the deployment's recovery delay as the lease."""

@@ -32,7 +32,7 @@ def build(settings: Settings) -> web.Application:
     store.current()  # a broken clinic folder stops the start, with file and line
     get_engine(settings.database_url)
     desk = Desk.build(settings, store)
-    app = InboxApp(desk, secure_cookies=settings.inbox_https).app()
+    app = InboxApp(desk, settings.inbox_https, settings.inbox_origin).app()
 
     async def sweeper(app: web.Application):
         task = asyncio.create_task(sweep_forever(desk))

@@ -12,13 +12,12 @@ from bot.alerts.rasa_api import RasaConversations
 from bot.kb.store import ClinicStore
 from bot.storage.clients import ClientRegistry
 from bot.storage.engine import session_factory
-from bot.storage.escalations import EscalationRepository
+from bot.storage.escalations import FORGOTTEN, EscalationRepository
 from bot.storage.handoffs import MAX_STAFF_TEXT, Handoff, Handoffs, StaffMessage, TurnStats
-from bot.storage.staff import AuditLog, Staff, StaffAccounts
+from bot.storage.staff import BOT, AuditLog, Staff, StaffAccounts
 
 log = logging.getLogger(__name__)
 STAFF_EVENT_ACTION = "action_staff_event"
-BOT = "bot"  # who the audit log names for what the bot did by itself
 
 
 @dataclass(frozen=True)
@@ -65,12 +64,22 @@ class Desk:
 
     async def claim(self, staff: Staff, sender_id: str, take_over: bool = False) -> Done:
         """Take the chat over: the bot goes quiet and the client is told who joined."""
+        if sender_id == FORGOTTEN:
+            return Done("forgotten")
+        previous = await self._run(self.handoffs.owner, sender_id) if take_over else None
         handoff, changed = await self._run(
             self.handoffs.claim, sender_id, staff.id, staff.name, take_over
         )
         if not changed:
             return Done(None if handoff.staff_id == staff.id else "owned")
-        await self._run(self.audit.record, staff.name, "claim", sender_id)
+        if previous is not None:  # who had it is in the audit log
+            detail = f"from {previous.owner_name}"
+            await self._run(self.audit.record, staff.name, "take_over", sender_id, None, detail)
+        else:
+            await self._run(self.audit.record, staff.name, "claim", sender_id)
+        acked = await self._run(self.handoffs.acknowledge_open, sender_id, f"inbox:{staff.name}")
+        for escalation_id in acked:
+            await self._run(self.audit.record, staff.name, "acknowledge", sender_id, escalation_id)
         # Close any question the bot was in the middle of (the date form): the person asks.
         stop_form = [{"event": "active_loop", "name": None}]
         told = await self._tell(sender_id, "joined", staff.name, events=stop_form)
@@ -79,6 +88,8 @@ class Desk:
     async def reply(self, staff: Staff, sender_id: str, text: str) -> Done:
         """Send a reply into the client's chat (claiming it first if nobody owns it)."""
         text = text.strip()
+        if sender_id == FORGOTTEN:
+            return Done("forgotten")
         if not text or len(text) > MAX_STAFF_TEXT:
             return Done("reply_length")
         owner = await self._run(self.handoffs.owner, sender_id)

@@ -7,6 +7,7 @@ import asyncio
 import string
 from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jinja2
 import yaml
@@ -28,8 +29,12 @@ class _Blank(dict):
 
 
 def fill(text: str, values: dict[str, str]) -> str:
-    """A canned reply with its placeholders filled (an unknown one stays as written)."""
-    return string.Formatter().vformat(text, (), _Blank(values))
+    """A canned reply with its placeholders filled (an unknown one stays as written; a text
+    whose braces do not make placeholders is shown as written)."""
+    try:
+        return string.Formatter().vformat(text, (), _Blank(values))
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError):
+        return text
 
 
 class Pages:
@@ -104,8 +109,11 @@ class Pages:
             events, rasa_down = await self.desk.rasa.events(sender), False
         except Exception:  # noqa: BLE001 - the page still shows what the database knows
             events, rasa_down = [], True
-        lines = transcript(events, data.pop("staff_messages"))
+        zone = ZoneInfo(self.desk.store.current().settings.time_zone)
+        lines = transcript(events, data.pop("staff_messages"), zone)
         if "fragment" in request.query:
+            if rasa_down:  # the page keeps what it shows
+                raise web.HTTPServiceUnavailable()
             return self.page(request, "transcript.html", lines=lines)
         staff = staff_session(request).staff
         settings = self.desk.store.current().settings

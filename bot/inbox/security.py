@@ -8,6 +8,7 @@ import asyncio
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote, urlsplit
 
 from aiohttp import web
 
@@ -52,15 +53,18 @@ def login_token(request: web.Request) -> str:
     return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
 
 
-def _same_origin(request: web.Request) -> bool:
-    """A form post's Origin (when the browser sends one) is this site."""
+def _same_origin(request: web.Request, public_origin: str | None) -> bool:
+    """A form post's Origin (when the browser sends one) is this site: the configured public
+    origin (scheme, host and port) behind a proxy, else the host the request was sent to."""
     origin = request.headers.get("Origin")
-    if not origin or origin == "null":
-        return origin is None
-    return origin.split("://", 1)[-1] == request.host
+    if origin is None:
+        return True  # older browsers send none: the CSRF token still protects the form
+    if public_origin:
+        return origin.rstrip("/") == public_origin.rstrip("/")
+    return origin == f"{request.scheme}://{request.host}"
 
 
-def guard(accounts: StaffAccounts) -> Callable:
+def guard(accounts: StaffAccounts, public_origin: str | None = None) -> Callable:
     """The middleware: find the session, refuse what needs one, check CSRF on every POST."""
 
     @web.middleware
@@ -69,7 +73,7 @@ def guard(accounts: StaffAccounts) -> Callable:
         token = request.cookies.get(COOKIE)
         session = await asyncio.to_thread(accounts.session, token) if token else None
         request["session"] = session
-        if request.method == "POST" and not _same_origin(request):
+        if request.method == "POST" and not _same_origin(request, public_origin):
             return _headers(web.Response(status=403, text="Cross-site request refused."))
         if session is None and not public:
             if request.method == "GET" and "fragment" not in request.query:
@@ -91,8 +95,6 @@ def guard(accounts: StaffAccounts) -> Callable:
 
 
 def _quote(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path, safe="")
 
 
@@ -103,7 +105,26 @@ def _headers(response: web.StreamResponse) -> web.StreamResponse:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a path of this site only."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+    """Where to go after logging in (or an action): a path of this site only, nothing that a
+    browser could read as another site once spaces or control characters are dropped."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or any(c in target for c in "\\@")
+        or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in target)
+    ):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
+
+
+def client_address(request: web.Request, behind_proxy: bool) -> str:
+    """Who is logging in, for the login limits: behind the HTTPS proxy the address it says
+    it forwarded for (the last one, which the proxy itself added), else the connection's."""
+    if behind_proxy:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.split(",")[-1].strip()
+        if last:
+            return last[:64]
+    return request.remote or "unknown"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone, tzinfo
 
 from bot.alerts.rasa_api import push_channel
 from bot.channels.web.format import SENDER_PREFIX
@@ -107,13 +107,15 @@ class Line:
     extras: dict = field(default_factory=dict)
 
 
-def _at(event: dict) -> datetime:
-    return datetime.fromtimestamp(float(event.get("timestamp") or 0)).astimezone()
-
-
-def transcript(events: list[dict], staff_messages: list[StaffMessage]) -> list[Line]:
+def transcript(
+    events: list[dict], staff_messages: list[StaffMessage], zone: tzinfo = timezone.utc
+) -> list[Line]:
     """Client, bot and staff messages from Rasa's events, with staff notes and undelivered
-    staff replies from our database, in time order."""
+    staff replies from our database, in time order, on the clinic's clock (`zone`)."""
+
+    def _at(event: dict) -> datetime:
+        return datetime.fromtimestamp(float(event.get("timestamp") or 0), zone)
+
     lines: list[Line] = []
     answered: list[Line] = []  # bot lines of the current turn, to attach the KB entry to
     for event in events:
@@ -142,7 +144,9 @@ def transcript(events: list[dict], staff_messages: list[StaffMessage]) -> list[L
                 line.level = line.level or str(record.get("escalation") or "")
     for message in staff_messages:
         if message.kind == "note":
-            lines.append(Line("note", message.text, message.created_at, message.staff_name))
+            at = message.created_at.astimezone(zone)
+            lines.append(Line("note", message.text, at, message.staff_name))
         elif message.error:
-            lines.append(Line("failed", message.text, message.created_at, message.staff_name))
+            at = message.created_at.astimezone(zone)
+            lines.append(Line("failed", message.text, at, message.staff_name))
     return sorted(lines, key=lambda line: as_utc(line.at))

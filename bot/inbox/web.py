@@ -15,6 +15,7 @@ from bot.inbox.pages import Pages
 from bot.inbox.security import (
     COOKIE,
     LOGIN_COOKIE,
+    client_address,
     guard,
     login_token,
     safe_next,
@@ -41,12 +42,15 @@ def templates() -> jinja2.Environment:
 class InboxApp:
     """Routes: each reads the form, makes one call to the desk, and redirects or renders."""
 
-    def __init__(self, desk: Desk, secure_cookies: bool):
-        self.desk, self.secure = desk, secure_cookies
+    def __init__(self, desk: Desk, secure_cookies: bool, public_origin: str | None = None):
+        """`secure_cookies`: served through a HTTPS proxy (it also tells who logs in, by
+        X-Forwarded-For); `public_origin`: the inbox's address as browsers see it."""
+        self.desk, self.secure, self.origin = desk, secure_cookies, public_origin
         self.pages = Pages(desk, templates())
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[guard(self.desk.accounts)], client_max_size=MAX_BODY)
+        middleware = guard(self.desk.accounts, self.origin)
+        app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
         r = app.router
         r.add_get("/healthz", lambda request: web.Response(text="ok"))
         r.add_static("/static/", HERE / "static")
@@ -83,7 +87,7 @@ class InboxApp:
         cookie = request.cookies.get(LOGIN_COOKIE)
         if not cookie or form.get("csrf") != cookie:
             return await self.login_page(request, "expired", status=403)
-        address = request.remote or "unknown"
+        address = client_address(request, behind_proxy=self.secure)
         accounts = self.desk.accounts
         if await asyncio.to_thread(accounts.limited, name, address):
             return await self.login_page(request, "limited", status=429)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from bot.channels.web.format import ORIGINS_ENV
 from bot.domain.intents import topic_intents
 from bot.kb.store import ClinicStore
 from bot.serve.demo_site import DemoSite, widget_tag
-from bot.serve.harness import ActionServerProcess, HarnessError
+from bot.serve.harness import ActionServerProcess, HarnessError, free_port
 from bot.serve.training import model_path, train
 from bot.settings import Settings
 from bot.storage.engine import get_engine, session_factory
@@ -174,7 +175,10 @@ class Stack:
         self.notifier = self._start_notifier()
         self.inbox = self._start_inbox()
         self._wait_for_notifier(timeout=60)
-        _wait_http(f"{self.inbox_url}/healthz", self.inbox, timeout=60)
+        try:
+            _wait_http(f"{self.inbox_url}/healthz", self.inbox, timeout=60)
+        except HarnessError as exc:  # clients are answered all the same; it is restarted
+            print(f"WARNING: the staff inbox did not start ({exc}).", file=sys.stderr)
 
     def _wait_for_notifier(self, timeout: float) -> None:
         """Until the notifier's first heartbeat: before it, clients would be told to call
@@ -232,7 +236,8 @@ class Stack:
                 if process is None or process.poll() is None:
                     continue
                 delay = delays[name].next_delay(now)
-                if delays[name].quick_deaths > MAX_QUICK_DEATHS:
+                # The inbox is for staff: it failing must not stop the clients' bot.
+                if delays[name].quick_deaths > MAX_QUICK_DEATHS and name != "staff inbox":
                     print(
                         f"The {name} keeps stopping right after it starts; stopping.",
                         file=sys.stderr,
@@ -310,7 +315,17 @@ def prepare(
         **{ORIGINS_ENV: ",".join(origins)},
         **quiet,
     )
-    return Stack(settings, rasa_port, actions, demo, telegram, env, inbox_port)
+    return Stack(settings, rasa_port, actions, demo, telegram, env, _port_or_free(inbox_port))
+
+
+def _port_or_free(port: int) -> int:
+    """`port` if nothing listens on it, else a free one (printed in the banner)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
 
 
 def run(

@@ -4,6 +4,7 @@ look at the clinic folder) and passes it down."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -42,9 +43,11 @@ from bot.storage.engine import session_factory
 from bot.storage.escalations import Escalation, EscalationRepository
 from bot.storage.handoffs import Handoffs, TurnStats
 from bot.storage.heartbeats import Heartbeats
+from bot.storage.staff import BOT, AuditLog
 from bot.storage.treatments import TreatmentRepository
 
 ESCALATION_UPDATES = ("acknowledged", "deadline_passed")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class AftercareService:
         self.dates = Dates(self.answering, self.treatments)
         self.handoffs = Handoffs(self.sessions)
         self.stats = TurnStats(self.sessions)
+        self.audit = AuditLog(self.sessions)
 
     # --- snapshots ------------------------------------------------------------------------
 
@@ -135,7 +139,10 @@ class AftercareService:
         else:
             kind = "answered"
         topic = (outcome.slots.get(LAST_ANSWER) or {}).get("topic")
-        self.stats.record(topic, kind)
+        try:
+            self.stats.record(topic, kind)
+        except Exception:  # noqa: BLE001 - a statistic must never cost a client their answer
+            log.warning("Could not count an answer for the overview", exc_info=True)
 
     def unless_owned(self, turn: Turn, answer: Callable[[], Outcome]) -> Outcome:
         """`answer()`, unless a team member owns the chat: then the bot stays quiet (the
@@ -144,16 +151,22 @@ class AftercareService:
         owner = self.handoffs.owner(turn.sender_id)
         if owner is None:
             return answer()
-        if not self.handoffs.is_idle(owner, turn.clinic.settings.inbox.handoff_idle_minutes):
+        idle = turn.clinic.settings.inbox.handoff_idle_minutes
+        if not self.handoffs.release_if_idle(turn.sender_id, idle):
             return handoff.while_owned(self.answering, turn)
-        self.handoffs.release(turn.sender_id)
+        self.audit.record(BOT, "idle_return", turn.sender_id)
         return Outcome([handoff.say(turn, "handoff.idle_back")]).add(answer())
 
     def screen_unanswered(self, sender_id: str, text: str, now=None) -> Outcome | None:
-        """A message the bot will not answer (the client is over a rate limit), screened all
-        the same: its red-flag reply, escalated like any (a repeat joins the open escalation),
-        or None when it holds no red flag."""
+        """A message the bot will not answer (the client is over a rate limit, or its turn
+        gave nothing), screened all the same: its red-flag reply, escalated like any (a repeat
+        joins the open escalation), or None when it holds no red flag. In a chat a team
+        member owns, only what `handoff.while_owned` would say (an emergency, or a red flag
+        staff could not be alerted to)."""
         turn = self.turn(Incoming(sender_id, "nlu_fallback", text), now)
+        if self.handoffs.owner(sender_id) is not None:
+            outcome = handoff.while_owned(self.answering, turn)
+            return outcome if outcome.replies else None
         return handoff.screen_first(self.answering, turn)
 
     def answer_pending(

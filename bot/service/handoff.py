@@ -68,9 +68,10 @@ def while_owned(answering: Answering, turn: Turn) -> Outcome:
     """A message in a chat a team member owns: the bot stays quiet, but the message is
     screened all the same. A red flag is escalated (the owner and the queue see it); an
     emergency still gets its "call now" reply at once, since nobody should wait for a person
-    to type."""
+    to type, and so does a red flag staff could not be alerted to (it says to call)."""
     red_flag, _ = answering.screen(turn)
-    if red_flag is not None and red_flag.escalation == "emergency":
+    if red_flag is not None and (red_flag.escalation == "emergency" or red_flag.alert_unsent):
+        # An emergency: call now. Staff could not be alerted: the client must call them.
         return answer_outcome(red_flag, turn)
     return Outcome()
 

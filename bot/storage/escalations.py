@@ -275,15 +275,18 @@ class EscalationRepository:
             failed.setdefault(escalation_id, []).append((channel, error or ""))
         return failed
 
-    def acknowledge(self, escalation_id: int, by: str, now: datetime | None = None) -> bool:
-        """Mark as acknowledged and queue the client's notice; False if not open."""
+    def acknowledge(
+        self, escalation_id: int, by: str, now: datetime | None = None, notify: bool = True
+    ) -> bool:
+        """Mark as acknowledged and queue the client's notice (unless a person is already
+        talking to them: `notify` False); False if not open."""
         with self._sessions.begin() as session:
             now = now or db_now(session)
             row = session.get(EscalationRow, escalation_id)
             if row is None or row.status != "open":
                 return False
             row.status, row.acknowledged_at, row.acknowledged_by = "acknowledged", now, by
-            if row.sender_id != FORGOTTEN:
+            if notify and row.sender_id != FORGOTTEN:
                 queue(session, row.id, CLIENT_CHANNEL, "ack_notice", now)
             return True
 

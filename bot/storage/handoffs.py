@@ -8,11 +8,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from bot.domain.days import as_utc
 from bot.storage.clock import db_now
-from bot.storage.models import AuditRow, Conversation, HandoffRow, StaffMessageRow, TurnStatRow
+from bot.storage.models import (
+    AuditRow,
+    Conversation,
+    EscalationRow,
+    HandoffRow,
+    StaffMessageRow,
+    TurnStatRow,
+)
 
 MAX_STAFF_TEXT = 4000  # characters of one staff reply or note (a Telegram message holds 4096)
 FORGOTTEN = "forgotten"  # what the audit log keeps of a conversation after /forget
@@ -101,8 +109,26 @@ class Handoffs:
                 active_at=now,
             )
             session.add(row)
-            session.flush()
+            try:
+                session.flush()
+            except IntegrityError:  # someone claimed it at the same moment: theirs
+                session.rollback()
+                return self.owner(sender_id), False
             return _handoff(row), True
+
+    def acknowledge_open(self, sender_id: str, by: str) -> list[int]:
+        """A person has the chat: its open escalations are acknowledged by them (no "seen"
+        notice: they were told who joined), so no re-alert or "please call" notice follows."""
+        with self._sessions.begin() as session:
+            now = db_now(session)
+            rows = session.scalars(
+                select(EscalationRow)
+                .where(EscalationRow.sender_id == sender_id, EscalationRow.status == "open")
+                .with_for_update()
+            ).all()
+            for row in rows:
+                row.status, row.acknowledged_at, row.acknowledged_by = "acknowledged", now, by
+            return [row.id for row in rows]
 
     def release(self, sender_id: str) -> Handoff | None:
         """Give the conversation back to the bot; the hand-off it had, if any."""
@@ -126,10 +152,17 @@ class Handoffs:
                 session.delete(row)
             return released
 
-    def is_idle(self, handoff: Handoff, minutes: float) -> bool:
-        """Whether a hand-off has had no staff activity for `minutes` (database time)."""
-        with self._sessions() as session:
-            return handoff.active_at < db_now(session) - timedelta(minutes=minutes)
+    def release_if_idle(self, sender_id: str, minutes: float) -> bool:
+        """Give the conversation back if its hand-off had no staff activity for `minutes`
+        (database time); whether it did. A reply that just arrived keeps it."""
+        with self._sessions.begin() as session:
+            before = db_now(session) - timedelta(minutes=minutes)
+            gone = session.execute(
+                delete(HandoffRow).where(
+                    HandoffRow.sender_id == sender_id, HandoffRow.active_at < before
+                )
+            ).rowcount
+            return bool(gone)
 
     def treatment(self, sender_id: str) -> tuple[date | None, str | None]:
         """The treatment date and kind a conversation told the bot (for the staff view)."""

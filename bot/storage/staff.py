@@ -20,6 +20,7 @@ from bot.storage.clock import db_now
 from bot.storage.models import AuditRow, LoginFailureRow, StaffRow, StaffSessionRow
 
 ROLES = ("staff", "admin")
+BOT = "bot"  # who the audit log names for what the bot did by itself
 SESSION_HOURS = 12  # a login lasts a working day at most, then the password is asked again
 MIN_PASSWORD = 10
 # Login limits: failures counted over a window, per name tried and per address.
@@ -115,10 +116,7 @@ class StaffAccounts:
         """Create an account (AccountError when the name is taken or anything is unusable)."""
         check_new_account(name, role, password)
         with self._sessions.begin() as session:
-            taken = session.scalar(
-                select(StaffRow.id).where(func.lower(StaffRow.name) == name.lower())
-            )
-            if taken is not None:
+            if _find(session, name) is not None:
                 raise AccountError(f"there is already an account named {name!r}")
             row = StaffRow(
                 name=name,
@@ -148,7 +146,7 @@ class StaffAccounts:
 
     @staticmethod
     def _row(session, name: str) -> StaffRow:
-        row = session.scalar(select(StaffRow).where(func.lower(StaffRow.name) == name.lower()))
+        row = _find(session, name)
         if row is None:
             raise AccountError(f"there is no account named {name!r}")
         return row
@@ -164,14 +162,16 @@ class StaffAccounts:
     # --- logging in ----------------------------------------------------------------------
 
     def limited(self, name: str, address: str) -> bool:
-        """Whether logins for this name or from this address are paused (too many failures)."""
+        """Whether logins for this name from this address, or any from this address, are
+        paused (too many failures)."""
         with self._sessions() as session:
             since = db_now(session) - timedelta(minutes=FAILURE_WINDOW_MINUTES)
             recent = select(func.count(LoginFailureRow.id)).where(LoginFailureRow.at > since)
-            by_name = session.scalar(recent.where(LoginFailureRow.name == name.lower()[:64]))
-            by_address = session.scalar(
-                recent.where(LoginFailureRow.address == address_key(address))
-            )
+            at = recent.where(LoginFailureRow.address == address_key(address))
+            # A name is paused only where its failures came from: a stranger elsewhere cannot
+            # lock a team member out by guessing.
+            by_name = session.scalar(at.where(LoginFailureRow.name == _key(name)[:64]))
+            by_address = session.scalar(at)
             return by_name >= FAILURES_PER_NAME or by_address >= FAILURES_PER_ADDRESS
 
     def log_in(self, name: str, password: str, address: str) -> tuple[str, StaffSession] | None:
@@ -179,12 +179,12 @@ class StaffAccounts:
         enabled account; None otherwise (the failure is counted)."""
         with self._sessions.begin() as session:
             now = db_now(session)
-            row = session.scalar(select(StaffRow).where(func.lower(StaffRow.name) == name.lower()))
+            row = _find(session, name)
             if not _verify(row.password_hash if row else _dummy_hash(), password) or (
                 row is None or row.disabled_at is not None
             ):
                 session.add(
-                    LoginFailureRow(name=name.lower()[:64], address=address_key(address), at=now)
+                    LoginFailureRow(name=_key(name)[:64], address=address_key(address), at=now)
                 )
                 return None
             if _HASHER.check_needs_rehash(row.password_hash):
@@ -228,6 +228,18 @@ class StaffAccounts:
             if token:
                 conditions.append(StaffSessionRow.token_hash == _token_hash(token))
             session.execute(delete(StaffSessionRow).where(or_(*conditions)))
+
+
+def _key(name: str) -> str:
+    """A name as logins compare it: any case, any script ("Émilie" is "émilie")."""
+    return name.strip().casefold()
+
+
+def _find(session, name: str) -> StaffRow | None:
+    """The account of a name, compared with `_key` in Python (SQLite's lower() knows ASCII
+    only); a clinic has a handful of accounts."""
+    key = _key(name)
+    return next((r for r in session.scalars(select(StaffRow)) if _key(r.name) == key), None)
 
 
 def _verify(hashed: str, password: str) -> bool:

@@ -97,11 +97,6 @@ class Handlers:
                     log.exception(
                         "Rasa failed on a Telegram message from %s", update.effective_user.id
                     )
-        if finished and output.sent == 0 and not output.failed:
-            # Quiet on purpose while a team member has the chat (the message was screened).
-            sender = sender_id_for(update.effective_user.id)
-            if await asyncio.to_thread(self.service().handed_off, sender):
-                return
         if not finished or output.sent == 0 or output.failed:
             await self.after_failed_turn(context, chat_id, update, None if intent else text)
 
@@ -117,9 +112,12 @@ class Handlers:
             return
         bot = context.bot
         sender = sender_id_for(update.effective_user.id)
+        # In a chat a team member owns, the bot is quiet on purpose; the message is screened
+        # here again all the same (the turn may have failed before it was).
         replies = await Rescue(self.service).red_flag_replies(sender, text)
         if not replies:
-            await self.say(bot, chat_id, "telegram.error")
+            if not await Rescue(self.service).quiet_on_purpose(sender):
+                await self.say(bot, chat_id, "telegram.error")
             return
         output = TelegramOutput(bot)
         for reply in replies:

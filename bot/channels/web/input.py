@@ -144,10 +144,7 @@ class WebInput(Recovering, InputChannel):
             except Exception:  # noqa: BLE001 - the client must hear something
                 log.exception("Rasa failed on a web message in %s", conversation)
                 return False
-        if finished and not output.messages:
-            # Quiet on purpose while a team member has the chat (the message was screened).
-            return await asyncio.to_thread(self.service().handed_off, conversation)
-        return finished
+        return finished and bool(output.messages)
 
     # --- routes ---------------------------------------------------------------------------
 

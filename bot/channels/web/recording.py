@@ -99,10 +99,12 @@ class Recovering:
         """The turn gave nothing (the action server is down, Rasa failed): a red flag is still
         screened here, and its reply (the emergency number first) joins the chat. Whether
         there was one."""
-        replies = await Rescue(self.service).red_flag_replies(conversation, text)
+        rescue = Rescue(self.service)
+        replies = await rescue.red_flag_replies(conversation, text)
         for reply in replies:
             await record_reply(request.app.ctx.agent, conversation, reply)
-        return bool(replies)
+        # In a chat a team member owns, no reply is expected (the message was screened).
+        return bool(replies) or await rescue.quiet_on_purpose(conversation)
 
     async def deliver_recovered(self, pending: Pending, replies: list[Reply]) -> None:
         """A recovered message's replies join its chat (the widget shows them at its next poll)."""

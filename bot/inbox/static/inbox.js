@@ -6,10 +6,22 @@
   var soundKey = "aftercare-inbox-sound";
   function soundOn() { return localStorage.getItem(soundKey) !== "off"; }
 
-  function chime() {
-    if (!soundOn()) return;
+  // Browsers let a page play sound only after a click or key press on it: the audio is set
+  // up on the first one (any click, the Sound button included) and reused.
+  var audio = null;
+  function unlockAudio() {
     try {
-      var ctx = new (window.AudioContext || window.webkitAudioContext)();
+      if (!audio) audio = new (window.AudioContext || window.webkitAudioContext)();
+      if (audio.state === "suspended") audio.resume();
+    } catch (e) { audio = null; }
+  }
+  document.addEventListener("click", unlockAudio);
+  document.addEventListener("keydown", unlockAudio);
+
+  function chime() {
+    if (!soundOn() || !audio) return;
+    try {
+      var ctx = audio;
       var osc = ctx.createOscillator(), gain = ctx.createGain();
       osc.frequency.value = 880; gain.gain.value = 0.15;
       osc.connect(gain); gain.connect(ctx.destination);
@@ -24,9 +36,10 @@
   }
 
   function refresh(box, every, onNew) {
-    var busy = false;
+    var busy = false, skipped = 0;
     setInterval(function () {
-      if (busy || document.hidden) return;
+      // A tab in the background still hears of new items (every third beat).
+      if (busy || (document.hidden && ++skipped % 3 !== 0)) return;
       busy = true;
       fetch(box.dataset.refresh, { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (r) {
