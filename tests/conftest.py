@@ -320,6 +320,15 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"report_{report.when}", report)
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Modules with browser tests run last, each whole (its module fixtures start once):
+    Playwright's sync API keeps an event loop running in the main thread from its first use
+    to the end of the session, and asyncio.run() refuses to start inside it (every later test
+    that runs a coroutine would fail)."""
+    browser = {item.path for item in items if "chromium" in getattr(item, "fixturenames", ())}
+    items.sort(key=lambda item: item.path in browser)
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """Debian's chromium driven by Playwright from PyPI (no browser download)."""

@@ -151,6 +151,7 @@ def test_staff_take_over_reply_and_hand_back_on_telegram_and_the_widget(
     assert wait_until(lambda: len(_Hook.received) >= 2, 30)  # both alerted
 
     # From the alert to a reply in the client's chat, in the browser, without a terminal.
+    started = time.monotonic()
     staff = staff_page(chromium, bot)
     items = staff.locator("li.item")
     assert wait_until(lambda: items.count() == 2, 20)
@@ -168,6 +169,9 @@ def test_staff_take_over_reply_and_hand_back_on_telegram_and_the_widget(
     staff.get_by_role("button", name="Send", exact=True).click()
     assert wait_until(lambda: any(reply in t for t in telegram_texts(api)), 20)
     assert any(t.startswith("Sam (") for t in telegram_texts(api))
+    took = time.monotonic() - started  # log in, find it, claim, reply: well under a minute
+    print(f"alert to reply in the client's Telegram chat: {took:.1f} s")
+    assert took < 60
 
     # While the chat is owned the bot is quiet, but a new red flag still alerts.
     # Taking the chat acknowledged its escalation (no "seen" notice: they were told who joined).
@@ -208,12 +212,15 @@ def test_staff_take_over_reply_and_hand_back_on_telegram_and_the_widget(
     resolved = advisor.phrase("handoff.resolved")
     widget.locator(".message.bot .text", has_text=resolved.split(".")[0]).wait_for(timeout=30_000)
 
-    # The widget's "Talk to a person" button puts a request in the queue.
+    # The widget's "Talk to a person" button puts a request in the queue, which shows it by
+    # itself (flashing: marked new) while staff have it open.
+    staff.goto(f"http://127.0.0.1:{bot.inbox_port}/")
+    assert staff.locator("li.item.level-question").count() == 0
     widget.get_by_role("button", name=advisor.phrase("web.talk_to_person")).click()
     recorded = advisor.phrase("handoff.recorded").split(":")[0]
     widget.locator(".message.bot .text", has_text=recorded).wait_for(timeout=30_000)
-    staff.goto(f"http://127.0.0.1:{bot.inbox_port}/")
-    staff.locator("li.item.level-question", has_text="Website chat").wait_for()
+    staff.locator("li.item.new.level-question", has_text="Website chat").wait_for(timeout=20_000)
+    assert staff.title().startswith("(!)")
 
     # The audit log shows who did what, without the words.
     staff.goto(f"http://127.0.0.1:{bot.inbox_port}/audit")
