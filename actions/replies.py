@@ -10,7 +10,7 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.service import Incoming, Outcome
-from bot.service.messages import LAST_ANSWER
+from bot.service.messages import LAST_ANSWER, QUIET_MARKER
 
 DATE_FORM = "treatment_date_form"
 RANKED = 4  # NLU's runners-up kept (a second question of the same message may be among them)
@@ -40,7 +40,10 @@ def incoming(tracker: Tracker) -> Incoming:
 
 
 def send(dispatcher: CollectingDispatcher, outcome: Outcome) -> None:
-    """Send the replies; each carries its KB key (and its level, for the widget's banner)."""
+    """Send the replies; each carries its KB key (and its level, for the widget's banner).
+    A turn quiet on purpose (a team member has the chat) says so to the channel."""
+    if outcome.quiet:
+        dispatcher.utter_message(json_message=QUIET_MARKER)
     for reply in outcome.replies:
         extra = {"escalation": reply.escalation} if reply.escalation is not None else {}
         if reply.alert_unsent:

@@ -24,6 +24,7 @@ def test_the_bot_is_quiet_in_a_chat_a_person_owns(service):
     for intent, text in [("makeup", "can I wear makeup?"), ("greet", "hello"), ("affirm", "yes")]:
         outcome = service.answer(Incoming("c1", intent, text), now=NOW)
         assert outcome.replies == [] and not outcome.open_date_form
+        assert outcome.quiet  # the channel is told: screened, quiet on purpose
     assert (
         service.handoff_requested(Incoming("c1", "request_human", "a person"), None).replies == []
     )
@@ -111,3 +112,9 @@ def test_answered_questions_are_counted_for_the_overview_without_who_asked(servi
     service.answer(Incoming("c2", "out_of_scope", "can I dye my hair?"), now=NOW)
     rows = service.stats.since(1)
     assert sorted(outcome for _, _, outcome in rows) == ["answered", "no_guidance"]
+
+
+def test_an_unowned_chat_is_answered_and_not_marked_quiet(service):
+    outcome = service.answer(Incoming("c9", "results", "when will I see results?"), now=NOW)
+    assert outcome.replies and not outcome.quiet
+    assert not service.handed_off("c9")

@@ -757,3 +757,51 @@ def test_two_processes_share_one_bot_one_polls_and_the_other_takes_over_when_it_
     assert sorted(m.text for m in by_second) == sorted(f"message {u}" for u in range(10, 15))
     assert not together  # never two pollers at once
     assert len(api.calls("sendMessage")) == 15  # each message answered exactly once
+
+
+# --- a chat a team member owns (the staff inbox) ----------------------------------------
+
+
+def _owned_turn(api, service, reply, text: str, wait: float = 2.0) -> list[str]:
+    """What the client hears when the turn ends as `reply` makes it, in an owned chat."""
+    service.handoffs.claim(SENDER, None, "Sam")
+
+    async def scenario():
+        async with Channel(api) as channel:
+            channel.reply = reply
+            api.push_text(USER, text)
+            await asyncio.sleep(wait)
+            return [
+                html.unescape(c["params"]["text"])
+                for c in api.calls("sendMessage")
+                if str(c["params"]["chat_id"]) == str(USER)
+            ]
+
+    return run(scenario())
+
+
+def test_an_owned_chat_quiet_on_purpose_sends_nothing(api, service):
+    from bot.service.messages import QUIET_MARKER
+
+    async def quiet(message):
+        await message.output_channel.send_custom_json(message.sender_id, QUIET_MARKER)
+
+    assert _owned_turn(api, service, quiet, "can I wear makeup?") == []
+
+
+def test_an_owned_chat_whose_action_failed_is_screened_by_the_channel(api, service):
+    async def nothing(message):  # the action server was down: Rasa ends the turn, silent
+        return None
+
+    texts = _owned_turn(api, service, nothing, "my throat is closing and I can't breathe")
+    number = service.clinic().settings.emergency_number
+    assert texts and number in texts[0]
+    assert [e.level for e in service.escalations.list()] == ["emergency"]
+
+
+def test_an_owned_chat_whose_turn_crashed_gets_try_again(api, service):
+    async def crash(message):  # Rasa failed: the message never reached the chat's record
+        raise RuntimeError("boom")
+
+    texts = _owned_turn(api, service, crash, "can I wear makeup?")
+    assert texts == [service.phrase("telegram.error")]

@@ -61,15 +61,23 @@ def acknowledge_handler(
             await query.answer(say("ack_already"))
             return
         if audit is not None:
-            escalation = await asyncio.to_thread(repo.get, escalation_id)
-            sender = escalation.sender_id if escalation else None
-            record = audit.record
-            await asyncio.to_thread(record, f"telegram:{who}", "acknowledge", sender, escalation_id)
+            await _audit(audit, repo, who, escalation_id)
         await query.answer(say("ack_done"))
         if query.message is not None:
             await _mark_acknowledged(query, say("acknowledged_by", who=who))
 
     return on_ack
+
+
+async def _audit(audit: AuditLog, repo: EscalationRepository, who: str, escalation_id: int):
+    """The acknowledgement in the audit log (a failure there never holds up the button)."""
+    try:
+        escalation = await asyncio.to_thread(repo.get, escalation_id)
+        sender = escalation.sender_id if escalation else None
+        record = audit.record
+        await asyncio.to_thread(record, f"telegram:{who}", "acknowledge", sender, escalation_id)
+    except Exception:  # noqa: BLE001 - the acknowledgement itself is stored
+        log.warning("Could not write an acknowledgement to the audit log", exc_info=True)
 
 
 async def _mark_acknowledged(query, done: str) -> None:

@@ -108,11 +108,14 @@ class TelegramReplies:
             owner, changed = await asyncio.to_thread(self.handoffs.claim, sender, None, name)
             if changed:
                 await asyncio.to_thread(self.audit.record, who, "claim", sender, escalation_id)
-                acked = await asyncio.to_thread(self.handoffs.acknowledge_open, sender, who)
-                for acked_id in acked:
-                    await asyncio.to_thread(self.audit.record, who, "acknowledge", sender, acked_id)
                 await self._tell(sender, escalation_id, "joined", name, events=STOP_FORM)
-        return None if owner.owner_name == name else owner.owner_name
+        if owner.owner_name != name:
+            return owner.owner_name
+        # A person is talking to the client: no re-alert or "please call" notice follows.
+        acked = await asyncio.to_thread(self.handoffs.acknowledge_open, sender, who)
+        for acked_id in acked:
+            await asyncio.to_thread(self.audit.record, who, "acknowledge", sender, acked_id)
+        return None
 
     async def _tell(
         self, sender: str, escalation_id: int, kind: str, name: str, text: str = "", events=None

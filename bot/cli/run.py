@@ -22,7 +22,10 @@ def register(sub) -> None:
         help="port of the demo clinic page with the chat widget (default 8080; a free one if taken)",
     )
     command.add_argument(
-        "--inbox-port", type=int, default=8090, help="port of the staff inbox (default 8090)"
+        "--inbox-port",
+        type=int,
+        default=None,
+        help="port of the staff inbox (default 8090; a free one if taken)",
     )
     command.set_defaults(func=run_command)
 

@@ -77,13 +77,18 @@ class Desk:
             await self._run(self.audit.record, staff.name, "take_over", sender_id, None, detail)
         else:
             await self._run(self.audit.record, staff.name, "claim", sender_id)
-        acked = await self._run(self.handoffs.acknowledge_open, sender_id, f"inbox:{staff.name}")
-        for escalation_id in acked:
-            await self._run(self.audit.record, staff.name, "acknowledge", sender_id, escalation_id)
+        await self._acknowledge_open(staff, sender_id)
         # Close any question the bot was in the middle of (the date form): the person asks.
         stop_form = [{"event": "active_loop", "name": None}]
         told = await self._tell(sender_id, "joined", staff.name, events=stop_form)
         return Done(None if told else "not_told")
+
+    async def _acknowledge_open(self, staff: Staff, sender_id: str) -> None:
+        """A person is talking to the client: the chat's open escalations are acknowledged
+        (no re-alert, no "please call" notice interrupts them)."""
+        acked = await self._run(self.handoffs.acknowledge_open, sender_id, f"inbox:{staff.name}")
+        for escalation_id in acked:
+            await self._run(self.audit.record, staff.name, "acknowledge", sender_id, escalation_id)
 
     async def reply(self, staff: Staff, sender_id: str, text: str) -> Done:
         """Send a reply into the client's chat (claiming it first if nobody owns it)."""
@@ -99,6 +104,7 @@ class Desk:
             done = await self.claim(staff, sender_id)
             if done.problem == "owned":
                 return done
+        await self._acknowledge_open(staff, sender_id)  # a red flag raised while they talked
         message = await self._run(
             self.handoffs.add_message, sender_id, staff.id, staff.name, "reply", text
         )
@@ -129,10 +135,13 @@ class Desk:
 
     async def acknowledge(self, staff: Staff, escalation_id: int) -> Done:
         """Acknowledge an escalation (the client's notice goes out like from Telegram)."""
-        done = await self._run(self.escalations.acknowledge, escalation_id, f"inbox:{staff.name}")
+        escalation = await self._run(self.escalations.get, escalation_id)
+        owner = await self._run(self.handoffs.owner, escalation.sender_id) if escalation else None
+        # The "seen" notice only when nobody is talking to the client already.
+        by = f"inbox:{staff.name}"
+        done = await self._run(self.escalations.acknowledge, escalation_id, by, None, owner is None)
         if not done:
             return Done("not_open")
-        escalation = await self._run(self.escalations.get, escalation_id)
         sender = escalation.sender_id if escalation else None
         await self._run(self.audit.record, staff.name, "acknowledge", sender, escalation_id)
         return Done()

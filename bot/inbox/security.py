@@ -53,15 +53,38 @@ def login_token(request: web.Request) -> str:
     return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
 
 
+def _origin(value: str) -> tuple[str, str, int | None] | None:
+    """An origin as (scheme, host, port), any case, default ports dropped; None if it is not
+    one."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    return (
+        scheme,
+        parts.hostname.lower(),
+        None if port == {"http": 80, "https": 443}.get(scheme) else port,
+    )
+
+
 def _same_origin(request: web.Request, public_origin: str | None) -> bool:
     """A form post's Origin (when the browser sends one) is this site: the configured public
-    origin (scheme, host and port) behind a proxy, else the host the request was sent to."""
+    origin (scheme, host and port) behind a proxy; else the host the request names (a proxy
+    may end TLS, so the scheme is not compared)."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # older browsers send none: the CSRF token still protects the form
+    theirs = _origin(origin)
+    if theirs is None:
+        return False
     if public_origin:
-        return origin.rstrip("/") == public_origin.rstrip("/")
-    return origin == f"{request.scheme}://{request.host}"
+        return theirs == _origin(public_origin)
+    host = f"{theirs[1]}:{theirs[2]}" if theirs[2] else theirs[1]
+    return host == request.host.lower()
 
 
 def guard(accounts: StaffAccounts, public_origin: str | None = None) -> Callable:

@@ -33,6 +33,8 @@ NO_ALERTS_WARNING = (
 )
 
 
+DEFAULT_INBOX_PORT = 8090  # the staff inbox (a free port instead when taken)
+
 # `aftercare run` stops (exit 1) when a process died this many times in a row within a
 # minute of its start (about 4 minutes of retrying with the backoff).
 MAX_QUICK_DEATHS = 8
@@ -286,7 +288,11 @@ class Stack:
 
 
 def prepare(
-    settings: Settings, rasa_port: int, action_port: int, web_port: int, inbox_port: int = 8090
+    settings: Settings,
+    rasa_port: int,
+    action_port: int,
+    web_port: int,
+    inbox_port: int | None = None,
 ) -> Stack:
     """Check the clinic and the Telegram settings, train if needed, and lay out the stack."""
     store = ClinicStore(settings.clinic_dir, topic_intents(settings.domain_file))
@@ -315,12 +321,15 @@ def prepare(
         **{ORIGINS_ENV: ",".join(origins)},
         **quiet,
     )
-    return Stack(settings, rasa_port, actions, demo, telegram, env, _port_or_free(inbox_port))
+    # The default port moves aside if it is taken; one asked for explicitly does not.
+    inbox = _port_or_free(DEFAULT_INBOX_PORT) if inbox_port is None else inbox_port
+    return Stack(settings, rasa_port, actions, demo, telegram, env, inbox)
 
 
 def _port_or_free(port: int) -> int:
     """`port` if nothing listens on it, else a free one (printed in the banner)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -333,7 +342,7 @@ def run(
     rasa_port: int = 5005,
     action_port: int = 5055,
     web_port: int = 8080,
-    inbox_port: int = 8090,
+    inbox_port: int | None = None,
 ) -> int:
     """Train if needed, start the action server, Rasa and the demo clinic page (with the chat
     widget), and supervise them until Ctrl-C."""

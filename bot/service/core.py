@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.advisor import RESPONSE_NO_GUIDANCE, Answer
@@ -153,6 +153,8 @@ class AftercareService:
             return answer()
         idle = turn.clinic.settings.inbox.handoff_idle_minutes
         if not self.handoffs.release_if_idle(turn.sender_id, idle):
+            if self.handoffs.owner(turn.sender_id) is None:  # the idle sweep just gave it back
+                return answer()
             return handoff.while_owned(self.answering, turn)
         self.audit.record(BOT, "idle_return", turn.sender_id)
         return Outcome([handoff.say(turn, "handoff.idle_back")]).add(answer())
@@ -234,8 +236,13 @@ class AftercareService:
         return outcome
 
     def handed_off(self, sender_id: str) -> bool:
-        """Whether a team member has this chat (the bot is quiet in it on purpose)."""
-        return self.handoffs.owner(sender_id) is not None
+        """Whether a team member has this chat (the bot is quiet in it on purpose): owned,
+        and not idle past the clinic's hand-off time (then the bot answers again)."""
+        owner = self.handoffs.owner(sender_id)
+        if owner is None:
+            return False
+        idle = timedelta(minutes=self.clinic().settings.inbox.handoff_idle_minutes)
+        return owner.active_at >= self.heartbeats.clock() - idle
 
     def staff_event(self, sender_id: str, event: dict | None) -> Outcome:
         """Tell the client what a team member did in the staff inbox (joined, replied, handed

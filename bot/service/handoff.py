@@ -72,8 +72,10 @@ def while_owned(answering: Answering, turn: Turn) -> Outcome:
     red_flag, _ = answering.screen(turn)
     if red_flag is not None and (red_flag.escalation == "emergency" or red_flag.alert_unsent):
         # An emergency: call now. Staff could not be alerted: the client must call them.
-        return answer_outcome(red_flag, turn)
-    return Outcome()
+        outcome = answer_outcome(red_flag, turn)
+        outcome.quiet = True
+        return outcome
+    return Outcome(quiet=True)
 
 
 def staff_event(turn: Turn, event: dict) -> Reply | None:

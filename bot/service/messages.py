@@ -19,6 +19,9 @@ DATE_PROBLEM = "date_problem"
 TREATMENT_DATE = "treatment_date"
 ESCALATION_UPDATE = "escalation_update"
 STAFF_EVENT = "staff_event"
+# The custom message an action sends when it is quiet on purpose (a team member has the chat):
+# channels drop it, and know the message was screened (not that the action failed).
+QUIET_MARKER = {"aftercare": "quiet"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
     open_date_form: bool = False
+    quiet: bool = False  # a team member has the chat: screened, and quiet on purpose
 
     def add(self, other: Outcome) -> Outcome:
         """This outcome followed by another. An offer to pass something on that this turn
@@ -64,6 +68,7 @@ class Outcome:
         if kept and OFFER in other.slots and other.slots[OFFER] is None:
             self.slots[OFFER] = kept
         self.open_date_form = self.open_date_form or other.open_date_form
+        self.quiet = self.quiet or other.quiet
         return self
 
 

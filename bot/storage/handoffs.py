@@ -111,10 +111,13 @@ class Handoffs:
             session.add(row)
             try:
                 session.flush()
+                return _handoff(row), True
             except IntegrityError:  # someone claimed it at the same moment: theirs
                 session.rollback()
-                return self.owner(sender_id), False
-            return _handoff(row), True
+        owner = self.owner(sender_id)
+        if owner is None:  # and gave it back already: try again
+            return self.claim(sender_id, staff_id, owner_name, take_over)
+        return owner, False
 
     def acknowledge_open(self, sender_id: str, by: str) -> list[int]:
         """A person has the chat: its open escalations are acknowledged by them (no "seen"

@@ -27,6 +27,7 @@ MIN_PASSWORD = 10
 FAILURE_WINDOW_MINUTES = 15
 FAILURES_PER_NAME = 5
 FAILURES_PER_ADDRESS = 20
+FAILURES_PER_NAME_ANYWHERE = 50  # guesses at one name spread over many addresses
 _HASHER = PasswordHasher()  # Argon2id, 64 MiB, 3 passes (the library's RFC 9106 profile)
 
 
@@ -172,7 +173,12 @@ class StaffAccounts:
             # lock a team member out by guessing.
             by_name = session.scalar(at.where(LoginFailureRow.name == _key(name)[:64]))
             by_address = session.scalar(at)
-            return by_name >= FAILURES_PER_NAME or by_address >= FAILURES_PER_ADDRESS
+            anywhere = session.scalar(recent.where(LoginFailureRow.name == _key(name)[:64]))
+            return (
+                by_name >= FAILURES_PER_NAME
+                or by_address >= FAILURES_PER_ADDRESS
+                or anywhere >= FAILURES_PER_NAME_ANYWHERE
+            )
 
     def log_in(self, name: str, password: str, address: str) -> tuple[str, StaffSession] | None:
         """A new session (its cookie token, and the session) for the right password of an

@@ -97,11 +97,19 @@ class Handlers:
                     log.exception(
                         "Rasa failed on a Telegram message from %s", update.effective_user.id
                     )
+        if finished and output.quiet and not output.failed:
+            return  # a team member has the chat: screened by the action, quiet on purpose
         if not finished or output.sent == 0 or output.failed:
-            await self.after_failed_turn(context, chat_id, update, None if intent else text)
+            words = None if intent else text
+            await self.after_failed_turn(context, chat_id, update, words, stored=finished)
 
     async def after_failed_turn(
-        self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, update: Update, text: str | None
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        update: Update,
+        text: str | None,
+        stored: bool = False,
     ) -> None:
         """The turn gave nothing (the action server is down, Rasa failed): a red flag is still
         screened here and gets its reply, the emergency number first; anything else gets
@@ -112,11 +120,12 @@ class Handlers:
             return
         bot = context.bot
         sender = sender_id_for(update.effective_user.id)
-        # In a chat a team member owns, the bot is quiet on purpose; the message is screened
-        # here again all the same (the turn may have failed before it was).
-        replies = await Rescue(self.service).red_flag_replies(sender, text)
+        rescue = Rescue(self.service)
+        replies = await rescue.red_flag_replies(sender, text)
         if not replies:
-            if not await Rescue(self.service).quiet_on_purpose(sender):
+            # A message the turn kept (`stored`), in a chat a team member owns: they see it,
+            # and it was screened here; no reply is expected. Anything else: "try again".
+            if not (stored and await rescue.quiet_on_purpose(sender)):
                 await self.say(bot, chat_id, "telegram.error")
             return
         output = TelegramOutput(bot)

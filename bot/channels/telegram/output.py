@@ -15,6 +15,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot.channels.telegram.format import button_rows, split_text, to_html
+from bot.service.messages import QUIET_MARKER
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ class TelegramOutput(OutputChannel):
         self.bot = bot
         self.sent = 0
         self.failed = 0
+        self.quiet = False  # the action was quiet on purpose (a team member has the chat)
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict, **kwargs: Any) -> None:
+        """Only our quiet marker comes this way: noted, never sent."""
+        if json_message == QUIET_MARKER:
+            self.quiet = True
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_text(chat_id_for(recipient_id), text)

@@ -131,9 +131,10 @@ class WebInput(Recovering, InputChannel):
 
     async def to_rasa(
         self, conversation: str, text: str, metadata: dict[str, Any] | None = None
-    ) -> bool:
-        """Hand a message to Rasa; False if nothing came back (an action failed) or it took
-        longer than the recovery delay."""
+    ) -> bool | None:
+        """Hand a message to Rasa: True if it was answered (or quiet on purpose: a team member
+        has the chat), None if the turn ended with nothing to say (an action failed), False
+        if it failed or took longer than the recovery delay."""
         output = WebOutput()
         message = UserMessage(
             text, output, conversation, input_channel=CHANNEL_NAME, metadata={"web": metadata or {}}
@@ -144,7 +145,9 @@ class WebInput(Recovering, InputChannel):
             except Exception:  # noqa: BLE001 - the client must hear something
                 log.exception("Rasa failed on a web message in %s", conversation)
                 return False
-        return finished and bool(output.messages)
+        if not finished:
+            return False
+        return True if output.messages or output.quiet else None
 
     # --- routes ---------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from sanic.request import Request
 from bot import logs
 from bot.channels.recovery import Rescue, inbound_log
 from bot.service import AftercareService, Reply
+from bot.service.messages import QUIET_MARKER
 from bot.storage.inbound import RECOVERED, RECOVERING, InboundLog, Pending
 
 log = logging.getLogger(__name__)
@@ -27,9 +28,16 @@ CHANNEL_NAME = "web"
 class WebOutput(CollectingOutputChannel):
     """Collects a turn's replies; the widget reads them back from the conversation."""
 
+    quiet = False  # the action was quiet on purpose (a team member has the chat)
+
     @classmethod
     def name(cls) -> str:
         return CHANNEL_NAME
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict, **kwargs: Any) -> None:
+        """Only our quiet marker comes this way: noted, never shown."""
+        if json_message == QUIET_MARKER:
+            self.quiet = True
 
 
 async def record_reply(agent: Any, conversation: str, reply: Reply) -> None:
@@ -52,7 +60,7 @@ class Recovering:
 
     service: Callable[[], AftercareService]
     sanic_app: Any
-    to_rasa: Callable[..., Awaitable[bool]]
+    to_rasa: Callable[..., Awaitable[bool | None]]
 
     def inbound(self) -> InboundLog:
         """Where client messages are recorded until their turn ends."""
@@ -66,12 +74,14 @@ class Recovering:
         words = None if metadata else text  # a button's payload is not the client's words
         inbound = self.inbound()
         inbound_id = await self._record(inbound, conversation, words)
-        answered = await self.to_rasa(conversation, text, metadata)
+        result = await self.to_rasa(conversation, text, metadata)
+        answered = result is True
         if not answered:
             if await self.was_recovered(inbound, inbound_id):
                 answered = True  # the recovery path answers it in the chat
             else:
-                answered = await self.after_failed_turn(request, conversation, words)
+                stored = result is None  # the turn ended: the message is in the chat
+                answered = await self.after_failed_turn(request, conversation, words, stored)
         if inbound_id is not None:
             with suppress(Exception):
                 await asyncio.to_thread(inbound.finish, inbound_id)
@@ -94,7 +104,7 @@ class Recovering:
         return await asyncio.to_thread(inbound.state_of, inbound_id) in (RECOVERING, RECOVERED)
 
     async def after_failed_turn(
-        self, request: Request, conversation: str, text: str | None
+        self, request: Request, conversation: str, text: str | None, stored: bool = False
     ) -> bool:
         """The turn gave nothing (the action server is down, Rasa failed): a red flag is still
         screened here, and its reply (the emergency number first) joins the chat. Whether
@@ -103,8 +113,9 @@ class Recovering:
         replies = await rescue.red_flag_replies(conversation, text)
         for reply in replies:
             await record_reply(request.app.ctx.agent, conversation, reply)
-        # In a chat a team member owns, no reply is expected (the message was screened).
-        return bool(replies) or await rescue.quiet_on_purpose(conversation)
+        # A message the turn kept, in a chat a team member owns: they see it, and it was
+        # screened here; no reply is expected.
+        return bool(replies) or (stored and await rescue.quiet_on_purpose(conversation))
 
     async def deliver_recovered(self, pending: Pending, replies: list[Reply]) -> None:
         """A recovered message's replies join its chat (the widget shows them at its next poll)."""
