@@ -3,11 +3,16 @@ inbox write into a client's conversation from outside a turn, and read it back."
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+log = logging.getLogger(__name__)
+STAFF_EVENT_ACTION = "action_staff_event"  # says in the client's chat what a team member did
+# Opening a hand-off closes any question the bot was in the middle of (the date form).
+STOP_FORM = [{"event": "active_loop", "name": None}]
 # Conversation-id prefixes of channels that can message a client unprompted.
 PUSH_CHANNELS = {"telegram-": "telegram"}
 
@@ -76,3 +81,20 @@ class RasaConversations:
             )
             response.raise_for_status()
         return response.json().get("events") or []
+
+    async def staff_event(
+        self, sender_id: str, kind: str, staff_name: str, text: str = "", events=None
+    ) -> bool:
+        """Say in the client's chat what a team member did (joined, reply, left, resolved,
+        idle); False if it could not be delivered (logged by kind only, never the words)."""
+        event = {"kind": kind, "staff_name": staff_name, "text": text}
+        try:
+            await self.run_action(
+                sender_id, STAFF_EVENT_ACTION, {"staff_event": event}, extra_events=events
+            )
+            return True
+        except Exception as exc:  # noqa: BLE001 - the caller tells staff it failed
+            log.warning(
+                "Could not write a staff %s into a client's chat (%s)", kind, type(exc).__name__
+            )
+            return False

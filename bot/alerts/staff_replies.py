@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.alerts.channels import ACK_PREFIX
-from bot.alerts.rasa_api import RasaConversations
+from bot.alerts.rasa_api import STOP_FORM, RasaConversations
 from bot.settings import Settings
 from bot.storage.engine import session_factory
 from bot.storage.escalations import FORGOTTEN, EscalationRepository
@@ -22,11 +22,8 @@ from bot.storage.handoffs import MAX_STAFF_TEXT, Handoffs
 from bot.storage.staff import AuditLog
 
 log = logging.getLogger(__name__)
-STAFF_EVENT_ACTION = "action_staff_event"  # the client-facing action (as the inbox uses it)
 AUDIT_PREFIX = "telegram:"
 MAX_NAME = 64 - len(AUDIT_PREFIX)  # the audit log and hand-offs keep 64 characters of a name
-# Close any question the bot was in the middle of (the date form): a person answers now.
-STOP_FORM = [{"event": "active_loop", "name": None}]
 
 
 @dataclass(frozen=True)
@@ -120,18 +117,4 @@ class TelegramReplies:
     async def _tell(
         self, sender: str, escalation_id: int, kind: str, name: str, text: str = "", events=None
     ) -> bool:
-        """Say in the client's chat what staff did; False if it could not be delivered."""
-        event = {"kind": kind, "staff_name": name, "text": text}
-        try:
-            await self.rasa.run_action(
-                sender, STAFF_EVENT_ACTION, {"staff_event": event}, extra_events=events
-            )
-            return True
-        except Exception as exc:  # noqa: BLE001 - the group is told; logged by kind only
-            log.warning(
-                "Could not write a staff %s into the chat of escalation %s (%s)",
-                kind,
-                escalation_id,
-                type(exc).__name__,
-            )
-            return False
+        return await self.rasa.staff_event(sender, kind, name, text, events)

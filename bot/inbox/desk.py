@@ -8,7 +8,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from bot.alerts.rasa_api import RasaConversations
+from bot.alerts.rasa_api import STOP_FORM, RasaConversations
 from bot.kb.store import ClinicStore
 from bot.storage.clients import ClientRegistry
 from bot.storage.engine import session_factory
@@ -17,7 +17,6 @@ from bot.storage.handoffs import MAX_STAFF_TEXT, Handoff, Handoffs, StaffMessage
 from bot.storage.staff import BOT, AuditLog, Staff, StaffAccounts
 
 log = logging.getLogger(__name__)
-STAFF_EVENT_ACTION = "action_staff_event"
 
 
 @dataclass(frozen=True)
@@ -48,16 +47,7 @@ class Desk:
     async def _tell(
         self, sender_id: str, kind: str, name: str, text: str = "", events=None
     ) -> bool:
-        """Say in the client's chat what staff did; False if it could not be delivered."""
-        event = {"kind": kind, "staff_name": name, "text": text}
-        try:
-            await self.rasa.run_action(
-                sender_id, STAFF_EVENT_ACTION, {"staff_event": event}, extra_events=events
-            )
-            return True
-        except Exception as exc:  # noqa: BLE001 - reported on the page; logged by kind only
-            log.warning("Could not write to a client's chat (%s)", type(exc).__name__)
-            return False
+        return await self.rasa.staff_event(sender_id, kind, name, text, events)
 
     def _run(self, fn, *args):
         return asyncio.to_thread(fn, *args)
@@ -79,8 +69,7 @@ class Desk:
             await self._run(self.audit.record, staff.name, "claim", sender_id)
         await self._acknowledge_open(staff, sender_id)
         # Close any question the bot was in the middle of (the date form): the person asks.
-        stop_form = [{"event": "active_loop", "name": None}]
-        told = await self._tell(sender_id, "joined", staff.name, events=stop_form)
+        told = await self._tell(sender_id, "joined", staff.name, events=STOP_FORM)
         return Done(None if told else "not_told")
 
     async def _acknowledge_open(self, staff: Staff, sender_id: str) -> None:

@@ -87,8 +87,11 @@ def _same_origin(request: web.Request, public_origin: str | None) -> bool:
     return host == request.host.lower()
 
 
-def guard(accounts: StaffAccounts, public_origin: str | None = None) -> Callable:
-    """The middleware: find the session, refuse what needs one, check CSRF on every POST."""
+def guard(
+    accounts: StaffAccounts, refusals: dict[str, str], public_origin: str | None = None
+) -> Callable:
+    """The middleware: find the session, refuse what needs one, check CSRF on every POST
+    (`refusals`: the words of each refusal, from the inbox's labels)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -97,17 +100,17 @@ def guard(accounts: StaffAccounts, public_origin: str | None = None) -> Callable
         session = await asyncio.to_thread(accounts.session, token) if token else None
         request["session"] = session
         if request.method == "POST" and not _same_origin(request, public_origin):
-            return _headers(web.Response(status=403, text="Cross-site request refused."))
+            return _headers(web.Response(status=403, text=refusals["cross_site"]))
         if session is None and not public:
             if request.method == "GET" and "fragment" not in request.query:
                 target = request.path_qs if request.path != "/" else ""
                 location = "/login" + (f"?next={_quote(target)}" if target else "")
                 return _headers(web.HTTPSeeOther(location))
-            return _headers(web.Response(status=401, text="Log in first."))
+            return _headers(web.Response(status=401, text=refusals["log_in_first"]))
         if request.method == "POST" and session is not None and not public:
             form = await request.post()
             if not same(form.get("csrf"), session.csrf):
-                return _headers(web.Response(status=403, text="Form expired: reload the page."))
+                return _headers(web.Response(status=403, text=refusals["form_expired"]))
         try:
             response = await handler(request)
         except web.HTTPException as exc:

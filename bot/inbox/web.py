@@ -49,7 +49,7 @@ class InboxApp:
         self.pages = Pages(desk, templates())
 
     def app(self) -> web.Application:
-        middleware = guard(self.desk.accounts, self.origin)
+        middleware = guard(self.desk.accounts, self.pages.labels["refusals"], self.origin)
         app = web.Application(middlewares=[middleware], client_max_size=MAX_BODY)
         r = app.router
         r.add_get("/healthz", lambda request: web.Response(text="ok"))
