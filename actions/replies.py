@@ -48,6 +48,8 @@ def send(dispatcher: CollectingDispatcher, outcome: Outcome) -> None:
         extra = {"escalation": reply.escalation} if reply.escalation is not None else {}
         if reply.alert_unsent:
             extra["alert_unsent"] = True
+        if reply.checkin is not None:
+            extra["checkin"] = reply.checkin
         dispatcher.utter_message(
             text=reply.text, buttons=list(reply.buttons), response_key=reply.key, **extra
         )

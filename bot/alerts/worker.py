@@ -25,15 +25,17 @@ from bot.alerts.channels import (
     WebhookChannel,
     is_permanent,
 )
+from bot.alerts.checkins import LEASE_NAME, CheckinDispatcher
 from bot.alerts.housekeeping import keep_retention
 from bot.alerts.message import AlertWords
+from bot.alerts.rasa_api import RasaConversations
 from bot.kb.model import Clinic
 from bot.kb.store import ClinicStore
 from bot.settings import Settings, SettingsError
 from bot.storage.engine import session_factory
 from bot.storage.escalations import CLIENT_CHANNEL, EscalationRepository
 from bot.storage.heartbeats import NOTIFIER, Heartbeats
-from bot.storage.leases import Leases
+from bot.storage.leases import Leases, run_while_held, stack_owner
 from bot.storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -272,12 +274,21 @@ async def serve(
 
     beating = asyncio.create_task(heartbeat(worker, Heartbeats(sessions), stop))
     retention = asyncio.create_task(keep_retention(settings, store, sessions, stop))
+    checkins = asyncio.create_task(send_checkins(settings, store, sessions, stop))
     try:
         await worker.run(stop, interval, on_cycle=follow_channels)
     finally:
         beating.cancel()
         retention.cancel()
+        checkins.cancel()
         await acks.close()
+
+
+async def send_checkins(settings: Settings, store: ClinicStore, sessions, stop) -> None:
+    """The check-in dispatcher, in whichever notifier holds its lease."""
+    dispatcher = CheckinDispatcher(sessions, store, RasaConversations(settings.rasa_url))
+    owner = stack_owner("checkins", settings.stack)
+    await run_while_held(Leases(sessions), LEASE_NAME, dispatcher.run, stop, owner=owner)
 
 
 async def heartbeat(worker: AlertWorker, heartbeats: Heartbeats, stop: asyncio.Event) -> None:

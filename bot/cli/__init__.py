@@ -23,6 +23,7 @@ GROUPS = {
     "db": "bot.cli.db",
     "staff": "bot.cli.staff",
     "inbox": "bot.cli.inbox",
+    "checkins": "bot.cli.checkins",
 }
 
 

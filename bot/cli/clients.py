@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.channels.links import bot_username, deep_link, write_qr_png
-from bot.cli import forget_client
+from bot.cli import checkins, forget_client
 from bot.cli.kb import clinic_or_exit
 from bot.domain.days import local_today, now_utc
 from bot.kb.model import Clinic
@@ -54,6 +54,7 @@ def register(sub) -> None:
     listing.add_argument("--json", action="store_true", help="print a JSON array")
     listing.set_defaults(func=list_command)
     forget_client.register(clients_sub)
+    checkins.register_client_switch(clients_sub)
 
 
 def _registry(settings: Settings) -> ClientRegistry:

@@ -227,6 +227,21 @@ class Advisor:
             day=day,
         )
 
+    def newly_allowed(self, day: int, kind: str | None = None) -> list[str]:
+        """The activities allowed from `day` that were not the day before (their labels)."""
+        kind = self.kind_or_default(kind)
+        labels = []
+        for topic in self.kb.topics.values():
+            if topic.type != "activity":
+                continue
+            statuses = []
+            for on in (day - 1, day):
+                window = topic.window_on(self._effective_day(topic, on, kind), kind)
+                statuses.append(window.status if window else None)
+            if statuses == [s for s in statuses if s] and statuses[1] == "allowed" != statuses[0]:
+                labels.append(topic.label)
+        return labels
+
     def _effective_day(self, topic: Topic, day: int | None, kind: str) -> int | None:
         """The day to look up: a kind without its own windows shifts the default ones."""
         if day is None or kind in topic.by_kind:

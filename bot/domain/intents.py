@@ -23,6 +23,9 @@ CONVERSATION_INTENTS = frozenset(
         "give_treatment_date",
         "out_of_scope",
         "nlu_fallback",
+        "checkin_fine",
+        "checkin_worried",
+        "checkin_wrong",
     }
 )
 # Intents answered by the "no guidance" reply rather than a topic.

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from bot.kb.checkins import CheckinSettings
+
 ACTIVITY_STATUSES = ("not_yet", "caution", "allowed")
 LEVELS = ("none", "question", "urgent", "emergency")
 TOPIC_TYPES = ("activity", "symptom", "general")
@@ -388,9 +390,10 @@ class Language:
 @dataclass(frozen=True)
 class Clinic:
     """A consistent snapshot of the clinic's settings, knowledge base, screening lexicon and
-    language."""
+    language, and its check-ins."""
 
     settings: ClinicSettings
     kb: KnowledgeBase
     lexicon: Lexicon
     language: Language
+    checkins: CheckinSettings = field(default_factory=CheckinSettings)

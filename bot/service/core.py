@@ -20,6 +20,7 @@ from bot.kb.store import ClinicStore
 from bot.language.screening.learned import LearnedScreening, net_dir
 from bot.service import handoff
 from bot.service.answering import Answering, Screeners
+from bot.service.checkins import ANSWER_INTENT_PREFIX, CheckinDesk
 from bot.service.dates import GIVE_DATE, Dates
 from bot.service.escalation import Escalator
 from bot.service.messages import (
@@ -72,7 +73,12 @@ class AftercareService:
         self.heartbeats = Heartbeats(self.sessions)
         self.escalator = Escalator(self.escalations, self.clients, self.heartbeats)
         self.answering = Answering(self.escalator, self.screeners)
-        self.dates = Dates(self.answering, self.treatments)
+        self.checkin_desk = CheckinDesk(self.sessions, self.clients, self.escalator)
+        self.dates = Dates(
+            self.answering,
+            self.treatments,
+            lambda turn: self.checkin_desk.plan(turn.clinic, turn.sender_id, turn.now),
+        )
         self.handoffs = Handoffs(self.sessions)
         self.stats = TurnStats(self.sessions)
         self.audit = AuditLog(self.sessions)
@@ -116,7 +122,12 @@ class AftercareService:
         """Screen the message and answer it; if it needs the treatment date and none is known,
         open the date form and keep the question for when the date is given."""
         turn = self.turn(msg, now)
-        return self.unless_owned(turn, lambda: self._answer(turn, msg))
+        return self._noted(turn, self.unless_owned(turn, lambda: self._answer(turn, msg)))
+
+    def _noted(self, turn: Turn, outcome: Outcome) -> Outcome:
+        """The outcome, noted as the answer to a check-in sent shortly before, if any."""
+        self.checkin_desk.note(turn, outcome)
+        return outcome
 
     def _answer(self, turn: Turn, msg: Incoming) -> Outcome:
         result = self.answering.respond(turn)
@@ -215,17 +226,24 @@ class AftercareService:
     def handoff_requested(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
         """The client asked for a person: screen, record the request, say how the team replies."""
         turn = self.turn(msg, now)
-        return self.unless_owned(turn, lambda: handoff.request(self.answering, turn, offer or {}))
+        return self._noted(
+            turn,
+            self.unless_owned(turn, lambda: handoff.request(self.answering, turn, offer or {})),
+        )
 
     def affirm(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
         """ "Yes": accept a pending offer to pass the question on, if there is one."""
         turn = self.turn(msg, now)
-        return self.unless_owned(turn, lambda: handoff.affirm(self.answering, turn, offer or {}))
+        return self._noted(
+            turn, self.unless_owned(turn, lambda: handoff.affirm(self.answering, turn, offer or {}))
+        )
 
     def deny(self, msg: Incoming, offer: dict | None, now=None) -> Outcome:
         """ "No": decline a pending offer, if there is one."""
         turn = self.turn(msg, now)
-        return self.unless_owned(turn, lambda: handoff.deny(self.answering, turn, offer or {}))
+        return self._noted(
+            turn, self.unless_owned(turn, lambda: handoff.deny(self.answering, turn, offer or {}))
+        )
 
     def escalation_update(self, update: str | None) -> Outcome:
         """Tell the client what happened to their escalation (seen by staff, deadline passed)."""
@@ -254,6 +272,18 @@ class AftercareService:
             if reply is not None:
                 outcome.replies.append(reply)
         return outcome
+
+    # --- check-ins (bot.service.checkins) ------------------------------------------------
+
+    def checkin_message(self, sender_id: str, checkin: dict | None, now=None) -> Outcome:
+        """The check-in the dispatcher asked `action_checkin` to send."""
+        return self.checkin_desk.message(self.turn(Incoming(sender_id, "", ""), now), checkin)
+
+    def checkin_answer(self, msg: Incoming, now=None) -> Outcome:
+        """A check-in's quick reply (`checkin_fine`, `checkin_worried`, `checkin_wrong`)."""
+        turn = self.turn(msg, now)
+        meaning = msg.intent.removeprefix(ANSWER_INTENT_PREFIX)
+        return self.unless_owned(turn, lambda: self.checkin_desk.answer(turn, meaning))
 
     # --- one thing at a time (the CLI, tests, the staff side) -----------------------------
 
@@ -312,6 +342,7 @@ class AftercareService:
         if not result.linked:
             key = f"link.code_{result.status}"
             return LinkOutcome(Reply(key, turn.advisor.phrase(key)), linked=False)
+        self.checkin_desk.plan(turn.clinic, sender_id, turn.now)
         treatment_date = turn.clinic.language.format_date(result.client.treatment_date)
         text = turn.advisor.phrase("link.linked", treatment_date=treatment_date, day=turn.today_day)
         return LinkOutcome(Reply("link.linked", text), linked=True)

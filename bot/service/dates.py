@@ -6,6 +6,8 @@ for the date is answered as soon as it is known.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.domain.turn import Turn
 from bot.language.dates import parse_treatment_date, says_no_date
 from bot.language.screening.learned import LearnedScreening
@@ -34,8 +36,14 @@ ATTEMPTS, HELD = "attempts", "held"  # in the pending question: re-asks, message
 class Dates:
     """The date flows of the service."""
 
-    def __init__(self, answering: Answering, treatments: TreatmentRepository):
+    def __init__(
+        self,
+        answering: Answering,
+        treatments: TreatmentRepository,
+        on_date: Callable[[Turn], None] = lambda turn: None,
+    ):
         self.answering, self.treatments = answering, treatments
+        self.on_date = on_date  # the date is known now: its check-ins are planned
 
     def save(self, turn: Turn, text: str) -> tuple[DateSaved | DateNotUnderstood, Turn]:
         """Understand and store the treatment date in `text`; the turn as it is afterwards."""
@@ -47,8 +55,12 @@ class Dates:
         if not parsed.ok:
             return DateNotUnderstood(parsed.problem or "unclear"), turn
         stored = self.treatments.set_date(turn.sender_id, parsed.value, source="client")
-        saved = DateSaved(parsed.value, (today - parsed.value).days)
-        return saved, turn.with_treatment(stored)
+        saved, turn = (
+            DateSaved(parsed.value, (today - parsed.value).days),
+            turn.with_treatment(stored),
+        )
+        self.on_date(turn)
+        return saved, turn
 
     def answer_waiting(self, turn: Turn, pending: dict, date_value: str | None) -> Outcome:
         """The date form ended: answer the question that waited for it (screened again, now

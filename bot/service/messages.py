@@ -19,6 +19,7 @@ DATE_PROBLEM = "date_problem"
 TREATMENT_DATE = "treatment_date"
 ESCALATION_UPDATE = "escalation_update"
 STAFF_EVENT = "staff_event"
+CHECKIN = "checkin"  # the check-in the dispatcher asks `action_checkin` to send
 # The custom message an action sends when it is quiet on purpose (a team member has the chat):
 # channels drop it, and know the message was screened (not that the action failed).
 QUIET_MARKER = {"aftercare": "quiet"}
@@ -48,6 +49,7 @@ class Reply:
     buttons: tuple[dict[str, str], ...] = ()
     escalation: str | None = None  # travels with the message: the widget's banner
     alert_unsent: bool = False  # staff could not be alerted: the banner says to call
+    checkin: int | None = None  # a check-in's id: recorded with the message in the tracker
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, inspect, text
 from sqlalchemy.orm import sessionmaker
 
+from bot.storage.checkins import Checkins
 from bot.storage.clients import ClientRegistry
 from bot.storage.escalations import EscalationRepository
 from bot.storage.handoffs import Handoffs
@@ -45,6 +46,7 @@ def forget_in_database(sessions: sessionmaker, sender_id: str) -> tuple[int, int
     InboundLog(sessions).forget(sender_id)
     SignedChats(sessions).forget(sender_id)
     Handoffs(sessions).forget(sender_id)
+    Checkins(sessions).forget(sender_id)  # scheduled check-ins too: none goes out after this
     checkpoint(sessions.kw["bind"])
     return redacted, client, treatment
 

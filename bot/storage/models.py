@@ -4,6 +4,7 @@ index and constraint has a predictable name (what schema migrations refer to).""
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -288,3 +289,42 @@ class TurnStatRow(Base):
     at = Column(DateTime(timezone=True), nullable=False, index=True)
     topic = Column(String(64), nullable=True)
     outcome = Column(String(32), nullable=False)  # answered | no_guidance | red_flag
+
+
+class CheckinRow(Base):
+    """One check-in due for a conversation's treatment (`bot.storage.checkins`): planned,
+    claimed by the one dispatcher, then sent or skipped (and why); then its answer."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "key", "treatment_date", name="uq_checkins_once"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    sender_id = Column(String(128), nullable=False, index=True)
+    key = Column(String(32), nullable=False)  # the check-in of clinic/checkins.yml
+    treatment_date = Column(Date, nullable=False)
+    day = Column(Integer, nullable=False)
+    due_at = Column(DateTime(timezone=True), nullable=False, index=True)
+    until = Column(DateTime(timezone=True), nullable=False)  # no longer useful after
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    reason = Column(String(32), nullable=True)  # why it was skipped
+    attempts = Column(Integer, nullable=False, default=0)
+    lease_until = Column(DateTime(timezone=True), nullable=True)  # while being sent
+    sent_at = Column(DateTime(timezone=True), nullable=True)
+    late = Column(Boolean, nullable=False, default=False)
+    answer = Column(String(16), nullable=True)  # fine | worried | wrong | text | none
+    answered_at = Column(DateTime(timezone=True), nullable=True)
+    escalated = Column(Boolean, nullable=False, default=False)  # the answer raised one
+    created_at = Column(DateTime(timezone=True), nullable=False, default=now_utc)
+
+
+class CheckinOptOutRow(Base):
+    """Check-ins turned off: by a client for their conversation (`/stop`, the widget), or by
+    the clinic for a client (`aftercare clients checkins ID off`)."""
+
+    __tablename__ = "checkin_optouts"
+
+    subject = Column(String(160), primary_key=True)  # "conversation:<id>" or "client:<id>"
+    by = Column(String(16), nullable=False)  # client | clinic
+    at = Column(DateTime(timezone=True), nullable=False, default=now_utc)

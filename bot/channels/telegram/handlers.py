@@ -160,6 +160,9 @@ class Handlers:
         sender = sender_id_for(update.effective_user.id)
         code = context.args[0] if context.args else None
         output = TelegramOutput(context.bot)
+        desk = self.service().checkin_desk
+        if await asyncio.to_thread(desk.start, self.service().clinic(), sender):
+            await self.say(context.bot, chat_id, "telegram.checkins_started")
         if code:
             linked = await asyncio.to_thread(self.service().link_chat, sender, code, CHANNEL_NAME)
             await output.send_text(chat_id, linked.reply.text)
@@ -169,6 +172,13 @@ class Handlers:
             await output.send_text(chat_id, self.service().greeting().text)
         # No usable code: the day summary asks the treatment date first if it isn't known.
         await self.to_rasa(update, context, "/day_summary", intent=True)
+
+    async def on_stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/stop`: no more check-in messages in this chat (questions are still answered)."""
+        sender = sender_id_for(update.effective_user.id)
+        stopped = await asyncio.to_thread(self.service().checkin_desk.stop, sender)
+        key = "telegram.checkins_stopped" if stopped else "telegram.checkins_already_stopped"
+        await self.say(context.bot, update.effective_chat.id, key)
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.say(context.bot, update.effective_chat.id, "telegram.help")

@@ -206,6 +206,7 @@ class TelegramInput(Handlers, InputChannel):
                 CommandHandler(command, self.on_intent_command, filters=private & new)
             )
         application.add_handler(CommandHandler("forget", self.on_forget, filters=private & new))
+        application.add_handler(CommandHandler("stop", self.on_stop, filters=private & new))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(
             MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, self.on_edited)

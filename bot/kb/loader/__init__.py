@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bot.kb.checkins import CheckinSettings
+from bot.kb.loader.checkins import parse_checkins
 from bot.kb.loader.common import Collector, KnowledgeBaseError, display, parse_day_range
 from bot.kb.loader.language import parse_language
 from bot.kb.loader.meta import parse_meta
@@ -35,6 +37,7 @@ __all__ = [
 ]
 
 SETTINGS_FILE, SCREENING_FILE, LANGUAGE_FILE = "settings.yml", "screening.yml", "language.yml"
+CHECKINS_FILE = "checkins.yml"  # optional: without it, no check-ins are sent
 META_FILE, PHRASES_FILE = "kb.yml", "phrases.yml"
 
 
@@ -72,6 +75,7 @@ def clinic_files(clinic_dir: Path) -> list[Path]:
         clinic_dir / SETTINGS_FILE,
         clinic_dir / SCREENING_FILE,
         clinic_dir / LANGUAGE_FILE,
+        clinic_dir / CHECKINS_FILE,
         *sorted((clinic_dir / "knowledge").glob("*.yml")),
     ]
 
@@ -101,6 +105,9 @@ def load_clinic(clinic_dir: Path, known_topics: Iterable[str] | None = None) -> 
         "language": reader.read(clinic_dir / LANGUAGE_FILE),
         "meta": reader.read(kb_dir / META_FILE),
         "phrases": reader.read(kb_dir / PHRASES_FILE),
+        "checkins": reader.read(clinic_dir / CHECKINS_FILE)
+        if (clinic_dir / CHECKINS_FILE).is_file()
+        else None,
     }
     topic_files = sorted(p for p in kb_dir.glob("*.yml") if p.name not in (META_FILE, PHRASES_FILE))
     topic_docs = [(reader.name(p), reader.read(p)) for p in topic_files]
@@ -140,6 +147,11 @@ def _parse(
         errs,
         set(topics),
     )
+    checkins = (
+        parse_checkins(raw["checkins"], reader.name(clinic_dir / CHECKINS_FILE), set(kinds), errs)
+        if raw["checkins"] is not None
+        else None
+    )
     errs.raise_if_any()
     kb = KnowledgeBase(
         version=f"{version}+{reader.digest.hexdigest()[:8]}",
@@ -149,4 +161,4 @@ def _parse(
         phrases=phrases,
         outside_cues=tuple(str(w).strip().lower() for w in raw["meta"].get("outside_cues") or ()),
     )
-    return Clinic(settings=settings, kb=kb, lexicon=lexicon, language=language)
+    return Clinic(settings, kb, lexicon, language, checkins or CheckinSettings())
