@@ -28,12 +28,13 @@ chat: venv
 kb-check: venv
 	$(VENV)/aftercare kb check
 
-## bench: measure our bot side by side with a bare Rasa bot on loopback (about an hour), then the screening nets out of fold, the NLU cross-validation and the scale-out row (one stack vs two) -> results/
+## bench: measure our bot side by side with a bare Rasa bot on loopback (about an hour), then the screening nets out of fold, the NLU cross-validation and the scale-out row (one stack vs two) and the check-in row (turn latency with the dispatcher busy) -> results/
 bench: venv
 	$(VENV)/python -m bench.run
 	$(VENV)/python -m bench.screening_cv
 	$(VENV)/python scripts/nlu_eval.py
 	$(VENV)/python -m bench.scale
+	$(VENV)/python -m bench.checkins
 
 lint: venv
 	$(VENV)/ruff check .

@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 STAFF_EVENT_ACTION = "action_staff_event"  # says in the client's chat what a team member did
 # Opening a hand-off closes any question the bot was in the middle of (the date form).
 STOP_FORM = [{"event": "active_loop", "name": None}]
+LISTEN = {"event": "action", "name": "action_listen"}
 # Conversation-id prefixes of channels that can message a client unprompted.
 PUSH_CHANNELS = {"telegram-": "telegram"}
 
@@ -51,6 +52,14 @@ class RasaConversations:
             response = await client.post(
                 f"{conversation}/execute?output_channel=collector", json={"name": "action_listen"}
             )
+            if response.status_code == 404:  # a chat Rasa has not seen (linked, never written
+                # in): appending events creates it, with its first session
+                created = await client.post(f"{conversation}/tracker/events", json=[LISTEN])
+                created.raise_for_status()
+                response = await client.post(
+                    f"{conversation}/execute?output_channel=collector",
+                    json={"name": "action_listen"},
+                )
             response.raise_for_status()
             response = await client.post(
                 f"{conversation}/tracker/events", json=(extra_events or []) + events

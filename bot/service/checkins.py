@@ -87,7 +87,8 @@ class CheckinDesk:
 
     def note(self, turn: Turn, outcome: Outcome) -> None:
         """A message soon after a check-in is its answer (typed); a red flag in it is noted."""
-        escalated = any(level_rank(r.escalation) >= level_rank("urgent") for r in outcome.replies)
+        urgent = level_rank("urgent")
+        escalated = any(level_rank(r.escalation or "none") >= urgent for r in outcome.replies)
         self._record(turn, "text", escalated)
 
     def _record(self, turn: Turn, answer: str, escalated: bool) -> None:
