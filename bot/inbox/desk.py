@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.alerts.rasa_api import STOP_FORM, RasaConversations
 from bot.kb.store import ClinicStore
+from bot.storage.checkins import Checkins
 from bot.storage.clients import ClientRegistry
 from bot.storage.engine import session_factory
 from bot.storage.escalations import FORGOTTEN, EscalationRepository
@@ -35,6 +36,7 @@ class Desk:
         self.audit = AuditLog(sessions)
         self.accounts = StaffAccounts(sessions)
         self.clients = ClientRegistry(sessions)
+        self.checkins = Checkins(sessions)
         self.stats = TurnStats(sessions)
         self.rasa, self.store = rasa, store
 

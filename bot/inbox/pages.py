@@ -13,10 +13,19 @@ import jinja2
 import yaml
 from aiohttp import web
 
+from bot.inbox.checkins import checkin_chart, checkin_panel, period_start
 from bot.inbox.desk import Desk
 from bot.inbox.overview import overview
 from bot.inbox.security import staff_session
-from bot.inbox.views import VIEWS, channel_of, conversation_key, queue_items, sender_of, transcript
+from bot.inbox.views import (
+    VIEWS,
+    CheckinMarks,
+    channel_of,
+    conversation_key,
+    queue_items,
+    sender_of,
+    transcript,
+)
 
 LABELS = Path(__file__).parent / "templates" / "labels.yml"
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
@@ -99,6 +108,8 @@ class Pages:
             "staff_messages": d.handoffs.messages(sender),
             "client": d.clients.client_for(sender),
             "treatment": d.handoffs.treatment(sender),
+            "checkin_rows": d.checkins.listing(sender_id=sender),
+            "checkins_off": d.checkins.opted_out(sender),
         }
 
     async def conversation(self, request: web.Request, problem=None, draft="") -> web.Response:
@@ -109,14 +120,16 @@ class Pages:
             events, rasa_down = await self.desk.rasa.events(sender), False
         except Exception:  # noqa: BLE001 - the page still shows what the database knows
             events, rasa_down = [], True
-        zone = ZoneInfo(self.desk.store.current().settings.time_zone)
-        lines = transcript(events, data.pop("staff_messages"), zone)
+        clinic = self.desk.store.current()
+        settings, rows = clinic.settings, data.pop("checkin_rows")
+        marks = CheckinMarks.of(rows, clinic.checkins)
+        lines = transcript(events, data.pop("staff_messages"), ZoneInfo(settings.time_zone), marks)
         if "fragment" in request.query:
             if rasa_down:  # the page keeps what it shows
                 raise web.HTTPServiceUnavailable()
             return self.page(request, "transcript.html", lines=lines)
         staff = staff_session(request).staff
-        settings = self.desk.store.current().settings
+        checkins = checkin_panel(rows, data.pop("checkins_off"), settings.time_zone)
         client = data["client"]
         values = {
             **settings.placeholders(),
@@ -133,6 +146,7 @@ class Pages:
             lines=lines,
             rasa_down=rasa_down,
             canned=canned,
+            checkins=checkins,
             draft=draft,
             problem=problem,
             **data,
@@ -152,7 +166,10 @@ class Pages:
         turns = self.desk.stats.since(OVERVIEW_DAYS + 1)
         escalations = self.desk.escalations.list(None)
         labels = self.labels["charts"]
-        return overview(turns, escalations, now, settings.time_zone, labels, days=OVERVIEW_DAYS)
+        charts = overview(turns, escalations, now, settings.time_zone, labels, days=OVERVIEW_DAYS)
+        since = period_start(now, settings.time_zone, OVERVIEW_DAYS)
+        shares = self.desk.checkins.shares(since)
+        return [*charts, checkin_chart(shares, OVERVIEW_DAYS, labels)]
 
     async def overview(self, request: web.Request) -> web.Response:
         charts = await asyncio.to_thread(self._overview)

@@ -4,18 +4,26 @@ conversation's transcript. No words here: the templates hold them."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 
+from bot.alerts.checkins import CHECKIN_SLOT
 from bot.alerts.rasa_api import push_channel
 from bot.channels.web.format import SENDER_PREFIX
 from bot.domain.days import as_utc
+from bot.kb.checkins import ANSWER_MEANINGS, CheckinSettings
 from bot.kb.model import level_rank
+from bot.storage.checkins import CheckinView
 from bot.storage.escalations import FORGOTTEN, Escalation
 from bot.storage.handoffs import Handoff, StaffMessage
 
 VIEWS = ("open", "mine", "acknowledged", "resolved")
 STAFF_REPLY_KEY = "handoff.staff_reply"
+CHECKIN_KEY_PREFIX = "checkin."  # the response key of a check-in: checkin.<key>
+# A check-in's quick reply as Rasa records it: "/checkin_<meaning>" (Telegram and the widget).
+# bot.service.checkins.ANSWER_INTENT_PREFIX, not imported: bot.service loads TensorFlow.
+QUICK_REPLY_PREFIX = "/checkin_"
 
 
 def conversation_key(sender_id: str) -> str:
@@ -105,13 +113,72 @@ class Line:
     key: str = ""  # the KB phrase or entry a bot message came from
     level: str = ""  # the level a bot answer carried
     extras: dict = field(default_factory=dict)
+    mark: str = ""  # checkin (a check-in the bot sent) | quick_reply (a button under one)
+    day: int | None = None  # a check-in's treatment day
+
+
+@dataclass(frozen=True)
+class CheckinMarks:
+    """What marks check-ins in a transcript: the treatment day of each sent one (by its row,
+    else by the clinic's check-in of that key) and the quick replies' titles (meaning ->
+    title, the clinic's words)."""
+
+    days: dict[int, int] = field(default_factory=dict)
+    settings: CheckinSettings = field(default_factory=CheckinSettings)
+
+    @classmethod
+    def of(cls, checkins: Iterable[CheckinView], settings: CheckinSettings) -> CheckinMarks:
+        return cls({c.id: c.day for c in checkins}, settings)
+
+    def day(self, row: int, key: str) -> int | None:
+        if row in self.days:
+            return self.days[row]
+        ours = key.startswith(CHECKIN_KEY_PREFIX)
+        item = self.settings.get(key.removeprefix(CHECKIN_KEY_PREFIX)) if ours else None
+        return item.day if item is not None else None
+
+
+def _client_line(event: dict, at: datetime, marks: CheckinMarks) -> Line:
+    """A client's message: a button shows its title; a check-in's quick reply the clinic's
+    title for its meaning (what the bot acted on), marked as one."""
+    text, metadata = str(event["text"]), event.get("metadata") or {}
+    web = metadata.get("web") if isinstance(metadata, dict) else None
+    shown = web.get("title") if isinstance(web, dict) else None  # a button's title
+    meaning = text.removeprefix(QUICK_REPLY_PREFIX) if text.startswith(QUICK_REPLY_PREFIX) else ""
+    if meaning in ANSWER_MEANINGS:
+        title = marks.settings.titles.get(meaning) or shown or text
+        return Line("client", str(title), at, mark="quick_reply")
+    return Line("client", str(shown or text), at)
+
+
+def _bot_line(event: dict, at: datetime, marks: CheckinMarks) -> Line:
+    """A bot message (or a staff reply sent through the bot); a check-in is marked with its
+    treatment day."""
+    metadata = event.get("metadata") or {}
+    key = str(metadata.get("response_key") or "")
+    line = Line(
+        "staff" if key == STAFF_REPLY_KEY else "bot",
+        str(event["text"]),
+        at,
+        key=key,
+        level=str(metadata.get("escalation") or ""),
+    )
+    row = metadata.get(CHECKIN_SLOT)  # the due-table row: only a check-in carries one
+    if isinstance(row, int) and not isinstance(row, bool):
+        line.mark, line.day = "checkin", marks.day(row, key)
+    return line
 
 
 def transcript(
-    events: list[dict], staff_messages: list[StaffMessage], zone: tzinfo = timezone.utc
+    events: list[dict],
+    staff_messages: list[StaffMessage],
+    zone: tzinfo = timezone.utc,
+    marks: CheckinMarks | None = None,
 ) -> list[Line]:
     """Client, bot and staff messages from Rasa's events, with staff notes and undelivered
-    staff replies from our database, in time order, on the clinic's clock (`zone`)."""
+    staff replies from our database, in time order, on the clinic's clock (`zone`); check-ins
+    and their quick replies marked (`marks`)."""
+    marks = marks or CheckinMarks()
 
     def _at(event: dict) -> datetime:
         return datetime.fromtimestamp(float(event.get("timestamp") or 0), zone)
@@ -122,19 +189,9 @@ def transcript(
         kind = event.get("event")
         if kind == "user" and event.get("text"):
             answered = []
-            web = (event.get("metadata") or {}).get("web") or {}
-            shown = web.get("title") if isinstance(web, dict) else None  # a button's title
-            lines.append(Line("client", str(shown or event["text"]), _at(event)))
+            lines.append(_client_line(event, _at(event), marks))
         elif kind == "bot" and event.get("text"):
-            metadata = event.get("metadata") or {}
-            key = str(metadata.get("response_key") or "")
-            line = Line(
-                "staff" if key == STAFF_REPLY_KEY else "bot",
-                str(event["text"]),
-                _at(event),
-                key=key,
-                level=str(metadata.get("escalation") or ""),
-            )
+            line = _bot_line(event, _at(event), marks)
             lines.append(line)
             answered.append(line)
         elif kind == "slot" and event.get("name") == "last_answer" and event.get("value"):

@@ -161,7 +161,9 @@ class Handlers:
         code = context.args[0] if context.args else None
         output = TelegramOutput(context.bot)
         desk = self.service().checkin_desk
-        if await asyncio.to_thread(desk.start, self.service().clinic(), sender):
+        if await asyncio.to_thread(desk.start, self.service().clinic(), sender) and (
+            await asyncio.to_thread(desk.enabled, sender)  # the clinic's "off" still holds
+        ):
             await self.say(context.bot, chat_id, "telegram.checkins_started")
         if code:
             linked = await asyncio.to_thread(self.service().link_chat, sender, code, CHANNEL_NAME)

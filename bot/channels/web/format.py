@@ -112,8 +112,9 @@ def history_messages(
 
     Each message: `id`, `from` ("client" or "bot"), `text`, `time` (Unix seconds), `buttons`
     (title and payload; only the last bot message's are offered), `escalation` (urgent or
-    emergency when the message answered a red flag, else null) and `alert_unsent` (staff could
-    not be alerted to it from here). Only messages after `after`, at most the last `limit`.
+    emergency when the message answered a red flag, else null), `alert_unsent` (staff could
+    not be alerted to it from here) and `checkin` (a check-in the bot sent unprompted: its
+    quick replies are offered while it may be answered). Only messages after `after`, at most the last `limit`.
     `first`: the index of the first event in the whole conversation (ids are `e<index>`).
     """
     messages: list[dict[str, Any]] = []
@@ -134,6 +135,7 @@ def history_messages(
                     "buttons": [],
                     "escalation": None,
                     "alert_unsent": False,
+                    "checkin": False,
                 }
             )
         elif kind == "bot" and event.get("text"):
@@ -154,6 +156,7 @@ def history_messages(
                     "buttons": buttons,
                     "escalation": level if level in BANNER_LEVELS else None,
                     "alert_unsent": bool(metadata.get("alert_unsent")),
+                    "checkin": metadata.get("checkin") is not None,
                 }
             )
     return messages[-limit:] if limit else messages

@@ -7,7 +7,8 @@ Routes (under `/webhooks/web/`):
 - `POST /session` start or resume a chat (and link it with a clinic link code);
 - `POST /message` one client message → the replies; `POST /history` messages since a point
   (how the widget picks up notices pushed later, e.g. "the team has seen your message");
-- `POST /forget` delete the chat.
+- `POST /forget` delete the chat; `POST /checkins` turn the check-in messages off or on
+  (`checkins`).
 
 The browser keeps one token (localStorage), issued and signed here and renewed at each visit
 (`tokens`); the conversation id is a hash of its random part, so ids seen by staff cannot be
@@ -40,6 +41,7 @@ from bot.channels.limits import (
     rate_limiter,
 )
 from bot.channels.recovery import Recovery, within_delay
+from bot.channels.web.checkins import checkins_on, switch_checkins
 from bot.channels.web.format import (
     conversation_id_for,
     history_messages,
@@ -164,6 +166,7 @@ class WebInput(Recovering, InputChannel):
         web.add_route(_handler(self.message), "/message", methods=["POST"], name="message")
         web.add_route(_handler(self.history_route), "/history", methods=["POST"], name="history")
         web.add_route(_handler(self.forget), "/forget", methods=["POST"], name="forget")
+        web.add_route(_handler(self.checkins), "/checkins", methods=["POST"], name="checkins")
 
         @web.listener("after_server_start")
         async def start_recovery(app: Any, loop: Any) -> None:
@@ -202,6 +205,10 @@ class WebInput(Recovering, InputChannel):
                 "max_length": limit,
                 "poll_seconds": POLL_SECONDS,
                 "emergency_number": settings.emergency_number,
+                # Whether the clinic sends check-ins (the widget offers their setting), and
+                # how long a check-in's quick replies are offered (while it may be answered).
+                "checkins": call.clinic.checkins.enabled,
+                "checkin_reply_hours": call.clinic.checkins.answer_hours,
                 "text": text,
             }
         )
@@ -231,9 +238,10 @@ class WebInput(Recovering, InputChannel):
             # A new chat: greet, then the day summary (which asks the date first).
             await self.record(request, conversation, self.service().greeting())
             await self.to_rasa(conversation, "/day_summary")
-        else:
-            return call.reply({"token": token, **history})
-        return call.reply({"token": token, **await self.history(request, conversation, 0.0)})
+        if code or history is None:  # messages were added: read them
+            history = await self.history(request, conversation, 0.0)
+        checkins = await checkins_on(self.service(), conversation)
+        return call.reply({"token": token, "checkins": checkins, **history})
 
     async def _resumable(
         self, request: Request, check: TokenCheck, code: str | None
@@ -332,6 +340,10 @@ class WebInput(Recovering, InputChannel):
         async with agent.lock_store.lock(conversation):
             await forget_conversation(conversation, agent.tracker_store, self.service().sessions)
         return call.reply({"forgotten": True})
+
+    async def checkins(self, request: Request) -> HTTPResponse:
+        """Turn the chat's check-in messages off or back on (the widget's setting)."""
+        return await switch_checkins(self.call(request), self.service())
 
     async def _used_here(self, conversation: str, code: str) -> bool:
         """Whether `conversation` is the one that used this link code (the client opened

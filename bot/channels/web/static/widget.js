@@ -18,6 +18,7 @@
   var START_OPEN = script.getAttribute("data-open") === "true";
   var POSITION = script.getAttribute("data-position") === "left" ? "left" : "right";
   var KEY = "aftercare-chat:" + new URL(API).host;
+  var SEEN_KEY = "aftercare-seen:" + new URL(API).host; // how far the chat was seen
   var BANNER_HOURS = 24; // an escalation banner stays this long after the message
   var REPLIES_HOURS = 1; // quick replies of an older last message are not offered again
   var LEVEL_RANK = { urgent: 1, emergency: 2 };
@@ -34,6 +35,8 @@
     sending: false,
     pending: null, // the bubble of the message being sent
     unread: 0,
+    checkins: null, // check-in messages on or off for this chat (from /session)
+    switching: false,
     open: false,
     openWhenReady: false,
     pollTimer: null,
@@ -117,11 +120,22 @@
     ]);
     ui.newChat = el("button", { type: "button", class: "new-chat", text: text("new_chat") });
     ui.human = el("button", { type: "button", class: "new-chat", text: text("talk_to_person") });
+    // A switch: its name stays, aria-pressed (and the On/Off beside it) says the state.
+    ui.checkinsState = el("span", { class: "toggle-state", "aria-hidden": "true" });
+    ui.checkins = el("button", {
+      type: "button",
+      class: "new-chat toggle",
+      "aria-pressed": "true",
+      "aria-describedby": "aa-checkins-hint",
+      title: text("checkins_hint"),
+      hidden: true,
+    }, [el("span", { text: text("checkins_label") }), ui.checkinsState]);
     var header = el("header", {}, [
       el("div", { class: "titles" }, [
         el("h2", { id: "aa-title", text: config.clinic_name }),
         el("p", { id: "aa-subtitle", text: text("subtitle") }),
-        el("div", { class: "header-buttons" }, [ui.human, ui.newChat]),
+        el("div", { class: "header-buttons" }, [ui.human, ui.newChat, ui.checkins]),
+        el("span", { id: "aa-checkins-hint", class: "sr-only", text: text("checkins_hint") }),
       ]),
       ui.close,
     ]);
@@ -185,6 +199,7 @@
       ui.newChat.focus();
     });
     ui.confirmYes.addEventListener("click", forgetChat);
+    ui.checkins.addEventListener("click", switchCheckins);
     // "Talk to a person": the same request as typing it, or /human on Telegram.
     ui.human.addEventListener("click", function () {
       sendButton({ payload: "/request_human", title: text("talk_to_person") });
@@ -226,7 +241,10 @@
     ui.panel.hidden = false;
     ui.launcher.setAttribute("aria-expanded", "true");
     setUnread(0);
-    ensureSession().then(scrollToEnd, function () { /* the notice says so */ });
+    ensureSession().then(function () {
+      markSeen();
+      scrollToEnd();
+    }, function () { /* the notice says so */ });
     if (byUser) ui.input.focus(); // not on page load: no stolen focus, no phone keyboard
   }
 
@@ -246,6 +264,17 @@
       "aria-label",
       count ? text("launcher") + ". " + text("unread", { count: count }) : text("launcher")
     );
+  }
+
+  // How far the client has seen this chat (the cursor while the panel was open), kept across
+  // visits: bot messages after it (e.g. a check-in sent meanwhile) count as unread.
+  function seenUpTo() {
+    var value = Number(store.get(SEEN_KEY));
+    return value > 0 ? value : null;
+  }
+
+  function markSeen() {
+    if (state.open || seenUpTo() === null) store.set(SEEN_KEY, String(state.cursor));
   }
 
   // --- the conversation ---------------------------------------------------------------
@@ -284,6 +313,7 @@
       state.token = result.data.token;
       store.set(KEY, state.token);
       render(result.data.messages, { initial: true });
+      showCheckins(result.data.checkins);
       if (another && state.pending) ui.log.appendChild(state.pending); // the message being sent
       state.cursor = Math.max(state.cursor, result.data.cursor || 0);
       schedulePoll();
@@ -355,10 +385,12 @@
   }
 
   // Show messages not shown yet. options.initial: the history when the chat loads (not
-  // announced one by one, not counted as unread); options.poll: messages that came later.
+  // announced one by one; unread only after what the client saw); options.poll: messages
+  // that came later.
   function render(messages, options) {
     options = options || {};
     var fresh = 0;
+    var seen = seenUpTo();
     var latest = null; // the newest message of this batch: its buttons are offered
     if (options.initial) ui.log.setAttribute("aria-live", "off");
     (messages || []).forEach(function (message) {
@@ -373,15 +405,18 @@
         return;
       }
       addMessage(message, false);
-      if (message.from === "bot") fresh += 1;
+      if (message.from === "bot" && (options.poll || (seen !== null && message.time > seen))) fresh += 1;
     });
     if (options.initial) window.setTimeout(function () { ui.log.setAttribute("aria-live", "polite"); }, 0);
     if (latest && latest.from === "client") clearReplies();
     else if (latest && latest.buttons.length) {
-      var recent = Date.now() / 1000 - latest.time < REPLIES_HOURS * 3600;
+      // A check-in's quick replies stay while it may be answered.
+      var hours = latest.checkin ? state.config.checkin_reply_hours : REPLIES_HOURS;
+      var recent = Date.now() / 1000 - latest.time < hours * 3600;
       if (!options.initial || recent) showReplies(latest.buttons);
     } else if (latest && !options.poll) clearReplies(); // a notice later leaves the offer open
-    if (!state.open && fresh && options.poll) setUnread(state.unread + fresh);
+    if (!state.open && fresh) setUnread(state.unread + fresh);
+    markSeen();
     updateBanner(!options.initial);
     scrollToEnd();
   }
@@ -521,18 +556,42 @@
   function endChat() {
     state.session = null;
     state.token = null;
+    showCheckins(null);
   }
 
   function clearChat() {
     ui.log.textContent = "";
     state.ids = {};
     state.cursor = 0;
+    store.remove(SEEN_KEY);
     clearReplies();
     hideNotice();
     ui.banner.hidden = true;
     delete ui.banner.dataset.level;
     delete ui.banner.dataset.key;
     setUnread(0);
+  }
+
+  // --- check-in messages on or off (like /stop and /start on Telegram) ----------------
+
+  function showCheckins(on) {
+    state.checkins = typeof on === "boolean" ? on : null;
+    ui.checkins.hidden = !state.config.checkins || state.checkins === null;
+    ui.checkins.setAttribute("aria-pressed", String(on === true));
+    ui.checkinsState.textContent = text(on ? "checkins_on" : "checkins_off");
+  }
+
+  function switchCheckins() {
+    if (state.switching || !state.token || state.checkins === null) return;
+    state.switching = true;
+    hideNotice();
+    request("POST", "checkins", { token: state.token, on: !state.checkins }).then(function (result) {
+      if (result.status === 200) return showCheckins(result.data.checkins);
+      if (result.status === 401) endChat();
+      showNotice(result.data.message || text("checkins_failed"));
+    }).catch(function () {
+      showNotice(text("checkins_failed"));
+    }).then(function () { state.switching = false; });
   }
 
   // --- later messages (e.g. "the team has seen your message") -------------------------
@@ -563,7 +622,9 @@
       if (takeCode() || START_OPEN || state.openWhenReady || tabStore.get(KEY + ":open") === "1") {
         open(state.openWhenReady); // a clinic link opens the chat at once
       } else if (state.token) {
-        ensureSession().catch(function () {}); // history and unread notices
+        // The history, and how many messages came since the client last looked (e.g. a
+        // check-in): on the launcher. A visitor without a chat gets none started here.
+        ensureSession().catch(function () {});
       }
     }).catch(function (error) {
       // Not allowed on this site, or the bot is down: no launcher rather than a broken one.
