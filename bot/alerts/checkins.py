@@ -19,13 +19,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 
+from bot.alerts.channels import is_permanent
 from bot.alerts.rasa_api import RasaConversations
-from bot.domain.checkins import in_quiet_hours, quiet_hours_end
+from bot.domain.checkins import in_quiet_hours, opens_at, quiet_hours_end
 from bot.domain.days import now_utc
 from bot.kb.model import Clinic
 from bot.kb.store import ClinicStore
 from bot.storage.checkin_plans import plan_all
-from bot.storage.checkins import OPTED_OUT, Checkins, DueCheckin
+from bot.storage.checkins import LATE, OPTED_OUT, Checkins, DueCheckin
 from bot.storage.handoffs import Handoffs
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,15 @@ log = logging.getLogger(__name__)
 CHECKIN_ACTION = "action_checkin"
 CHECKIN_SLOT = "checkin"
 LEASE_NAME = "checkin-dispatcher"
-SEND_LEASE_SECONDS = 60  # a claimed row is this dispatcher's for this long
+# A claimed row is this dispatcher's for this long: more than a send can take (four calls
+# to Rasa of up to 15 s each), so no other dispatcher takes it over mid-send.
+SEND_LEASE_SECONDS = 120
+CLAIM_BATCHES = 25  # claims of up to 20 rows per cycle: a backlog drains in one cycle
 RETRY = timedelta(minutes=2)  # after a failed send, or while a person has the chat
-GIVE_UP_AFTER = 10  # failed sends before a check-in is skipped as not delivered
+# Sends Rasa refused (a 4xx) before a check-in is skipped as not delivered; other failures
+# (Rasa restarting, a network error) are retried until the window closes.
+GIVE_UP_AFTER = 10
+NOT_DELIVERED = "not_delivered"
 INTERVAL_SECONDS = 15.0
 
 
@@ -65,18 +72,30 @@ class CheckinDispatcher:
         hours = clinic.checkins.answer_hours
         await asyncio.to_thread(self.checkins.close_unanswered, now, hours)
         sent = 0
-        due = await asyncio.to_thread(self.checkins.claim_due, now, SEND_LEASE_SECONDS)
-        for item in due:
-            try:
-                sent += await self._deliver(item, clinic, now)
-            except Exception:  # noqa: BLE001 - one check-in must not stop the others
-                log.exception("Check-in %s failed; it will be tried again", item.id)
-                await asyncio.to_thread(self.checkins.postpone, item.id, now + RETRY)
+        for _ in range(CLAIM_BATCHES):  # what is postponed or claimed is not claimed again
+            due = await asyncio.to_thread(self.checkins.claim_due, now, SEND_LEASE_SECONDS)
+            if not due:
+                break
+            for item in due:
+                try:
+                    sent += await self._deliver(item, clinic, now)
+                except Exception:  # noqa: BLE001 - one check-in must not stop the others
+                    log.exception("Check-in %s failed; it will be tried again", item.id)
+                    await asyncio.to_thread(self.checkins.postpone, item.id, now + RETRY)
         return sent
 
     async def _deliver(self, due: DueCheckin, clinic: Clinic, now: datetime) -> int:
         settings, zone = clinic.checkins, clinic.settings.time_zone
-        skip = self._skip_reason(due, clinic, now)
+        item = settings.get(due.key)
+        meant = opens_at(settings, item, due.treatment_date, zone) if item else due.due_at
+        late = now > meant + timedelta(minutes=settings.on_time_minutes)
+        # Tried before (a dispatcher that died mid-send, an answer that never came back):
+        # the check-in may be in the chat already; None: the conversation could not be read.
+        seen = await self._already_in_chat(due) if due.in_doubt or due.attempts > 1 else False
+        if seen:
+            await asyncio.to_thread(self.checkins.mark_sent, due.id, now, late)
+            return 0
+        skip = await asyncio.to_thread(self._skip_reason, due, clinic, now)
         if skip is not None:
             await asyncio.to_thread(self.checkins.skip, due.id, skip)
             log.info("Check-in %s skipped: %s", due.id, skip)
@@ -85,20 +104,18 @@ class CheckinDispatcher:
             return await self._later(due, quiet_hours_end(settings, now, zone), "quiet hours")
         if await asyncio.to_thread(self.handoffs.owner, due.sender_id) is not None:
             return await self._later(due, now + RETRY, "a team member has the chat")
-        late = now > due.due_at + timedelta(minutes=settings.on_time_minutes)
-        if due.in_doubt and await self._already_in_chat(due):
-            await asyncio.to_thread(self.checkins.mark_sent, due.id, now, late)
-            return 0
+        if seen is None:  # never written twice: wait until the conversation can be read
+            return await self._later(due, now + RETRY, "not delivered", NOT_DELIVERED)
         try:
             await self.conversations.run_action(
                 due.sender_id, CHECKIN_ACTION, {CHECKIN_SLOT: {"id": due.id, "key": due.key}}
             )
         except Exception as exc:  # noqa: BLE001 - tried again until it is no longer useful
             log.warning("Check-in %s not delivered (%s)", due.id, type(exc).__name__)
-            if due.attempts >= GIVE_UP_AFTER:
-                await asyncio.to_thread(self.checkins.skip, due.id, "not_delivered")
+            if due.attempts >= GIVE_UP_AFTER and is_permanent(exc):
+                await asyncio.to_thread(self.checkins.skip, due.id, NOT_DELIVERED)
                 return 0
-            return await self._later(due, now + RETRY, "not delivered")
+            return await self._later(due, now + RETRY, "not delivered", NOT_DELIVERED)
         await asyncio.to_thread(self.checkins.mark_sent, due.id, now, late)
         log.info("Check-in %s sent%s", due.id, " late" if late else "")
         return 1
@@ -107,22 +124,28 @@ class CheckinDispatcher:
         if not clinic.checkins.enabled or clinic.checkins.get(due.key) is None:
             return "withdrawn"  # the clinic turned check-ins off, or removed this one
         if now >= due.until:
-            return "late"  # the window closed while the bot was down
+            return LATE  # the window closed while the bot was down
         if self.checkins.opted_out(due.sender_id):
             return OPTED_OUT
         return None
 
-    async def _later(self, due: DueCheckin, when: datetime, why: str) -> int:
+    async def _later(self, due: DueCheckin, when: datetime, why: str, reason=LATE) -> int:
         if when >= due.until:
-            await asyncio.to_thread(self.checkins.skip, due.id, "late")
+            await asyncio.to_thread(self.checkins.skip, due.id, reason)
             log.info("Check-in %s skipped: its window closes before %s end", due.id, why)
         else:
             await asyncio.to_thread(self.checkins.postpone, due.id, when)
         return 0
 
-    async def _already_in_chat(self, due: DueCheckin) -> bool:
-        """Whether a dispatcher that died mid-send had already written this check-in."""
-        events = await self.conversations.events(due.sender_id)
+    async def _already_in_chat(self, due: DueCheckin) -> bool | None:
+        """Whether an earlier try already wrote this check-in (None: Rasa did not say)."""
+        try:
+            events = await self.conversations.events(due.sender_id)
+        except Exception as exc:  # noqa: BLE001 - Rasa is away: asked again at the next try
+            log.warning(
+                "Check-in %s: could not read the conversation (%s)", due.id, type(exc).__name__
+            )
+            return None
         return any(
             e.get("event") == "bot" and (e.get("metadata") or {}).get(CHECKIN_SLOT) == due.id
             for e in events

@@ -50,6 +50,15 @@ def quiet_hours_end(settings: CheckinSettings, moment: datetime, time_zone: str)
     return moment  # not reached: quiet hours end within a day
 
 
+def opens_at(
+    settings: CheckinSettings, item: Checkin, treatment_date: date, time_zone: str
+) -> datetime:
+    """When a check-in is meant to go out (UTC): the start of its window, or the end of the
+    quiet hours it starts in."""
+    start = local_moment(treatment_date + timedelta(days=item.day), item.start, time_zone)
+    return quiet_hours_end(settings, start, time_zone)
+
+
 def plan(
     settings: CheckinSettings,
     treatment_date: date,
@@ -65,9 +74,8 @@ def plan(
     for item in settings.items:
         if not item.applies_to(kind):
             continue
-        day = treatment_date + timedelta(days=item.day)
-        until = local_moment(day, item.end, time_zone)
-        due = quiet_hours_end(settings, local_moment(day, item.start, time_zone), time_zone)
+        until = local_moment(treatment_date + timedelta(days=item.day), item.end, time_zone)
+        due = opens_at(settings, item, treatment_date, time_zone)
         if due < until and until > now:
             planned.append(Planned(item.key, item.day, due, until))
     return planned

@@ -22,6 +22,7 @@ from bot.storage.models import CheckinOptOutRow, CheckinRow, ClientLinkRow
 
 PENDING, SENDING, SENT, SKIPPED = "pending", "sending", "sent", "skipped"
 OPTED_OUT = "opted_out"  # the reason a check-in was skipped after /stop or the clinic's off
+LATE = "late"  # ... because its window closed before it could be sent (the bot was down)
 NO_ANSWER = "none"
 
 
@@ -96,8 +97,9 @@ class Checkins:
     def plan(self, sender_id: str, treatment_date: date, planned: list[Planned], now=None) -> int:
         """Make the conversation's pending check-ins those of `planned` for `treatment_date`:
         new ones added, changed times updated, ones for another date (the date changed) or
-        no longer planned dropped; sent and skipped ones kept, except one skipped because of
-        an opt-out, which is planned again. Returns how many are pending now."""
+        no longer planned dropped, except one whose window closed while nothing sent it,
+        which is skipped as late (recorded); sent and skipped ones kept, and one skipped
+        because of an opt-out planned again if it still is. Returns how many are pending."""
         now = now or now_utc()
         wanted = {p.key: p for p in planned}
         with self._sessions.begin() as session:
@@ -111,12 +113,13 @@ class Checkins:
                     have.add(row.key)
                 item = wanted.get(row.key) if same else None
                 reopen = row.status == SKIPPED and row.reason == OPTED_OUT
-                if row.status == PENDING or reopen:
-                    if item is None:
-                        session.delete(row)
-                    else:
-                        row.status, row.reason = PENDING, None
-                        row.due_at, row.until, row.day = item.due_at, item.until, item.day
+                if item is not None and (row.status == PENDING or reopen):
+                    row.status, row.reason = PENDING, None
+                    row.due_at, row.until, row.day = item.due_at, item.until, item.day
+                elif row.status == PENDING and same and as_utc(row.until) <= now:
+                    row.status, row.reason = SKIPPED, LATE
+                elif row.status == PENDING:
+                    session.delete(row)
             for item in planned:
                 if item.key not in have and item.until > now:
                     session.add(
@@ -184,12 +187,13 @@ class Checkins:
             subjects = [conversation_subject(sender_id)]
             if client_id is not None:
                 subjects.append(client_subject(client_id))
-            return session.scalar(
-                select(CheckinOptOutRow.by)
-                .where(CheckinOptOutRow.subject.in_(subjects))
-                .order_by(CheckinOptOutRow.by)  # "clinic" before "client"
-                .limit(1)
+            found = set(
+                session.scalars(
+                    select(CheckinOptOutRow.by).where(CheckinOptOutRow.subject.in_(subjects))
+                )
             )
+            # The clinic's "off" first: a client's /start does not undo it.
+            return next((by for by in ("clinic", "client") if by in found), None)
 
     # --- sending -------------------------------------------------------------------------
 

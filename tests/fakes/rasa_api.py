@@ -34,6 +34,14 @@ class FakeRasaApi:
         """A conversation event as Rasa would have stored it (stamped now if not)."""
         self.events.setdefault(sender, []).append({"timestamp": time.time(), **event})
 
+    def checkins_sent(self) -> list[tuple[str, int, str]]:
+        """(sender, due-table row id, key) of every `action_checkin` run, in order."""
+        return [
+            (sender, slots["checkin"]["id"], slots["checkin"]["key"])
+            for sender, action, slots in self.actions
+            if action == "action_checkin"
+        ]
+
     def staff_events(self) -> list[dict]:
         """What `action_staff_event` was asked to say, in order."""
         return [slots["staff_event"] for _, action, slots in self.actions if "staff_event" in slots]
@@ -57,9 +65,18 @@ class FakeRasaApi:
         if name != "action_listen":
             slots = self._slots.pop(sender, {})
             self.actions.append((sender, name, slots))
-            event = slots.get("staff_event") or {}
-            text = f"{event.get('staff_name')}: {event.get('text')}"
-            self.add_event(sender, {"event": "bot", "text": text, "metadata": {}})
+            if name == "action_checkin":
+                # As the real action: the check-in's words, marked with the due-table row.
+                checkin = slots.get("checkin") or {}
+                text = f"check-in {checkin.get('key')}"
+                self.add_event(
+                    sender,
+                    {"event": "bot", "text": text, "metadata": {"checkin": checkin.get("id")}},
+                )
+            else:
+                event = slots.get("staff_event") or {}
+                text = f"{event.get('staff_name')}: {event.get('text')}"
+                self.add_event(sender, {"event": "bot", "text": text, "metadata": {}})
         return web.json_response({"messages": []})
 
     def start(self) -> FakeRasaApi:
