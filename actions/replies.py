@@ -49,7 +49,7 @@ def send(dispatcher: CollectingDispatcher, outcome: Outcome) -> None:
         if reply.alert_unsent:
             extra["alert_unsent"] = True
         if reply.checkin is not None:
-            extra["checkin"] = reply.checkin
+            extra["checkin"], extra["checkin_try"] = reply.checkin, reply.checkin_try
         dispatcher.utter_message(
             text=reply.text, buttons=list(reply.buttons), response_key=reply.key, **extra
         )

@@ -1,10 +1,12 @@
 """`make bench`, the check-in row: does the dispatcher slow chat turns down?
 
 One stack (`aftercare run`, the embedded SQLite default) answers 10 conversations for a
-while with check-ins off, then a fresh stack does the same while its dispatcher sends a
+while with check-ins off; a fresh stack does the same with check-ins on and its dispatcher
+cycling (nothing due: the usual state between windows); a third while its dispatcher sends a
 backlog of check-ins due now (conversations seeded with today's treatment and a check-in
-whose window is open) through the same Rasa. Writes results/checkins.json and
-results/checkins.md: the turn latency of both runs and how many check-ins went out meanwhile.
+whose window is open: what a window's start, or a restart after downtime, looks like),
+paced at one a second, through the same Rasa. Writes results/checkins.json and
+results/checkins.md: the turn latency of each run and how many check-ins went out meanwhile.
 
 Usage: python -m bench.checkins [--seconds 60] [--conversations 10] [--due 600]
 """
@@ -39,7 +41,7 @@ RESULTS = ROOT / "results"
 
 def _clinic(work: Path, checkins_on: bool) -> Path:
     """A copy of the clinic folder: check-ins off, or on with one whose window is open now."""
-    clinic = work / ("clinic-on" if checkins_on else "clinic-off")
+    clinic = work / "clinic"
     shutil.copytree(ROOT / "clinic", clinic)
     path = clinic / "checkins.yml"
     text = path.read_text()
@@ -71,11 +73,11 @@ def _sent(database: str) -> int:
         return session.scalar(select(func.count(CheckinRow.id)).where(CheckinRow.status == "sent"))
 
 
-def _run(name: str, work: Path, checkins_on: bool, args: argparse.Namespace) -> dict:
-    clinic = _clinic(work, checkins_on)
+def _run(name: str, work: Path, checkins_on: bool, due: int, args: argparse.Namespace) -> dict:
+    clinic = _clinic(work / name, checkins_on)
     database = f"sqlite:///{work / (name + '.db')}"
-    if checkins_on:
-        _seed(database, clinic, args.due)
+    if due:
+        _seed(database, clinic, due)
     env = {
         "AFTERCARE_CLINIC_DIR": str(clinic),
         "AFTERCARE_DATABASE_URL": database,
@@ -100,7 +102,7 @@ def _run(name: str, work: Path, checkins_on: bool, args: argparse.Namespace) -> 
     finally:
         stack.stop()
     return {
-        "checkins": "on" if checkins_on else "off",
+        "checkins": ("on" if checkins_on else "off") + (f", {due} due" if checkins_on else ""),
         "conversations": args.conversations,
         "messages": len(result.samples),
         "errors": result.errors,
@@ -131,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--due", type=int, default=600, help="check-ins due when the run starts")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="aftercare-checkins-") as work:
-        rows = [_run(n, Path(work), on, args) for n, on in (("off", False), ("on", True))]
+        runs = (("off", False, 0), ("idle", True, 0), ("backlog", True, args.due))
+        rows = [_run(name, Path(work), on, due, args) for name, on, due in runs]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "checkins.json").write_text(json.dumps(rows, indent=1))
     (RESULTS / "checkins.md").write_text(report(rows))

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from bot.alerts.checkins import LEASE_NAME, CheckinDispatcher
-from bot.alerts.rasa_api import RasaConversations
+from bot.alerts.rasa_api import NotDelivered, RasaConversations
 from bot.domain.checkins import in_quiet_hours, plan
 from bot.kb.store import ClinicStore
 from bot.settings import PROJECT_DIR
@@ -311,6 +311,41 @@ def test_a_send_whose_answer_never_came_is_not_sent_again(sessions, store, fake_
     assert sent_rows(sessions)["day0_evening"].status == "sent"
 
 
+class ChannelDown(RasaConversations):
+    """Rasa wrote the check-in into the conversation but its Telegram channel was not running,
+    so the client never got it (Rasa collects the message instead: NotDelivered), once."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.refused = 0
+
+    async def run_action(self, sender_id, action, slots, extra_events=None):
+        messages = await super().run_action(sender_id, action, slots, extra_events)
+        if not self.refused:
+            self.refused += 1
+            raise NotDelivered("the telegram channel is not running")
+        return messages
+
+
+def test_a_check_in_written_but_not_delivered_is_sent_again_not_recorded_as_sent(
+    sessions, store, fake_rasa
+):
+    """The undelivered copy is in the conversation: the retry must not take it for a
+    delivered one."""
+    treated = date(2026, 6, 1)
+    clock = Clock(local(treated, 17, 0))
+    treat(sessions, store, SENDER, treated, clock.now)
+    down = ChannelDown(fake_rasa.url)
+
+    run(dispatcher(sessions, store, fake_rasa, clock, down), clock, local(treated, 20, 0))
+
+    assert down.refused == 1
+    tries = [s for s, _, key in fake_rasa.checkins_sent() if key == "day0_evening"]
+    assert len(tries) == 2  # written twice: once undelivered, once delivered
+    row = sent_rows(sessions)["day0_evening"]
+    assert row.status == "sent" and row.sent_at >= local(treated, 18, 0) + timedelta(minutes=2)
+
+
 def test_a_check_in_in_doubt_is_recorded_sent_even_once_its_window_closed(
     sessions, store, fake_rasa
 ):
@@ -509,7 +544,7 @@ import asyncio, sys
 from datetime import datetime
 from pathlib import Path
 from bot.alerts.checkins import CheckinDispatcher
-from bot.alerts.rasa_api import RasaConversations
+from bot.alerts.rasa_api import NotDelivered, RasaConversations
 from bot.kb.store import ClinicStore
 from bot.storage.engine import session_factory
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import sessionmaker
 
 from bot.alerts.channels import is_permanent
-from bot.alerts.rasa_api import RasaConversations
+from bot.alerts.rasa_api import NotDelivered, RasaConversations
 from bot.domain.checkins import in_quiet_hours, opens_at, quiet_hours_end
 from bot.domain.days import now_utc
 from bot.kb.model import Clinic
@@ -37,6 +37,7 @@ LEASE_NAME = "checkin-dispatcher"
 # A claimed row is this dispatcher's for this long: more than a send can take (four calls
 # to Rasa of up to 15 s each), so no other dispatcher takes it over mid-send.
 SEND_LEASE_SECONDS = 120
+SEND_PACE_SECONDS = 1.0  # the notifier's dispatcher sends at most one check-in a second
 CLAIM_BATCHES = 25  # claims of up to 20 rows per cycle: a backlog drains in one cycle
 RETRY = timedelta(minutes=2)  # after a failed send, or while a person has the chat
 # Sends Rasa refused (a 4xx) before a check-in is skipped as not delivered; other failures
@@ -55,8 +56,12 @@ class CheckinDispatcher:
         store: ClinicStore,
         conversations: RasaConversations,
         clock: Callable[[], datetime] = now_utc,
+        pace_seconds: float = 0.0,
     ):
         self.checkins, self.handoffs = Checkins(sessions), Handoffs(sessions)
+        # A pause after each send: a backlog (the bot was down at a window's start) drains
+        # gently instead of competing with clients' messages for Rasa.
+        self.pace_seconds = pace_seconds
         self.sessions, self.store, self.conversations = sessions, store, conversations
         self.clock = clock
         self._planned_for: Clinic | None = None
@@ -72,13 +77,17 @@ class CheckinDispatcher:
         hours = clinic.checkins.answer_hours
         await asyncio.to_thread(self.checkins.close_unanswered, now, hours)
         sent = 0
-        for _ in range(CLAIM_BATCHES):  # what is postponed or claimed is not claimed again
+        for batch in range(CLAIM_BATCHES):  # what is postponed or claimed is not claimed again
+            now = self.clock() if batch else now  # a paced batch takes a while
             due = await asyncio.to_thread(self.checkins.claim_due, now, SEND_LEASE_SECONDS)
             if not due:
                 break
             for item in due:
                 try:
-                    sent += await self._deliver(item, clinic, now)
+                    delivered = await self._deliver(item, clinic, now)
+                    sent += delivered
+                    if delivered and self.pace_seconds:
+                        await asyncio.sleep(self.pace_seconds)
                 except Exception:  # noqa: BLE001 - one check-in must not stop the others
                     log.exception("Check-in %s failed; it will be tried again", item.id)
                     await asyncio.to_thread(self.checkins.postpone, item.id, now + RETRY)
@@ -89,9 +98,11 @@ class CheckinDispatcher:
         item = settings.get(due.key)
         meant = opens_at(settings, item, due.treatment_date, zone) if item else due.due_at
         late = now > meant + timedelta(minutes=settings.on_time_minutes)
-        # Tried before (a dispatcher that died mid-send, an answer that never came back):
-        # the check-in may be in the chat already; None: the conversation could not be read.
-        seen = await self._already_in_chat(due) if due.in_doubt or due.attempts > 1 else False
+        # The last try may have written it into the chat (a dispatcher that died mid-send, an
+        # answer that never came back; not one Rasa said it could not deliver, whose message
+        # is in the conversation but never reached the client). None: could not be read.
+        unsure = due.in_doubt or (due.attempts > 1 and not due.undelivered)
+        seen = await self._already_in_chat(due) if unsure else False
         if seen:
             await asyncio.to_thread(self.checkins.mark_sent, due.id, now, late)
             return 0
@@ -101,21 +112,26 @@ class CheckinDispatcher:
             log.info("Check-in %s skipped: %s", due.id, skip)
             return 0
         if in_quiet_hours(settings, now, zone):
-            return await self._later(due, quiet_hours_end(settings, now, zone), "quiet hours")
+            end = quiet_hours_end(settings, now, zone)
+            return await self._later(due, end, "sent after quiet hours", tried=False)
         if await asyncio.to_thread(self.handoffs.owner, due.sender_id) is not None:
-            return await self._later(due, now + RETRY, "a team member has the chat")
+            return await self._later(due, now + RETRY, "sent after the team member", tried=False)
         if seen is None:  # never written twice: wait until the conversation can be read
-            return await self._later(due, now + RETRY, "not delivered", NOT_DELIVERED)
-        try:
-            await self.conversations.run_action(
-                due.sender_id, CHECKIN_ACTION, {CHECKIN_SLOT: {"id": due.id, "key": due.key}}
+            return await self._later(
+                due, now + RETRY, "checked in the conversation", NOT_DELIVERED, tried=False
             )
+        slot = {"id": due.id, "key": due.key, "try": due.attempts}
+        try:
+            await self.conversations.run_action(due.sender_id, CHECKIN_ACTION, {CHECKIN_SLOT: slot})
         except Exception as exc:  # noqa: BLE001 - tried again until it is no longer useful
             log.warning("Check-in %s not delivered (%s)", due.id, type(exc).__name__)
             if due.attempts >= GIVE_UP_AFTER and is_permanent(exc):
                 await asyncio.to_thread(self.checkins.skip, due.id, NOT_DELIVERED)
                 return 0
-            return await self._later(due, now + RETRY, "not delivered", NOT_DELIVERED)
+            undelivered = isinstance(exc, NotDelivered)
+            return await self._later(
+                due, now + RETRY, "sent again", NOT_DELIVERED, undelivered=undelivered
+            )
         await asyncio.to_thread(self.checkins.mark_sent, due.id, now, late)
         log.info("Check-in %s sent%s", due.id, " late" if late else "")
         return 1
@@ -129,12 +145,15 @@ class CheckinDispatcher:
             return OPTED_OUT
         return None
 
-    async def _later(self, due: DueCheckin, when: datetime, why: str, reason=LATE) -> int:
+    async def _later(
+        self, due: DueCheckin, when: datetime, why: str, reason=LATE, **postpone
+    ) -> int:
+        """Try again at `when`, or skip it (`reason`) if its window closes before then."""
         if when >= due.until:
             await asyncio.to_thread(self.checkins.skip, due.id, reason)
-            log.info("Check-in %s skipped: its window closes before %s end", due.id, why)
+            log.info("Check-in %s skipped: its window closes before it can be %s", due.id, why)
         else:
-            await asyncio.to_thread(self.checkins.postpone, due.id, when)
+            await asyncio.to_thread(self.checkins.postpone, due.id, when, **postpone)
         return 0
 
     async def _already_in_chat(self, due: DueCheckin) -> bool | None:
@@ -146,8 +165,11 @@ class CheckinDispatcher:
                 "Check-in %s: could not read the conversation (%s)", due.id, type(exc).__name__
             )
             return None
+        last_try = due.attempts - 1
         return any(
-            e.get("event") == "bot" and (e.get("metadata") or {}).get(CHECKIN_SLOT) == due.id
+            e.get("event") == "bot"
+            and (e.get("metadata") or {}).get(CHECKIN_SLOT) == due.id
+            and (e.get("metadata") or {}).get("checkin_try") == last_try
             for e in events
         )
 

@@ -25,7 +25,7 @@ from bot.alerts.channels import (
     WebhookChannel,
     is_permanent,
 )
-from bot.alerts.checkins import LEASE_NAME, CheckinDispatcher
+from bot.alerts.checkins import LEASE_NAME, SEND_PACE_SECONDS, CheckinDispatcher
 from bot.alerts.housekeeping import keep_retention
 from bot.alerts.message import AlertWords
 from bot.alerts.rasa_api import RasaConversations
@@ -286,7 +286,9 @@ async def serve(
 
 async def send_checkins(settings: Settings, store: ClinicStore, sessions, stop) -> None:
     """The check-in dispatcher, in whichever notifier holds its lease."""
-    dispatcher = CheckinDispatcher(sessions, store, RasaConversations(settings.rasa_url))
+    dispatcher = CheckinDispatcher(
+        sessions, store, RasaConversations(settings.rasa_url), pace_seconds=SEND_PACE_SECONDS
+    )
     owner = stack_owner("checkins", settings.stack)
     await run_while_held(Leases(sessions), LEASE_NAME, dispatcher.run, stop, owner=owner)
 

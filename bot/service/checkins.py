@@ -63,7 +63,15 @@ class CheckinDesk:
             {"title": title, "payload": f"/{ANSWER_INTENT_PREFIX}{meaning}"}
             for meaning, title in quick_replies(settings, item)
         )
-        outcome.replies.append(Reply(f"checkin.{item.key}", text, buttons, checkin=checkin["id"]))
+        outcome.replies.append(
+            Reply(
+                f"checkin.{item.key}",
+                text,
+                buttons,
+                checkin=checkin["id"],
+                checkin_try=checkin.get("try"),
+            )
+        )
         return outcome
 
     def answer(self, turn: Turn, meaning: str) -> Outcome:

@@ -50,6 +50,7 @@ class Reply:
     escalation: str | None = None  # travels with the message: the widget's banner
     alert_unsent: bool = False  # staff could not be alerted: the banner says to call
     checkin: int | None = None  # a check-in's id: recorded with the message in the tracker
+    checkin_try: int | None = None  # which try of the dispatcher wrote it
 
 
 @dataclass

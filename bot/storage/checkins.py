@@ -21,7 +21,8 @@ from bot.domain.days import as_utc, now_utc
 from bot.storage.models import CheckinOptOutRow, CheckinRow, ClientLinkRow
 
 PENDING, SENDING, SENT, SKIPPED = "pending", "sending", "sent", "skipped"
-OPTED_OUT = "opted_out"  # the reason a check-in was skipped after /stop or the clinic's off
+OPTED_OUT = "opted_out"
+UNDELIVERED = "undelivered"  # a pending check-in's last try: written, not delivered  # the reason a check-in was skipped after /stop or the clinic's off
 LATE = "late"  # ... because its window closed before it could be sent (the bot was down)
 NO_ANSWER = "none"
 
@@ -37,8 +38,9 @@ class DueCheckin:
     day: int
     due_at: datetime
     until: datetime
-    attempts: int
+    attempts: int  # sends tried, this one included
     in_doubt: bool = False
+    undelivered: bool = False  # the last try reached Rasa, which could not deliver it
 
 
 @dataclass(frozen=True)
@@ -243,6 +245,7 @@ class Checkins:
                             as_utc(row.until),
                             row.attempts,
                             in_doubt=status == SENDING,
+                            undelivered=row.reason == UNDELIVERED,
                         )
                     )
         return claimed
@@ -266,10 +269,18 @@ class Checkins:
         """The check-in will not be sent (no longer useful, opted out, not deliverable)."""
         return self._finish(row_id, status=SKIPPED, reason=reason)
 
-    def postpone(self, row_id: int, due_at: datetime) -> bool:
-        """Back to pending, due again at `due_at` (quiet hours, a person has the chat, a
-        failed send)."""
-        return self._finish(row_id, status=PENDING, due_at=due_at)
+    def postpone(
+        self, row_id: int, due_at: datetime, tried: bool = True, undelivered: bool = False
+    ) -> bool:
+        """Back to pending, due again at `due_at`: after a failed send (`undelivered`: Rasa
+        wrote it into the conversation but could not deliver it), or without a try (quiet
+        hours, a person has the chat: `tried` False, so it does not count as one)."""
+        values: dict = {"status": PENDING, "due_at": due_at}
+        if tried:
+            values["reason"] = UNDELIVERED if undelivered else None
+        else:
+            values["attempts"] = CheckinRow.attempts - 1
+        return self._finish(row_id, **values)
 
     # --- answers -------------------------------------------------------------------------
 

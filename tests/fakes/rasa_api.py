@@ -71,7 +71,14 @@ class FakeRasaApi:
                 text = f"check-in {checkin.get('key')}"
                 self.add_event(
                     sender,
-                    {"event": "bot", "text": text, "metadata": {"checkin": checkin.get("id")}},
+                    {
+                        "event": "bot",
+                        "text": text,
+                        "metadata": {
+                            "checkin": checkin.get("id"),
+                            "checkin_try": checkin.get("try"),
+                        },
+                    },
                 )
             else:
                 event = slots.get("staff_event") or {}
