@@ -80,13 +80,17 @@ def store(request, shipped_store, known_topics) -> ClinicStore:
 
 
 def test_the_shipped_check_ins_are_the_five_defaults(clinic):
+    """Five for every kind; deep needling's "what is allowed from today" ones come later."""
     settings = clinic.checkins
     assert settings.enabled
     assert [(c.key, c.day, c.start, c.end) for c in settings.items] == [
         ("day0_evening", 0, time(18), time(20, 45)),
         ("day1_morning", 1, time(9), time(12)),
         ("day3_morning", 3, time(9), time(13)),
+        ("day3_morning_deep", 3, time(9), time(13)),
+        ("day5_morning_deep", 5, time(9), time(13)),
         ("day7", 7, time(10), time(18)),
+        ("day9_deep", 9, time(10), time(18)),
         ("day28_book_next", 28, time(10), time(18)),
     ]
     assert (settings.quiet_start, settings.quiet_end) == (time(21), time(8))
@@ -124,7 +128,11 @@ def test_a_window_that_ends_before_it_starts_is_located(clinic_dir, known_topics
 
 def test_an_unknown_treatment_kind_is_located(clinic_dir, known_topics):
     path = clinic_dir / "checkins.yml"
-    edit(path, "    day: 7\n", "    day: 7\n    kinds: [deep, laser]\n")
+    edit(
+        path,
+        'kinds: [cosmetic, medical]\n    text: "Hi {name}, one',
+        'kinds: [deep, laser]\n    text: "Hi {name}, one',
+    )
     (error,) = errors_of(clinic_dir, known_topics)
     assert error == (
         f"clinic/checkins.yml:{line_of(path, 'kinds: [deep, laser]')}: check-in 'day7': unknown"
@@ -208,7 +216,11 @@ def test_a_time_the_clocks_skip_or_repeat_is_read_as_documented():
 
 
 def test_a_check_in_limited_to_some_kinds_is_planned_for_those_only(clinic_dir, known_topics):
-    edit(clinic_dir / "checkins.yml", "    day: 7\n", "    day: 7\n    kinds: [deep]\n")
+    edit(
+        clinic_dir / "checkins.yml",
+        'kinds: [cosmetic, medical]\n    text: "Hi {name}, one',
+        'kinds: [deep]\n    text: "Hi {name}, one',
+    )
     settings = load_clinic(clinic_dir, known_topics).checkins
     now = local(TREATED, 0)
     assert "day7" not in [p.key for p in plan(settings, TREATED, "medical", ZONE, now)]
@@ -286,6 +298,9 @@ def run_cli(tmp_path, clinic_dir, database_url, monkeypatch, capsys):
     return run_command
 
 
+CHATS = ("telegram-1", "web-1", "telegram-2")
+
+
 def test_the_clinic_turning_a_clients_check_ins_off_stops_them_in_every_chat(
     sessions, store, fake_rasa, run_cli
 ):
@@ -297,16 +312,17 @@ def test_the_clinic_turning_a_clients_check_ins_off_stops_them_in_every_chat(
     second_code = registry.new_code(client.id, now=clock.now)
     assert registry.redeem(second_code, "web-1", "web", now=clock.now).linked
     assert registry.redeem(other_code, "telegram-2", "telegram", now=clock.now).linked
-    for chat in ("telegram-1", "web-1", "telegram-2"):
-        assert plan_conversation(sessions, store.current(), chat, clock.now) == 5
+    # A client with two chats gets each check-in once: in their Telegram chat.
+    planned = {c: plan_conversation(sessions, store.current(), c, clock.now) for c in CHATS}
+    assert planned == {"telegram-1": 5, "web-1": 0, "telegram-2": 5}
 
     code_, out, err = run_cli("clients", "checkins", str(client.id), "off")
 
     assert (code_, err) == (0, "")
-    assert out == f"Check-ins are off for client #{client.id} (10 planned one(s) skipped).\n"
+    assert out == f"Check-ins are off for client #{client.id} (5 planned one(s) skipped).\n"
     for chat in ("telegram-1", "web-1"):
         assert Checkins(sessions).opted_out(chat) == "clinic"
-        assert {v.reason for v in rows(sessions, chat).values()} == {OPTED_OUT}
+    assert {v.reason for v in rows(sessions, "telegram-1").values()} == {OPTED_OUT}
     # Planning again (a clinic edit, a restart) plans none for them.
     assert plan_all(sessions, store.current(), clock.now) == 5
     run(dispatcher(sessions, store, fake_rasa, clock), clock, local(TREATED, 23), coarse=HOUR)
@@ -491,3 +507,35 @@ def test_checkins_list_shows_a_check_in_skipped_while_the_bot_was_down(
     )
     code, out, _ = run_cli("checkins", "list", "--sent")
     assert (code, out) == (0, "No check-ins sent.\n")
+
+
+def test_every_shipped_check_in_says_what_changes_today_for_each_kind_it_goes_to(clinic):
+    """A deeper treatment opens activities later: its own check-ins say so, never an empty
+    "From today:" (nor retinoids on day 7, which the knowledge base allows deep clients only
+    from day 9)."""
+    from bot.domain.advisor import Advisor
+    from bot.domain.checkins import checkin_text
+
+    said = {}
+    for kind in clinic.kb.kinds:
+        keys = [c.key for c in clinic.checkins.items if c.applies_to(kind)]
+        assert len(keys) == (6 if kind == "deep" else 5), (kind, keys)
+        for item in clinic.checkins.items:
+            if item.applies_to(kind) and "{changes_today}" in item.text:
+                assert Advisor(clinic).newly_allowed(item.day, kind), (kind, item.key)
+                said[(kind, item.key)] = checkin_text(clinic, item, "Ann", date(2026, 1, 5), kind)
+    assert "retinol" in said[("medical", "day7")] and "retinol" in said[("deep", "day9_deep")]
+    assert not any(k == ("deep", "day7") for k in said)
+
+
+def test_a_window_wholly_in_the_quiet_hours_is_refused_with_its_line(clinic_dir, known_topics):
+    """It could never be sent: `kb check` says so rather than the check-in silently never
+    going out."""
+    path = clinic_dir / "checkins.yml"
+    edit(path, 'window: {from: "09:00", to: "12:00"}', 'window: {from: "21:30", to: "23:30"}')
+    (error,) = errors_of(clinic_dir, known_topics)
+    line = line_of(path, 'from: "21:30"')
+    assert error == (
+        f"clinic/checkins.yml:{line}: check-in 'day1_morning': its whole window is in the"
+        " quiet hours, so it would never be sent"
+    )

@@ -95,6 +95,8 @@ class CheckinDesk:
 
     def note(self, turn: Turn, outcome: Outcome) -> None:
         """A message soon after a check-in is its answer (typed); a red flag in it is noted."""
+        if not turn.clinic.checkins.enabled or turn.treatment is None:
+            return  # none was sent: no read on the chat's hot path
         urgent = level_rank("urgent")
         escalated = any(level_rank(r.escalation or "none") >= urgent for r in outcome.replies)
         self._record(turn, "text", escalated)
@@ -115,8 +117,13 @@ class CheckinDesk:
         return changed
 
     def start(self, clinic: Clinic, sender_id: str) -> bool:
-        """The client turned check-ins back on; False if they were not off."""
-        changed = self.checkins.opt_in(conversation_subject(sender_id))
+        """The client turned check-ins back on; False if they were not off (or the database
+        failed: logged, so a /start that links the chat still does)."""
+        try:
+            changed = self.checkins.opt_in(conversation_subject(sender_id))
+        except Exception:  # noqa: BLE001
+            log.exception("Could not turn a chat's check-ins back on")
+            return False
         if changed:
             self.plan(clinic, sender_id)
         return changed

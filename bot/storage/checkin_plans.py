@@ -21,19 +21,25 @@ log = logging.getLogger(__name__)
 
 def plan_conversation(sessions: sessionmaker, clinic: Clinic, sender_id: str, now: datetime) -> int:
     """Plan one conversation's check-ins from its stored treatment (none while check-ins are
-    off for it); how many are pending."""
-    with sessions() as session:
-        row = session.get(Conversation, sender_id)
-        treatment = (row.treatment_date, row.treatment_kind) if row is not None else None
-    if treatment is None or treatment[0] is None:
-        return 0
-    return _plan(Checkins(sessions), clinic, sender_id, treatment, now)
+    off for it), and again those of the client's other chats (check-ins go to one of them);
+    how many are pending in this one."""
+    checkins, pending = Checkins(sessions), 0
+    for chat in checkins.client_chats(sender_id):
+        with sessions() as session:
+            row = session.get(Conversation, chat)
+            treatment = (row.treatment_date, row.treatment_kind) if row is not None else None
+        if treatment is not None and treatment[0] is not None:
+            planned = _plan(checkins, clinic, chat, treatment, now)
+            pending += planned if chat == sender_id else 0
+    return pending
 
 
 def _plan(checkins: Checkins, clinic: Clinic, sender_id: str, treatment, now: datetime) -> int:
     treatment_date, kind = treatment
     if checkins.opted_out(sender_id):
         return 0
+    if checkins.client_chats(sender_id)[0] != sender_id:  # the client's other chat has them
+        return checkins.plan(sender_id, treatment_date, [], now)
     kind = kind if kind in clinic.kb.kinds else clinic.settings.default_treatment_kind
     planned = plan(clinic.checkins, treatment_date, kind, clinic.settings.time_zone, now)
     return checkins.plan(sender_id, treatment_date, planned, now)

@@ -197,6 +197,23 @@ class Checkins:
             # The clinic's "off" first: a client's /start does not undo it.
             return next((by for by in ("clinic", "client") if by in found), None)
 
+    def client_chats(self, sender_id: str) -> list[str]:
+        """The chats of the client this conversation is linked to, the one their check-ins
+        go to first (their newest Telegram chat, else their newest chat); just this one when
+        it is not linked. A client with two chats gets each check-in once."""
+        with self._sessions() as session:
+            client_id = session.scalar(
+                select(ClientLinkRow.client_id).where(ClientLinkRow.conversation_id == sender_id)
+            )
+            if client_id is None:
+                return [sender_id]
+            links = session.execute(
+                select(ClientLinkRow.conversation_id, ClientLinkRow.channel)
+                .where(ClientLinkRow.client_id == client_id)
+                .order_by(ClientLinkRow.linked_at.desc(), ClientLinkRow.conversation_id)
+            ).all()
+        return [link[0] for link in sorted(links, key=lambda link: link[1] != "telegram")]
+
     # --- sending -------------------------------------------------------------------------
 
     def claim_due(self, now: datetime, lease_seconds: float, limit: int = 20) -> list[DueCheckin]:

@@ -21,7 +21,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import sessionmaker
 
 from bot.domain.days import as_utc, now_utc, treatment_day
-from bot.storage.models import ClientLinkRow, ClientRow, Conversation, LinkCodeRow
+from bot.storage.checkins import client_subject
+from bot.storage.models import (
+    CheckinOptOutRow,
+    ClientLinkRow,
+    ClientRow,
+    Conversation,
+    LinkCodeRow,
+)
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CODE_BYTES = 18  # 144 bits: 24 characters of [A-Za-z0-9_-], a valid Telegram start parameter
@@ -351,6 +358,7 @@ class ClientRegistry:
                 # Explicit, so it does not depend on the database enforcing ON DELETE CASCADE.
                 session.execute(delete(LinkCodeRow).where(LinkCodeRow.client_id == client_id))
                 session.execute(delete(ClientRow).where(ClientRow.id == client_id))
+                _forget_switch(session, client_id)
             return client_id
 
     def conversations_of(self, client_id: int) -> list[str]:
@@ -374,6 +382,15 @@ class ClientRegistry:
         with self._sessions.begin() as session:
             session.execute(delete(ClientLinkRow).where(ClientLinkRow.client_id == client_id))
             session.execute(delete(LinkCodeRow).where(LinkCodeRow.client_id == client_id))
+            _forget_switch(session, client_id)
             return bool(
                 session.execute(delete(ClientRow).where(ClientRow.id == client_id)).rowcount
             )
+
+
+def _forget_switch(session, client_id: int) -> None:
+    """The clinic's check-in "off" for a deleted client goes with them (SQLite may give the
+    next client the same id)."""
+    session.execute(
+        delete(CheckinOptOutRow).where(CheckinOptOutRow.subject == client_subject(client_id))
+    )

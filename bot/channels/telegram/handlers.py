@@ -162,7 +162,8 @@ class Handlers:
         output = TelegramOutput(context.bot)
         desk = self.service().checkin_desk
         if await asyncio.to_thread(desk.start, self.service().clinic(), sender) and (
-            await asyncio.to_thread(desk.enabled, sender)  # the clinic's "off" still holds
+            self.service().clinic().checkins.enabled
+            and await asyncio.to_thread(desk.enabled, sender)  # the clinic's "off" still holds
         ):
             await self.say(context.bot, chat_id, "telegram.checkins_started")
         if code:

@@ -21,9 +21,17 @@ def parse_checkins(raw: Any, file: str, kinds: set[str], errs: Collector) -> Che
         return CheckinSettings()
     quiet = raw["quiet_hours"]
     items = []
+    quiet_hours = (_clock(quiet["from"]), _clock(quiet["to"]))
     for key, node in raw["checkins"].items():
         item = _checkin(str(key), node, file, kinds, errs)
-        if item is not None:
+        if item is not None and _silenced(item, *quiet_hours):
+            errs.add(
+                file,
+                node.line_of("window"),
+                f"check-in '{key}': its whole window is in the quiet hours, so it would never"
+                " be sent",
+            )
+        elif item is not None:
             items.append(item)
     for meaning, text in raw["replies"].items():
         check_template(
@@ -71,6 +79,15 @@ def _checkin(key: str, node: LineDict, file: str, kinds: set[str], errs: Collect
         kinds=frozenset(str(k).strip() for k in node.get("kinds") or ()),
         quick_replies=tuple(dict.fromkeys(node.get("quick_replies") or ())),
     )
+
+
+def _silenced(item: Checkin, start: time, end: time) -> bool:
+    """Whether the quiet hours (`start` to `end`, maybe across midnight) cover the window."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= item.start and item.end <= end
+    return item.start >= start or item.end <= end
 
 
 def _clock(value: str) -> time:
