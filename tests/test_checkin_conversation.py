@@ -185,3 +185,19 @@ def test_stop_turns_check_ins_off_and_start_turns_them_back_on(api, service):
     assert checkins.opt_out(conversation_subject(TELEGRAM_SENDER), "client")  # was back on
     pending = [v for v in rows(service, TELEGRAM_SENDER).values() if v.status == "pending"]
     assert {v.key for v in pending} >= {"day3_morning", "day7", "day28_book_next"}
+
+
+def test_typed_words_classified_as_a_quick_reply_are_answered_as_an_ordinary_message(
+    service, clinic_dir
+):
+    """Only a button's exact payload is a quick reply: words NLU put there are screened and
+    answered like any message (here a red flag), never taken for "all good"."""
+    alerts_on(service, clinic_dir)
+    treated(service, "c8", 0)
+    at = datetime(2026, 11, 16, 18, 0, tzinfo=timezone.utc)
+    sent_now(service, "c8", "day0_evening", at)
+    text = "checkin fine but there's yellow pus coming out of a spot on my cheek"
+    outcome = service.checkin_answer(Incoming("c8", "checkin_fine", text), now=at)
+    assert outcome.replies[0].escalation == "urgent"
+    assert outcome.replies[0].text != service.clinic().checkins.replies["fine"]
+    assert rows(service, "c8")["day0_evening"].answer == "text"

@@ -280,7 +280,11 @@ class AftercareService:
         return self.checkin_desk.message(self.turn(Incoming(sender_id, "", ""), now), checkin)
 
     def checkin_answer(self, msg: Incoming, now=None) -> Outcome:
-        """A check-in's quick reply (`checkin_fine`, `checkin_worried`, `checkin_wrong`)."""
+        """A check-in's quick reply (`checkin_fine`, `checkin_worried`, `checkin_wrong`):
+        only its button's exact payload; typed words NLU put here are an ordinary message,
+        answered (and screened) as one the bot cannot place."""
+        if msg.text.strip() != f"/{msg.intent}":
+            return self.answer(replace(msg, intent="nlu_fallback", confidence=0.0), now)
         turn = self.turn(msg, now)
         meaning = msg.intent.removeprefix(ANSWER_INTENT_PREFIX)
         return self.unless_owned(turn, lambda: self.checkin_desk.answer(turn, meaning))
