@@ -111,7 +111,7 @@ def test_text_goes_to_rasa_as_the_users_conversation_and_the_reply_comes_back(ap
     message = received[0]
     assert (message.sender_id, message.input_channel) == ("telegram-4242", "telegram")
     assert api.calls("sendChatAction")[0]["params"]["action"] == "typing"
-    assert {c["command"] for c in api.commands} == {"help", "today", "human", "forget"}
+    assert {c["command"] for c in api.commands} == {"help", "today", "human", "forget", "stop"}
 
 
 def test_kb_text_with_html_and_markdown_characters_shows_exactly_as_written(api, service):
