@@ -27,15 +27,13 @@ from sqlalchemy import func, select
 from bench.bots import OURS_SCRIPT
 from bench.common import percentile
 from bench.load import run_load
-from bench.stack import Command, Stack
+from bench.scale import _stack
 from bot.kb.loader import load_clinic
-from bot.serve.harness import free_port
 from bot.storage.engine import session_factory
 from bot.storage.models import CheckinRow
 from bot.storage.treatments import TreatmentRepository
 
 ROOT = Path(__file__).resolve().parent.parent
-AFTERCARE = str(ROOT / ".venv" / "bin" / "aftercare")
 RESULTS = ROOT / "results"
 
 
@@ -84,12 +82,8 @@ def _run(name: str, work: Path, checkins_on: bool, due: int, args: argparse.Name
         "AFTERCARE_TRACKER_DB": str(work / f"{name}-tracker.db"),
         "RASA_TELEMETRY_ENABLED": "false",
     }
-    rasa = free_port()
-    argv = [AFTERCARE, "run", "--port", str(rasa), "--action-port", str(free_port())]
-    argv += ["--web-port", str(free_port()), "--inbox-port", str(free_port())]
-    command = Command(name, argv, ROOT, env, unset_prefixes=("TELEGRAM_",))
-    url = f"http://127.0.0.1:{rasa}/webhooks/rest/webhook"
-    stack = Stack(name, [command], url, work / "logs", greeting=OURS_SCRIPT[0])
+    stack = _stack(name, env, work / "logs")
+    url = stack.url
     stack.start()
     try:
         stack.wait_first_answer()

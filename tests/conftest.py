@@ -16,13 +16,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot import cli
 from bot.domain.advisor import Advisor
 from bot.domain.days import local_today
 from bot.domain.intents import topic_intents
 from bot.kb.loader import load_clinic
+from bot.kb.store import ClinicStore
 from bot.serve.harness import free_port
 from bot.serve.training import model_path, train
 from bot.settings import PROJECT_DIR, Settings
+from bot.storage.engine import session_factory
 
 SHIPPED_CLINIC = PROJECT_DIR / "clinic"
 DOMAIN = PROJECT_DIR / "domain.yml"
@@ -373,3 +376,54 @@ def browser_page(chromium, request):
     if report is not None and report.failed:
         screens.shot("FAILED")
     context.close()
+
+
+# --- shared by the check-in and client tests ---------------------------------------------
+
+
+@pytest.fixture
+def run_cli(tmp_path, clinic_dir, database_url, monkeypatch, capsys):
+    """`aftercare ...` in-process on the test clinic and database; returns (code, out, err)."""
+    monkeypatch.setenv("AFTERCARE_HOME", str(tmp_path))
+    monkeypatch.setenv("AFTERCARE_DATABASE_URL", database_url)
+    monkeypatch.setenv("AFTERCARE_CLINIC_DIR", str(clinic_dir))
+    for name in ("TELEGRAM_BOT_USERNAME", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def fake_rasa():
+    """The fake of Rasa's HTTP API (tests/fakes/rasa_api.py), started on loopback."""
+    from tests.fakes.rasa_api import FakeRasaApi
+
+    fake = FakeRasaApi().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def sessions(database_url):
+    return session_factory(database_url)
+
+
+@pytest.fixture(scope="session")
+def shipped_store(known_topics) -> ClinicStore:
+    """The shipped clinic, loaded once (loading takes most of a second; nothing edits it)."""
+    return ClinicStore(SHIPPED_CLINIC, known_topics)
+
+
+@pytest.fixture
+def store(request, shipped_store, known_topics) -> ClinicStore:
+    """The clinic the dispatcher reads: the test's own copy when it uses one (`clinic_dir`,
+    to edit it), else the shipped clinic."""
+    if "clinic_dir" in request.fixturenames:
+        return ClinicStore(request.getfixturevalue("clinic_dir"), known_topics)
+    return shipped_store

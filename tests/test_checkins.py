@@ -12,17 +12,13 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
-from bot import cli
 from bot.domain.checkins import in_quiet_hours, local_moment, plan, quiet_hours_end
 from bot.kb.loader import load_clinic
-from bot.kb.store import ClinicStore
 from bot.storage.checkin_plans import plan_all, plan_conversation
 from bot.storage.checkins import OPTED_OUT, Checkins, conversation_subject
 from bot.storage.clients import ClientRegistry
-from bot.storage.engine import session_factory
 from bot.storage.treatments import TreatmentRepository
-from tests.conftest import SHIPPED_CLINIC, edit
-from tests.fakes.rasa_api import FakeRasaApi
+from tests.conftest import edit
 from tests.test_checkins_dispatch import (
     DEFAULT_KEYS,
     HOUR,
@@ -47,33 +43,6 @@ THREE_HOURS = timedelta(hours=3)  # from midnight: a time inside every window
 # Planning and editing are the same on both databases; what the database does (claims,
 # opt-outs, the due-table) runs on PostgreSQL too in the other tests.
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-@pytest.fixture
-def fake_rasa():
-    fake = FakeRasaApi().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def sessions(database_url):
-    return session_factory(database_url)
-
-
-@pytest.fixture(scope="session")
-def shipped_store(known_topics) -> ClinicStore:
-    """The shipped clinic, loaded once (loading takes most of a second; nothing edits it)."""
-    return ClinicStore(SHIPPED_CLINIC, known_topics)
-
-
-@pytest.fixture
-def store(request, shipped_store, known_topics) -> ClinicStore:
-    """The clinic the dispatcher reads: the test's own copy when it uses one (`clinic_dir`,
-    to edit it), else the shipped clinic."""
-    if "clinic_dir" in request.fixturenames:
-        return ClinicStore(request.getfixturevalue("clinic_dir"), known_topics)
-    return shipped_store
 
 
 # --- the loader ----------------------------------------------------------------------------------
@@ -278,24 +247,6 @@ def test_a_check_in_already_claimed_when_the_client_turns_them_off_is_not_sent(
 
     assert fake_rasa.checkins_sent() == []
     assert rows(sessions)["day0_evening"].reason == OPTED_OUT
-
-
-@pytest.fixture
-def run_cli(tmp_path, clinic_dir, database_url, monkeypatch, capsys):
-    """`aftercare ...` in-process on the test clinic and database; returns (code, out, err)."""
-    monkeypatch.setenv("AFTERCARE_HOME", str(tmp_path))
-    monkeypatch.setenv("AFTERCARE_DATABASE_URL", database_url)
-    monkeypatch.setenv("AFTERCARE_CLINIC_DIR", str(clinic_dir))
-    for name in ("TELEGRAM_BOT_USERNAME", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run_command(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run_command
 
 
 CHATS = ("telegram-1", "web-1", "telegram-2")

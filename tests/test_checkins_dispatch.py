@@ -21,16 +21,13 @@ import pytest
 from bot.alerts.checkins import LEASE_NAME, CheckinDispatcher
 from bot.alerts.rasa_api import NotDelivered, RasaConversations
 from bot.domain.checkins import in_quiet_hours, plan
-from bot.kb.store import ClinicStore
 from bot.settings import PROJECT_DIR
 from bot.storage.checkin_plans import plan_conversation
 from bot.storage.checkins import Checkins
-from bot.storage.engine import session_factory
 from bot.storage.handoffs import Handoffs
 from bot.storage.leases import Leases, run_while_held
 from bot.storage.treatments import TreatmentRepository
-from tests.conftest import SHIPPED_CLINIC, edit
-from tests.fakes.rasa_api import FakeRasaApi
+from tests.conftest import edit
 
 LONDON = ZoneInfo("Europe/London")  # clinic/settings.yml time_zone
 SENDER = "telegram-4242"
@@ -91,33 +88,6 @@ class AnswerLost(RasaConversations):
             self.lost += 1
             raise httpx.ReadTimeout("the answer never came")
         return messages
-
-
-@pytest.fixture
-def fake_rasa():
-    fake = FakeRasaApi().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def sessions(database_url):
-    return session_factory(database_url)
-
-
-@pytest.fixture(scope="session")
-def shipped_store(known_topics) -> ClinicStore:
-    """The shipped clinic, loaded once (loading takes most of a second; nothing edits it)."""
-    return ClinicStore(SHIPPED_CLINIC, known_topics)
-
-
-@pytest.fixture
-def store(request, shipped_store, known_topics) -> ClinicStore:
-    """The clinic the dispatcher reads: the test's own copy when it uses one (`clinic_dir`,
-    to edit it), else the shipped clinic."""
-    if "clinic_dir" in request.fixturenames:
-        return ClinicStore(request.getfixturevalue("clinic_dir"), known_topics)
-    return shipped_store
 
 
 def dispatcher(sessions, store, fake_rasa, clock, conversations=None) -> CheckinDispatcher:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
-from bot import cli
 from bot.channels.control import (
     CLOCK_SKEW_SECONDS,
     REQUEST_SECONDS,
@@ -421,24 +420,6 @@ def test_bot_username_is_asked_from_telegram_when_not_configured(
 
 
 # --- the command line --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run_cli(tmp_path, clinic_dir, database_url, monkeypatch, capsys):
-    """`aftercare ...` in-process on the test clinic and database; returns (code, out, err)."""
-    monkeypatch.setenv("AFTERCARE_HOME", str(tmp_path))
-    monkeypatch.setenv("AFTERCARE_DATABASE_URL", database_url)
-    monkeypatch.setenv("AFTERCARE_CLINIC_DIR", str(clinic_dir))
-    for name in ("TELEGRAM_BOT_USERNAME", "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = cli.main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def clinic_today() -> date:
